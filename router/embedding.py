@@ -1,0 +1,115 @@
+"""Turning text into unit vectors: the real sentence-transformers model, and a deterministic fake.
+
+Both satisfy ``Embedder``: a ``name`` stored beside every vector (so a model change is detected and
+re-embedded rather than mixed), a ``dimension``, and ``encode`` returning L2-normalised float32 rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from router.errors import Unavailable
+from router.progress import Progress, silent
+
+Vectors = npt.NDArray[np.float32]
+MANIFEST = Path(__file__).with_name("model_manifest.json")
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors: ...
+
+
+def _manifest_entry(name: str) -> dict[str, Any] | None:
+    for entry in json.loads(MANIFEST.read_text())["models"]:
+        if name in (entry["name"], entry["source"]):
+            return dict(entry)
+    return None
+
+
+def resolve_model_path(name: str) -> Path:
+    """Where the weights for ``name`` live: a directory given as is, or the package the manifest names."""
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        return candidate
+    entry = _manifest_entry(name)
+    if entry is None:
+        raise Unavailable(f"unknown embedding model {name!r}: not a directory and not in the manifest")
+    try:
+        module = importlib.import_module(entry["module"])
+    except ImportError as exc:
+        raise Unavailable(f"model package {entry['package']!r} is not installed") from exc
+    path = Path(module.__file__ or "").parent / "model"
+    if not path.is_dir():
+        raise Unavailable(f"model package {entry['package']!r} has no model directory")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers directory), loaded offline on the CPU."""
+
+    def __init__(self, name: str, *, batch_size: int = 64, threads: int = 2) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = resolve_model_path(name)
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.name = _manifest_entry(name)["name"] if _manifest_entry(name) else str(path)
+        dimension = self._model.get_sentence_embedding_dimension()
+        if dimension is None:
+            raise Unavailable(f"model {name!r} does not report its dimension")
+        self.dimension = int(dimension)
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        chunk = max(self.batch_size * 4, 1)
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            vectors = self._model.encode(
+                part,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[start : start + len(part)] = vectors
+            progress("embedding", start + len(part), len(texts))
+        return out
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder for fast tests: shared words mean similar vectors."""
+
+    def __init__(self, dimension: int = 256, name: str = "hashing-test") -> None:
+        self.dimension = dimension
+        self.name = name
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in _TOKEN.findall(text.lower()):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        progress("embedding", len(texts), len(texts))
+        return out

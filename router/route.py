@@ -1,0 +1,96 @@
+"""What routing returns: a ranked list of frozen candidates, each carrying its reasons as data.
+
+The CLI, the HTTP API and the Slack bot all render these same values, so every surface gives the
+same explanation ("asked because...").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason a person was picked: matching evidence, a social tie, activity, or fairness."""
+
+    kind: str  # evidence | social | activity | fairness
+    text: str  # a sentence for people: 'answered "Which hop for a NEIPA?" (2024-03-02)'
+    evidence_id: int | None = None
+    snippet: str | None = None
+    source: str | None = None
+    link: str | None = None
+    date: datetime | None = None
+    score: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "text": self.text}
+        for key in ("evidence_id", "snippet", "source", "link", "score"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.date is not None:
+            data["date"] = self.date.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class Candidate:
+    person_id: int
+    external_id: str
+    name: str
+    score: float
+    reasons: tuple[Reason, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "external_id": self.external_id,
+            "name": self.name,
+            "score": round(self.score, 6),
+            "reasons": [reason.as_dict() for reason in self.reasons],
+        }
+
+    def because(self) -> str:
+        """The explanation in one line: 'asked because ...'."""
+        return "; ".join(reason.text for reason in self.reasons) or "no specific reason"
+
+
+@dataclass(frozen=True)
+class Route:
+    question: str
+    candidates: tuple[Candidate, ...]
+    adjusted: bool = False  # fairness (ledger, load) changed the order
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "candidates": [candidate.as_dict() for candidate in self.candidates],
+            "adjusted": self.adjusted,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A policy's word on one person: scale their score, explain why, or leave them out."""
+
+    factor: float = 1.0
+    reason: str | None = None
+    exclude: bool = False
+
+
+class RoutingPolicy(Protocol):
+    """Reweighs candidates after relevance ranking (fairness: ledger, load, budgets)."""
+
+    def adjust(
+        self,
+        session: Session,
+        *,
+        network_id: int,
+        asker_id: int | None,
+        person_ids: list[int],
+        now: datetime,
+    ) -> dict[int, Adjustment]: ...
