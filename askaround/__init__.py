@@ -1,0 +1,1 @@
+"""Askaround's edges: wiring from settings, the CLI and the HTTP API. The core lives in ``router``."""

@@ -45,7 +45,9 @@ def resolve_model_path(name: str) -> Path:
         return candidate
     entry = _manifest_entry(name)
     if entry is None:
-        raise Unavailable(f"unknown embedding model {name!r}: not a directory and not in the manifest")
+        raise Unavailable(
+            f"unknown embedding model {name!r}: not a directory and not in the manifest"
+        )
     try:
         module = importlib.import_module(entry["module"])
     except ImportError as exc:
@@ -68,7 +70,8 @@ class SentenceTransformerEmbedder:
 
         torch.set_num_threads(threads)
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        self.name = _manifest_entry(name)["name"] if _manifest_entry(name) else str(path)
+        entry = _manifest_entry(name)
+        self.name = entry["name"] if entry else str(path)
         dimension = self._model.get_sentence_embedding_dimension()
         if dimension is None:
             raise Unavailable(f"model {name!r} does not report its dimension")

@@ -1,13 +1,13 @@
 """The one error hierarchy of the core; the edges map it to HTTP statuses, Slack replies and exit codes.
 
-    AskaroundError
-    ├── InvalidInput        the caller sent something unusable (HTTP 422 / 400)
-    │   └── ImportFormatError   a file to import is malformed; says which line
-    ├── NotFound            a network, person, question or ask that does not exist (404)
-    ├── Conflict            the request clashes with the current state (409)
-    ├── PermissionDenied    authenticated, but not allowed (403)
-    ├── Unauthenticated     no or bad credentials (401)
-    └── Unavailable         a dependency is not ready (503), e.g. the model cannot load
+AskaroundError
+├── InvalidInput        the caller sent something unusable (HTTP 422 / 400)
+│   └── ImportFormatError   a file to import is malformed; says which line
+├── NotFound            a network, person, question or ask that does not exist (404)
+├── Conflict            the request clashes with the current state (409)
+├── PermissionDenied    authenticated, but not allowed (403)
+├── Unauthenticated     no or bad credentials (401)
+└── Unavailable         a dependency is not ready (503), e.g. the model cannot load
 """
 
 from __future__ import annotations

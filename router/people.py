@@ -167,7 +167,13 @@ def delete_evidence(session: Session, *, network_id: int, evidence_id: int) -> N
 
 
 def record_tie(
-    session: Session, *, network_id: int, helper_id: int, helped_id: int, at: datetime, times: int = 1
+    session: Session,
+    *,
+    network_id: int,
+    helper_id: int,
+    helped_id: int,
+    at: datetime,
+    times: int = 1,
 ) -> None:
     """Count that ``helper`` helped ``helped`` (``times`` more); self-help is not a tie."""
     if helper_id == helped_id:
@@ -179,7 +185,13 @@ def record_tie(
     )
     if tie is None:
         session.add(
-            Tie(network_id=network_id, helper_id=helper_id, helped_id=helped_id, count=times, last_at=at)
+            Tie(
+                network_id=network_id,
+                helper_id=helper_id,
+                helped_id=helped_id,
+                count=times,
+                last_at=at,
+            )
         )
     else:
         tie.count += times
@@ -188,7 +200,9 @@ def record_tie(
 
 
 def count_people(session: Session, *, network_id: int) -> int:
-    return int(session.scalar(select(func.count(Person.id)).where(Person.network_id == network_id)) or 0)
+    return int(
+        session.scalar(select(func.count(Person.id)).where(Person.network_id == network_id)) or 0
+    )
 
 
 def primary_external_id(person: Person) -> str:

@@ -16,7 +16,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="ASKAROUND_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./data"), description="Where the SQLite file and indexes live.")
+    data_dir: Path = Field(
+        default=Path("./data"), description="Where the SQLite file and indexes live."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default is a SQLite file in data_dir."
     )
@@ -28,10 +30,17 @@ class Settings(BaseSettings):
     torch_threads: int = Field(default=2, ge=1, le=64)
     faiss_threads: int = Field(default=1, ge=1, le=64)
     exact_index_max: int = Field(
-        default=50_000, ge=0, description="Above this many vectors a network's index goes approximate (HNSW)."
+        default=50_000,
+        ge=0,
+        description="Above this many vectors a network's index goes approximate (HNSW).",
     )
     hnsw_m: int = Field(default=32, ge=4, le=128)
     hnsw_ef_search: int = Field(default=128, ge=8, le=4096)
+    index_check_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often a cached index re-checks the database for changes.",
+    )
 
     default_k: int = Field(default=3, ge=1, le=50)
     max_k: int = Field(default=50, ge=1, le=200)

@@ -1,0 +1,51 @@
+"""The Typer app, its sub-command groups, and the shared way a command gets its services."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from askaround.wiring import Services
+from router.settings import Settings
+
+app = typer.Typer(
+    help="Askaround: route questions to the people in your network who can answer.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+import_app = typer.Typer(
+    help="Bring people and their knowledge into a network.", no_args_is_help=True
+)
+app.add_typer(import_app, name="import")
+
+# Modules that add commands to ``app`` / ``import_app`` when imported.
+COMMAND_MODULES = (
+    "askaround.cli.core",
+    "askaround.cli.imports",
+    "askaround.cli.evaluate",
+    "askaround.cli.lifecycle",
+    "askaround.cli.keys",
+    "bots.cli",
+)
+
+_registered = False
+
+
+def register_all() -> None:
+    """Import every command module once; a module not written yet is simply absent."""
+    global _registered
+    if _registered:
+        return
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    _registered = True
+
+
+def services() -> Services:
+    """Services from the environment (``ASKAROUND_*``), built when a command runs."""
+    return Services(settings=Settings())

@@ -1,0 +1,62 @@
+"""Builds the application's services from one ``Settings``: the only place things are wired."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from router.database import Database
+from router.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from router.settings import Settings
+
+if TYPE_CHECKING:
+    from router.routing import Router
+
+
+def pin_threads(settings: Settings) -> None:
+    """Keep OpenMP thread counts explicit: torch and faiss each bring their own runtime."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import faiss
+
+    faiss.omp_set_num_threads(settings.faiss_threads)
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The configured embedder; ``hashing-test`` selects the deterministic fake (tests only)."""
+    if settings.model_name == "hashing-test":
+        return HashingEmbedder()
+    return SentenceTransformerEmbedder(
+        settings.model_name,
+        batch_size=settings.embedding_batch_size,
+        threads=settings.torch_threads,
+    )
+
+
+@dataclass
+class Services:
+    """Everything an edge needs, built lazily so a CLI command pays only for what it uses."""
+
+    settings: Settings
+    embedder_override: Embedder | None = field(default=None)
+
+    @cached_property
+    def database(self) -> Database:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(self.settings.resolved_database_url)
+        database.migrate()
+        return database
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        pin_threads(self.settings)
+        return self.embedder_override or build_embedder(self.settings)
+
+    @cached_property
+    def router(self) -> Router:
+        from router.routing import Router
+
+        return Router(database=self.database, embedder=self.embedder, settings=self.settings)

@@ -1,0 +1,391 @@
+"""A Stack Exchange dump folder (``Posts.xml``, ``Users.xml``) as a network.
+
+Each answer becomes evidence of what its author knows (the parent question's title and tags as
+context); every asker and answerer becomes a person ``se:<UserId>``; an answer is a tie, the
+answerer having helped the asker. ``until`` keeps only posts created strictly before it, which is
+how a site is replayed for evaluation.
+
+The dump is read twice, streaming: a first pass checks every row and collects the questions (a
+malformed file fails there, before anything is written), a second pass writes. Reading uses expat
+directly rather than ``ElementTree.iterparse`` because errors must name the line of the bad row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from xml.parsers import expat
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from router.errors import ImportFormatError
+from router.importers import ImportReport
+from router.people import add_evidence, ensure_person, record_tie
+from router.progress import Progress, silent
+from router.schema import Evidence, ExternalId
+
+SOURCE = "stackexchange"
+QUESTION = 1
+ANSWER = 2
+MAX_TEXT_CHARS = 4000  # past the model's 256 tokens; enough for BM25 and a snippet
+_CHUNK = 1 << 16
+_TAG = re.compile(r"[^<>|]+")
+_SPACE = re.compile(r"\s+")
+_BLOCK_TAG = re.compile(r"p|br|li|ul|ol|pre|blockquote|div|h[1-6]|hr|tr|td|th|table")
+
+
+class _TextOf(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if _BLOCK_TAG.fullmatch(tag):
+            self.parts.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if _BLOCK_TAG.fullmatch(tag):
+            self.parts.append(" ")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def strip_html(html: str, *, limit: int | None = None) -> str:
+    """The text of a post body on one line; cut at a word boundary past ``limit`` characters."""
+    parser = _TextOf()
+    parser.feed(html)
+    parser.close()
+    text = _SPACE.sub(" ", "".join(parser.parts)).strip()
+    if limit is not None and len(text) > limit:
+        cut = text.rfind(" ", 0, limit)
+        text = text[: cut if cut > limit // 2 else limit].rstrip() + " …"
+    return text
+
+
+def parse_tags(value: str) -> tuple[str, ...]:
+    """``<beer><hops>`` (older dumps) or ``|beer|hops|`` (newer ones) as ``("beer", "hops")``."""
+    return tuple(tag for tag in _TAG.findall(value) if tag.strip())
+
+
+@dataclass(frozen=True)
+class Post:
+    """One row of ``Posts.xml`` that matters here: a question or an answer (body still HTML)."""
+
+    id: int
+    type_id: int
+    created_at: datetime
+    owner_id: int | None
+    parent_id: int | None
+    accepted_answer_id: int | None
+    title: str
+    tags: tuple[str, ...]
+    body: str
+
+    @property
+    def is_question(self) -> bool:
+        return self.type_id == QUESTION
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    created_at: datetime
+    about: str
+
+
+def _int(attrs: dict[str, str], key: str, *, required: bool = False) -> int | None:
+    value = attrs.get(key)
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"missing {key}")
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{key} {value!r} is not a number") from None
+
+
+def _date(attrs: dict[str, str], key: str) -> datetime:
+    value = attrs.get(key)
+    if not value:
+        raise ValueError(f"missing {key}")
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{key} {value!r} is not an ISO timestamp") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+
+def _rows(path: Path, root: str, progress: Progress) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(line, attributes)`` of each ``<row>`` under ``<root>``, streamed; errors name the line."""
+    if not path.is_file():
+        raise ImportFormatError(str(path), None, "file not found")
+    parser = expat.ParserCreate()
+    pending: list[tuple[int, dict[str, str]]] = []
+    depth = 0
+    problem: list[tuple[int, str]] = []
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        line = parser.CurrentLineNumber
+        if depth == 1 and name != root:
+            problem.append((line, f"expected <{root}> as the root element, found <{name}>"))
+        elif depth == 2 and name != "row":
+            problem.append((line, f"expected <row>, found <{name}>"))
+        elif depth == 2:
+            pending.append((line, attrs))
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as stream:
+        while True:
+            chunk = stream.read(_CHUNK)
+            try:
+                parser.Parse(chunk, not chunk)
+            except expat.ExpatError as exc:
+                raise ImportFormatError(
+                    str(path), exc.lineno, f"malformed XML: {expat.ErrorString(exc.code)}"
+                ) from None
+            if problem:
+                raise ImportFormatError(str(path), problem[0][0], problem[0][1])
+            yield from pending
+            pending.clear()
+            done += len(chunk)
+            progress(f"reading {path.name}", done, total)
+            if not chunk:
+                break
+
+
+def read_posts(folder: Path, *, progress: Progress = silent) -> Iterator[Post]:
+    """Each question and answer in ``folder/Posts.xml``, in file order; other types are skipped."""
+    path = folder / "Posts.xml"
+    for line, attrs in _rows(path, "posts", progress):
+        try:
+            type_id = _int(attrs, "PostTypeId", required=True)
+            if type_id not in (QUESTION, ANSWER):
+                continue
+            post = Post(
+                id=_int(attrs, "Id", required=True) or 0,
+                type_id=type_id,
+                created_at=_date(attrs, "CreationDate"),
+                owner_id=_int(attrs, "OwnerUserId"),
+                parent_id=_int(attrs, "ParentId", required=type_id == ANSWER),
+                accepted_answer_id=_int(attrs, "AcceptedAnswerId"),
+                title=attrs.get("Title", "").strip(),
+                tags=parse_tags(attrs.get("Tags", "")),
+                body=attrs.get("Body", ""),
+            )
+        except ValueError as exc:
+            raise ImportFormatError(str(path), line, str(exc)) from None
+        yield post
+
+
+def read_users(folder: Path, *, wanted: set[int], progress: Progress = silent) -> dict[int, User]:
+    """The users in ``folder/Users.xml`` whose ids are ``wanted`` (every row is still checked)."""
+    path = folder / "Users.xml"
+    users: dict[int, User] = {}
+    for line, attrs in _rows(path, "users", progress):
+        try:
+            user_id = _int(attrs, "Id", required=True) or 0
+            if user_id in wanted:
+                users[user_id] = User(
+                    id=user_id,
+                    name=attrs.get("DisplayName", "").strip() or f"user {user_id}",
+                    created_at=_date(attrs, "CreationDate"),
+                    about=attrs.get("AboutMe", ""),
+                )
+        except ValueError as exc:
+            raise ImportFormatError(str(path), line, str(exc)) from None
+    return users
+
+
+def is_person(user_id: int | None) -> bool:
+    """Real accounts only: no owner means a deleted account, and ids <= 0 are bots ("Community")."""
+    return user_id is not None and user_id > 0
+
+
+def default_site_url(folder: Path) -> str | None:
+    """``https://beer.stackexchange.com`` for a folder named like the site, else None."""
+    name = folder.resolve().name
+    return f"https://{name}" if "." in name else None
+
+
+def question_context(post: Post) -> str:
+    """What an answer was about: the question's title and its tags."""
+    if not post.tags:
+        return post.title
+    return f"{post.title} [{', '.join(post.tags)}]"
+
+
+def import_stackexchange(
+    session: Session,
+    *,
+    network_id: int,
+    folder: Path,
+    now: datetime,
+    until: datetime | None = None,
+    site_url: str | None = None,
+    profiles: bool = False,
+    progress: Progress = silent,
+) -> ImportReport:
+    """Import a dump's askers, answerers, answers (as evidence) and ties, created before ``until``.
+
+    ``profiles`` also imports each person's "about me" as profile evidence; it is off by default
+    because the dump holds the profile as of the dump date, so it would leak past ``until``.
+    """
+    report = ImportReport()
+    before = until or datetime.max.replace(tzinfo=UTC)
+    site_url = (site_url or default_site_url(folder) or "").rstrip("/") or None
+
+    # Pass 1: check every row, remember the questions answers will need, and who takes part.
+    questions: dict[int, Post] = {}
+    people: set[int] = set()
+    to_write = 0
+    for post in read_posts(folder, progress=progress):
+        if post.created_at >= before:
+            continue
+        if post.is_question:
+            questions[post.id] = post
+        if is_person(post.owner_id):
+            assert post.owner_id is not None
+            people.add(post.owner_id)
+            to_write += 1
+    users = read_users(folder, wanted=people, progress=progress)
+
+    # Pass 2: write, in file order, into the caller's transaction.
+    known_ids = _known_values(session, network_id=network_id, prefix="se:")
+    person_of: dict[int, int] = {}
+
+    def person_id(user_id: int) -> int:
+        if user_id not in person_of:
+            external_id = f"se:{user_id}"
+            if external_id in known_ids:
+                report.people_seen += 1
+            else:
+                report.people_created += 1
+            user = users.get(user_id)
+            person = ensure_person(
+                session,
+                network_id=network_id,
+                external_ids=[external_id],
+                display_name=user.name if user else f"user {user_id}",
+                now=now,
+            )
+            person_of[user_id] = person.id
+        return person_of[user_id]
+
+    done = 0
+    for post in read_posts(folder):
+        if post.created_at >= before or not is_person(post.owner_id):
+            continue
+        assert post.owner_id is not None
+        done += 1
+        progress("importing posts", done, to_write)
+        if post.is_question:
+            person_id(post.owner_id)
+            continue
+        question = questions.get(post.parent_id or 0)
+        text = strip_html(post.body, limit=MAX_TEXT_CHARS)
+        if question is None or not text:  # an orphan answer, or one with no words
+            report.skipped += 1
+            continue
+        answerer = person_id(post.owner_id)
+        key = f"se:answer:{post.id}"
+        helped = question.owner_id if question.owner_id != post.owner_id else None
+        if key in known_ids:
+            report.evidence_seen += 1
+            report.ties_seen += int(is_person(helped))
+            continue
+        add_evidence(
+            session,
+            network_id=network_id,
+            person_id=answerer,
+            kind="answer",
+            text=text,
+            context=question_context(question),
+            source=SOURCE,
+            source_key=key,
+            link=f"{site_url}/a/{post.id}" if site_url else None,
+            created_at=post.created_at,
+        )
+        report.evidence_created += 1
+        if helped is not None and is_person(helped):
+            record_tie(
+                session,
+                network_id=network_id,
+                helper_id=answerer,
+                helped_id=person_id(helped),
+                at=post.created_at,
+            )
+            report.ties_added += 1
+
+    if profiles:
+        _import_profiles(
+            session,
+            network_id=network_id,
+            users=users,
+            person_of=person_of,
+            known=known_ids,
+            report=report,
+        )
+    return report
+
+
+def _import_profiles(
+    session: Session,
+    *,
+    network_id: int,
+    users: dict[int, User],
+    person_of: dict[int, int],
+    known: set[str],
+    report: ImportReport,
+) -> None:
+    for user_id, person in person_of.items():
+        user = users.get(user_id)
+        text = strip_html(user.about, limit=MAX_TEXT_CHARS) if user else ""
+        if user is None or not text:
+            continue
+        key = f"se:profile:{user_id}"
+        if key in known:
+            report.evidence_seen += 1
+            continue
+        add_evidence(
+            session,
+            network_id=network_id,
+            person_id=person,
+            kind="profile",
+            text=text,
+            source=SOURCE,
+            source_key=key,
+            created_at=user.created_at,
+        )
+        report.evidence_created += 1
+
+
+def _known_values(session: Session, *, network_id: int, prefix: str) -> set[str]:
+    """External ids and evidence keys starting with ``prefix`` already in the network."""
+    ids = session.scalars(
+        select(ExternalId.value).where(
+            ExternalId.network_id == network_id, ExternalId.value.startswith(prefix)
+        )
+    )
+    keys = session.scalars(
+        select(Evidence.source_key).where(
+            Evidence.network_id == network_id, Evidence.source_key.startswith(prefix)
+        )
+    )
+    return {value for value in ids} | {key for key in keys if key is not None}
