@@ -357,13 +357,14 @@ def person_ledger(
     pairs = pair_balances(
         session, network_id=network_id, person_id=person_id, since=since, until=until
     )
-    names = dict(
-        session.execute(
+    names = {
+        int(pid): str(name)
+        for pid, name in session.execute(
             select(Person.id, Person.display_name).where(
                 Person.id.in_([pair.other_id for pair in pairs])
             )
         ).tuples()
-    )
+    }
 
     def debt(pair: PairBalance) -> Debt:
         return Debt(
