@@ -1,0 +1,51 @@
+"""The app factory: one FastAPI app from one ``Services``; nothing global, nothing read at import."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from askaround.api import errors, evidence, health, network, people, route
+from askaround.api.dependencies import Clock
+from askaround.wiring import Services
+
+DESCRIPTION = """\
+Route questions to the people in a network who can answer them, ask them, and keep the give
+and take of favours balanced.
+
+Every data endpoint acts for the network of the API key it is called with
+(`Authorization: Bearer <key>` or `X-API-Key: <key>`; create one with
+`askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
+"""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    services: Services, *, open_network: str | None = None, clock: Clock = _utc_now
+) -> FastAPI:
+    """The HTTP API over ``services``.
+
+    ``open_network`` (local development only: ``askaround serve --network N`` on a loopback
+    address) lets requests without a key *read* that network; writes always need a key.
+    ``clock`` gives each request its ``now`` (tests pin it).
+    """
+    app = FastAPI(
+        title="Askaround",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/v1/openapi.json",
+        docs_url="/v1/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.state.open_network = open_network
+    app.state.clock = clock
+    services.database  # noqa: B018 - connect and migrate now, not inside the first request
+    errors.install(app)
+    for module in (health, network, route, people, evidence):
+        app.include_router(module.router)
+    return app

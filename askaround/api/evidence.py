@@ -1,0 +1,202 @@
+"""Evidence (what people know): per person or for the whole network; create, edit, delete.
+
+Writes keep routing current: new text is embedded in the same transaction, and the router's
+index is refreshed once it commits (``askaround.api.indexing``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from askaround.api import directory
+from askaround.api.dependencies import (
+    NetworkDep,
+    NowDep,
+    ReadNetworkDep,
+    ServicesDep,
+    SessionDep,
+)
+from askaround.api.errors import DATA_ERRORS
+from askaround.api.fields import (
+    MAX_ID,
+    Id,
+    Link,
+    LongText,
+    OptionalLongText,
+    Source,
+    SourceKey,
+    UtcDateTime,
+)
+from askaround.api.indexing import embed_new_evidence, refresh_after_commit
+from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
+from router.errors import InvalidInput
+from router.people import delete_evidence, get_person_by_id
+from router.schema import Evidence
+
+router = APIRouter(tags=["evidence"], responses=DATA_ERRORS)
+
+Kind = Literal["answer", "interest", "profile"]
+
+
+class EvidenceOut(BaseModel):
+    id: int
+    person_id: int
+    kind: str
+    text: str
+    context: str
+    source: str
+    source_key: str | None
+    link: str | None
+    weight: float
+    created_at: datetime
+    embedded: bool
+
+    @classmethod
+    def of(cls, row: Evidence) -> EvidenceOut:
+        return cls(
+            id=row.id,
+            person_id=row.person_id,
+            kind=row.kind,
+            text=row.text,
+            context=row.context,
+            source=row.source,
+            source_key=row.source_key,
+            link=row.link,
+            weight=row.weight,
+            created_at=row.created_at,
+            embedded=row.embedding is not None,
+        )
+
+
+class EvidenceIn(BaseModel):
+    kind: Kind
+    text: LongText
+    context: OptionalLongText = ""
+    source: Source = "api"
+    link: Link | None = None
+    created_at: UtcDateTime | None = None
+    source_key: SourceKey | None = None
+
+
+class EvidencePatch(BaseModel):
+    """Only the fields sent change; new text or context is embedded again."""
+
+    kind: Kind | None = None
+    text: LongText | None = None
+    context: OptionalLongText | None = None
+    link: Link | None = None
+    created_at: UtcDateTime | None = None
+
+    def changes(self) -> dict[str, Any]:
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        for name in ("kind", "text", "context", "created_at"):
+            if name in sent and sent[name] is None:
+                raise InvalidInput(f"{name} cannot be null")
+        return sent
+
+
+def _page(
+    session: Session, *, network_id: int, person_id: int | None, limit: int, cursor: str | None
+) -> Page[EvidenceOut]:
+    rows = directory.list_evidence(
+        session, network_id=network_id, person_id=person_id, after_id=after_id(cursor), limit=limit
+    )
+    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=EvidenceOut.of)
+
+
+@router.get("/v1/evidence", response_model=Page[EvidenceOut])
+def list_evidence(
+    network_id: ReadNetworkDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    person_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this person's evidence.")
+    ] = None,
+) -> Page[EvidenceOut]:
+    """The network's evidence, oldest first, a page at a time."""
+    return _page(session, network_id=network_id, person_id=person_id, limit=limit, cursor=cursor)
+
+
+@router.get("/v1/people/{person_id}/evidence", response_model=Page[EvidenceOut])
+def list_person_evidence(
+    person_id: Id,
+    network_id: ReadNetworkDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[EvidenceOut]:
+    """One person's evidence, oldest first, a page at a time."""
+    get_person_by_id(session, network_id=network_id, person_id=person_id)
+    return _page(session, network_id=network_id, person_id=person_id, limit=limit, cursor=cursor)
+
+
+@router.post("/v1/people/{person_id}/evidence", response_model=EvidenceOut, status_code=201)
+def create_evidence(
+    person_id: Id,
+    body: EvidenceIn,
+    network_id: NetworkDep,
+    session: SessionDep,
+    services: ServicesDep,
+    now: NowDep,
+) -> EvidenceOut:
+    """Record something a person knows; routing can find it as soon as this returns."""
+    evidence = directory.create_evidence(
+        session,
+        network_id=network_id,
+        person_id=person_id,
+        kind=body.kind,
+        text=body.text,
+        context=body.context,
+        source=body.source,
+        link=body.link,
+        source_key=body.source_key,
+        created_at=body.created_at or now,
+    )
+    embed_new_evidence(session, services=services, network_id=network_id)
+    refresh_after_commit(session, services=services, network_id=network_id)
+    session.refresh(evidence)
+    return EvidenceOut.of(evidence)
+
+
+@router.get("/v1/evidence/{evidence_id}", response_model=EvidenceOut)
+def get_evidence(evidence_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> EvidenceOut:
+    """One piece of evidence."""
+    return EvidenceOut.of(
+        directory.get_evidence(session, network_id=network_id, evidence_id=evidence_id)
+    )
+
+
+@router.patch("/v1/evidence/{evidence_id}", response_model=EvidenceOut)
+def update_evidence(
+    evidence_id: Id,
+    body: EvidencePatch,
+    network_id: NetworkDep,
+    session: SessionDep,
+    services: ServicesDep,
+) -> EvidenceOut:
+    """Edit a piece of evidence; routing sees the new text as soon as this returns."""
+    evidence = directory.update_evidence(
+        session, network_id=network_id, evidence_id=evidence_id, **body.changes()
+    )
+    embed_new_evidence(session, services=services, network_id=network_id)
+    refresh_after_commit(
+        session, services=services, network_id=network_id, changed_evidence=[evidence_id]
+    )
+    session.refresh(evidence)
+    return EvidenceOut.of(evidence)
+
+
+@router.delete("/v1/evidence/{evidence_id}", status_code=204, response_class=Response)
+def remove_evidence(
+    evidence_id: Id, network_id: NetworkDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Delete a piece of evidence; routing stops using it as soon as this returns."""
+    delete_evidence(session, network_id=network_id, evidence_id=evidence_id)
+    refresh_after_commit(session, services=services, network_id=network_id)
+    return Response(status_code=204)

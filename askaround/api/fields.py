@@ -1,0 +1,61 @@
+"""Field types shared by request bodies, paths and queries: the input limits of the API in one place.
+
+Every string that may be stored is refused when PostgreSQL could not store it (NUL characters,
+lone surrogates) or when it is longer than its column, so bad input is a 422, never a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Path
+from pydantic import AfterValidator, StringConstraints
+
+MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
+MAX_TEXT = 20_000  # evidence text and context, answers
+MAX_NAME = 200
+MAX_EXTERNAL_ID = 200
+MAX_EXTERNAL_IDS = 20
+
+
+def storable(value: str) -> str:
+    """Refuse text a database cannot store: NUL characters and unpaired surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+def as_utc(value: datetime) -> datetime:
+    """An aware UTC datetime; a naive one is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("date is out of range") from exc
+
+
+def _text(min_length: int, max_length: int) -> tuple[StringConstraints, AfterValidator]:
+    return (
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(storable),
+    )
+
+
+Name = Annotated[str, *_text(1, MAX_NAME)]
+ExternalIdText = Annotated[str, *_text(1, MAX_EXTERNAL_ID)]
+LongText = Annotated[str, *_text(1, MAX_TEXT)]
+OptionalLongText = Annotated[str, *_text(0, MAX_TEXT)]
+Email = Annotated[str, *_text(1, 320)]
+Timezone = Annotated[str, *_text(1, 64)]
+Link = Annotated[str, *_text(1, 500)]
+Source = Annotated[str, *_text(1, 40)]
+SourceKey = Annotated[str, *_text(1, 200)]
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+
+Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]

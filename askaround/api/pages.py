@@ -1,0 +1,53 @@
+"""Cursor pagination for list endpoints: ``?limit=N&cursor=C``, answered with ``next_cursor``.
+
+Pages are ordered by id; the cursor is opaque to clients (today the last id of the page), so
+rows created while a client pages through never shift or repeat what it has seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_PAGE, description=f"Items per page, 1 to {MAX_PAGE}."),
+]
+Cursor = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{1,10}$",
+        description="The `next_cursor` of the previous page; omit it for the first page.",
+    ),
+]
+
+Item = TypeVar("Item", bound=BaseModel)
+Row = TypeVar("Row")
+
+
+class Page(BaseModel, Generic[Item]):
+    items: list[Item]
+    next_cursor: str | None = None
+
+
+def after_id(cursor: str | None) -> int | None:
+    """The id a page starts after."""
+    return int(cursor) if cursor else None
+
+
+def page_of(
+    rows: Sequence[Row], *, limit: int, row_id: Callable[[Row], int], render: Callable[[Row], Item]
+) -> Page[Item]:
+    """A page from up to ``limit + 1`` rows: the extra row only says another page exists."""
+    shown = rows[:limit]
+    more = len(rows) > limit
+    return Page(
+        items=[render(row) for row in shown],
+        next_cursor=str(row_id(shown[-1])) if more and shown else None,
+    )

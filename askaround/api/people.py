@@ -1,0 +1,157 @@
+"""People of the key's network: list (paged, or by external id), read, create, update, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from askaround.api import directory
+from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
+from askaround.api.errors import DATA_ERRORS
+from askaround.api.fields import (
+    MAX_EXTERNAL_IDS,
+    Email,
+    ExternalIdText,
+    Id,
+    Name,
+    Timezone,
+    UtcDateTime,
+)
+from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
+from router.errors import InvalidInput
+from router.people import get_person_by_id
+from router.schema import Person
+
+router = APIRouter(prefix="/v1/people", tags=["people"], responses=DATA_ERRORS)
+
+AskBudget = Annotated[
+    int, Field(ge=0, le=100, description="Asks a week; null: the network default.")
+]
+
+
+class PersonOut(BaseModel):
+    id: int
+    name: str
+    external_ids: list[str]
+    email: str | None
+    timezone: str
+    opted_out: bool
+    snoozed_until: datetime | None
+    ask_budget: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, person: Person) -> PersonOut:
+        return cls(
+            id=person.id,
+            name=person.display_name,
+            external_ids=[row.value for row in sorted(person.external_ids, key=lambda r: r.id)],
+            email=person.email,
+            timezone=person.timezone,
+            opted_out=person.opted_out,
+            snoozed_until=person.snoozed_until,
+            ask_budget=person.ask_budget,
+            created_at=person.created_at,
+        )
+
+
+class PersonIn(BaseModel):
+    name: Name
+    external_ids: list[ExternalIdText] = Field(
+        min_length=1,
+        max_length=MAX_EXTERNAL_IDS,
+        description="Ids other systems know the person by: `slack:U123`, `email:a@b.c`, `se:42`.",
+    )
+    email: Email | None = None
+    timezone: Timezone = "UTC"
+    opted_out: bool = False
+    ask_budget: AskBudget | None = None
+
+
+class PersonPatch(BaseModel):
+    """Only the fields sent change; `external_ids` replaces the whole set."""
+
+    name: Name | None = None
+    external_ids: list[ExternalIdText] | None = Field(
+        default=None, min_length=1, max_length=MAX_EXTERNAL_IDS
+    )
+    email: Email | None = None
+    timezone: Timezone | None = None
+    opted_out: bool | None = None
+    snoozed_until: UtcDateTime | None = None
+    ask_budget: AskBudget | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent; ``null`` clears the nullable ones and is refused for the others."""
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        for name in ("name", "external_ids", "timezone", "opted_out"):
+            if name in sent and sent[name] is None:
+                raise InvalidInput(f"{name} cannot be null")
+        return sent
+
+
+@router.get("", response_model=Page[PersonOut])
+def list_people(
+    network_id: ReadNetworkDep,
+    session: SessionDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    external_id: Annotated[
+        ExternalIdText | None, Query(description="Only the person known by this id.")
+    ] = None,
+) -> Page[PersonOut]:
+    """The network's people, oldest first, a page at a time."""
+    rows = directory.list_people(
+        session,
+        network_id=network_id,
+        after_id=after_id(cursor),
+        limit=limit,
+        external_id=external_id,
+    )
+    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=PersonOut.of)
+
+
+@router.post("", response_model=PersonOut, status_code=201)
+def create_person(
+    body: PersonIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+) -> PersonOut:
+    """Add a person; 409 if one of the external ids already names someone."""
+    person = directory.create_person(
+        session,
+        network_id=network_id,
+        name=body.name,
+        external_ids=body.external_ids,
+        email=body.email,
+        timezone=body.timezone,
+        opted_out=body.opted_out,
+        ask_budget=body.ask_budget,
+        now=now,
+    )
+    return PersonOut.of(person)
+
+
+@router.get("/{person_id}", response_model=PersonOut)
+def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> PersonOut:
+    """One person of the network."""
+    return PersonOut.of(get_person_by_id(session, network_id=network_id, person_id=person_id))
+
+
+@router.patch("/{person_id}", response_model=PersonOut)
+def update_person(
+    person_id: Id, body: PersonPatch, network_id: NetworkDep, session: SessionDep
+) -> PersonOut:
+    """Change some of a person's fields (opt out, snooze, ask budget, name, ids...)."""
+    person = directory.update_person(
+        session, network_id=network_id, person_id=person_id, **body.changes()
+    )
+    return PersonOut.of(person)
+
+
+@router.delete("/{person_id}", status_code=204, response_class=Response)
+def delete_person(person_id: Id, network_id: NetworkDep, session: SessionDep) -> Response:
+    """Remove a person and everything recorded about them."""
+    directory.delete_person(session, network_id=network_id, person_id=person_id)
+    return Response(status_code=204)

@@ -1,0 +1,106 @@
+"""``POST /v1/route``: who to ask and why, as a preview; nobody is contacted and nothing is stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter
+from pydantic import AfterValidator, BaseModel, Field
+
+from askaround.api.dependencies import NowDep, ReadNetworkDep, ServicesDep, SessionDep
+from askaround.api.errors import DATA_ERRORS
+from askaround.api.fields import ExternalIdText, storable
+from router.people import find_person
+from router.route import Candidate, Reason, Route
+
+router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
+
+
+class ReasonOut(BaseModel):
+    """One reason a person was picked; ``kind`` is evidence, social, activity or fairness."""
+
+    kind: str
+    text: str
+    evidence_id: int | None = None
+    snippet: str | None = None
+    source: str | None = None
+    link: str | None = None
+    date: datetime | None = None
+    score: float | None = None
+
+    @classmethod
+    def of(cls, reason: Reason) -> ReasonOut:
+        return cls.model_validate(reason.as_dict())
+
+
+class CandidateOut(BaseModel):
+    person_id: int
+    external_id: str
+    name: str
+    score: float
+    reasons: list[ReasonOut]
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> CandidateOut:
+        return cls(
+            person_id=candidate.person_id,
+            external_id=candidate.external_id,
+            name=candidate.name,
+            score=round(candidate.score, 6),
+            reasons=[ReasonOut.of(reason) for reason in candidate.reasons],
+        )
+
+
+class RouteOut(BaseModel):
+    candidates: list[CandidateOut]
+    adjusted: bool = Field(description="Fairness (ledger, load) changed the order.")
+    notes: list[str]
+
+    @classmethod
+    def of(cls, route: Route) -> RouteOut:
+        return cls(
+            candidates=[CandidateOut.of(candidate) for candidate in route.candidates],
+            adjusted=route.adjusted,
+            notes=list(route.notes),
+        )
+
+
+class RouteIn(BaseModel):
+    question: Annotated[str, AfterValidator(storable)] = Field(
+        max_length=100_000,
+        description="The question; 1 to `max_question_chars` (default 4000) characters.",
+    )
+    asker: ExternalIdText | None = Field(
+        default=None,
+        description="Who asks, by external id; unknown to the network means a newcomer, no ties.",
+    )
+    k: int | None = Field(
+        default=None, description="How many people, 1 to `max_k` (default 50); default 3."
+    )
+
+
+@router.post("/route", response_model=RouteOut, response_model_exclude_none=True)
+def route(
+    body: RouteIn,
+    network_id: ReadNetworkDep,
+    session: SessionDep,
+    services: ServicesDep,
+    now: NowDep,
+) -> RouteOut:
+    """The best people to ask, each with the reasons (evidence, ties, activity) that picked them."""
+    settings = services.settings
+    k = settings.default_k if body.k is None else body.k
+    services.router.validate(question=body.question, k=k)
+    asker = (
+        find_person(session, network_id=network_id, external_id=body.asker) if body.asker else None
+    )
+    result = services.router.route(
+        session,
+        network_id=network_id,
+        question=body.question,
+        asker_id=asker.id if asker is not None else None,
+        k=k,
+        now=now,
+    )
+    return RouteOut.of(result)
