@@ -69,10 +69,14 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
+        _quiet_transformers()
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         entry = _manifest_entry(name)
         self.name = entry["name"] if entry else str(path)
-        dimension = self._model.get_sentence_embedding_dimension()
+        measure = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dimension = measure()
         if dimension is None:
             raise Unavailable(f"model {name!r} does not report its dimension")
         self.dimension = int(dimension)
@@ -93,6 +97,17 @@ class SentenceTransformerEmbedder:
             out[start : start + len(part)] = vectors
             progress("embedding", start + len(part), len(texts))
         return out
+
+
+def _quiet_transformers() -> None:
+    """Loading prints a progress bar per load; the CLI shows its own progress instead."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
+        pass
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")

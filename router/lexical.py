@@ -175,7 +175,7 @@ def tokenize(text: str) -> list[str]:
     for token in _TOKEN.findall(text.lower()):
         if token in STOPWORDS or len(token) < 2:
             continue
-        if len(token) > 4 and token.endswith("s") and not token.endswith("ss"):
+        if len(token) > 4 and token.endswith("s") and not token.endswith("ss") and "." not in token:
             token = token[:-1]
         tokens.append(token)
     return tokens

@@ -28,6 +28,8 @@ from router.settings import Settings
 SEARCH_DEPTH = 100
 SNIPPET_CHARS = 160
 EVIDENCE_REASONS = 2
+REASON_MIN_SIMILARITY = 0.3  # weaker dense matches still rank, but are not shown as reasons
+REASON_SIMILARITY_GAP = 0.2
 
 
 class Router:
@@ -243,13 +245,16 @@ class Router:
                 ).where(Evidence.id.in_(evidence_ids))
             )
         }
+        best_dense = max((h.dense_score or 0.0 for p in chosen for _, h in p.hits), default=0.0)
+        floor = max(REASON_MIN_SIMILARITY, best_dense - REASON_SIMILARITY_GAP)
         candidates = []
         for scored in chosen:
             person = people[scored.person_id]
             reasons: list[Reason] = []
             for _, hit in scored.hits[:EVIDENCE_REASONS]:
                 row = evidence.get(hit.evidence_id)
-                if row is not None:
+                shown = hit.lexical_rank is not None or (hit.dense_score or 0.0) >= floor
+                if row is not None and shown:
                     reasons.append(_evidence_reason(row, hit.dense_score))
             stats = index.activity.get(scored.person_id)
             if stats is not None and stats.answers > 0:

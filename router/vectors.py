@@ -149,7 +149,7 @@ class VectorIndex:
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
         index = cls(dimension, exact_max=exact_max, hnsw_m=hnsw_m, ef_search=ef_search)
-        index._index = faiss.downcast_index(raw)
+        index._index = raw  # read_index returns the concrete type; a downcast copy would outlive it
         index._approximate = bool(meta["approximate"])
         if index._approximate:
             inner: Any = faiss.downcast_index(index._index.index)

@@ -1,0 +1,120 @@
+"""The FAISS vector index and the BM25 lexical index on their own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from router.lexical import LexicalIndex, tokenize
+from router.vectors import VectorIndex
+
+
+def unit(rows: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, dim)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_exact_index_finds_the_identical_vector_first() -> None:
+    vectors = unit(200, 32, 1)
+    index = VectorIndex(32, exact_max=1000, hnsw_m=16, ef_search=64)
+    index.add(np.arange(100, 300, dtype=np.int64), vectors)
+    ids, scores = index.search(vectors[17], 5)
+    assert ids[0] == 117 and scores[0] > 0.999
+    assert not index.approximate
+
+
+def test_index_goes_approximate_past_the_threshold_and_keeps_recall() -> None:
+    """HNSW recall@10 against the exact index on random unit vectors (the hard case for ANN)."""
+    vectors = unit(3000, 64, 2)
+    queries = unit(50, 64, 3)
+    exact = VectorIndex(64, exact_max=10_000, hnsw_m=32, ef_search=128)
+    approx = VectorIndex(64, exact_max=1000, hnsw_m=32, ef_search=128)
+    ids = np.arange(3000, dtype=np.int64)
+    for start in range(0, 3000, 500):
+        exact.add(ids[start : start + 500], vectors[start : start + 500])
+        approx.add(ids[start : start + 500], vectors[start : start + 500])
+    assert approx.approximate and not exact.approximate
+    recall = np.mean(
+        [len(set(exact.search(q, 10)[0]) & set(approx.search(q, 10)[0])) / 10 for q in queries]
+    )
+    assert recall >= 0.9, recall
+
+
+def test_removed_vectors_are_never_returned_exact_or_approximate(tmp_path: Path) -> None:
+    vectors = unit(300, 16, 4)
+    for exact_max in (1000, 10):
+        index = VectorIndex(16, exact_max=exact_max, hnsw_m=16, ef_search=64)
+        index.add(np.arange(300, dtype=np.int64), vectors)
+        index.remove(np.asarray([5, 6], dtype=np.int64))
+        ids, _ = index.search(vectors[5], 20)
+        assert 5 not in ids and 6 not in ids and len(index) == 298
+        index.save(tmp_path / f"i{exact_max}.faiss", model="m")
+        loaded = VectorIndex.load(
+            tmp_path / f"i{exact_max}.faiss",
+            model="m",
+            dimension=16,
+            exact_max=exact_max,
+            hnsw_m=16,
+            ef_search=64,
+        )
+        assert loaded is not None and len(loaded) == 298
+        assert 5 not in loaded.search(vectors[5], 20)[0]
+
+
+def test_a_saved_index_from_another_model_is_not_trusted(tmp_path: Path) -> None:
+    index = VectorIndex(8, exact_max=10, hnsw_m=16, ef_search=16)
+    index.add(np.arange(3, dtype=np.int64), unit(3, 8, 5))
+    index.save(tmp_path / "x.faiss", model="model-a")
+    assert (
+        VectorIndex.load(
+            tmp_path / "x.faiss",
+            model="model-b",
+            dimension=8,
+            exact_max=10,
+            hnsw_m=16,
+            ef_search=16,
+        )
+        is None
+    )
+    (tmp_path / "y.faiss").write_bytes(b"garbage")
+    (tmp_path / "y.json").write_text(
+        '{"model": "model-a", "dimension": 8, "approximate": false, "masked": []}'
+    )
+    assert (
+        VectorIndex.load(
+            tmp_path / "y.faiss",
+            model="model-a",
+            dimension=8,
+            exact_max=10,
+            hnsw_m=16,
+            ef_search=16,
+        )
+        is None
+    )
+
+
+def test_tokens_keep_tool_names_and_drop_stop_words() -> None:
+    assert tokenize("Do you use Node.js, C++ or dbt for the ETL jobs?") == [
+        "node.js",
+        "c++",
+        "dbt",
+        "etl",
+        "jobs",
+    ]
+
+
+def test_bm25_prefers_the_rare_term_and_forgets_removed_documents() -> None:
+    index = LexicalIndex()
+    index.add(1, "monitoring with dashboards and alerts")
+    index.add(2, "Grafana dashboards")
+    index.add(3, "dashboards dashboards everywhere")
+    ids, scores = index.search("grafana dashboards", 3)
+    assert ids[0] == 2 and scores[0] > scores[-1]
+    index.remove([2])
+    ids, _ = index.search("grafana", 3)
+    assert list(ids) == []
+    index.add(2, "Grafana again")
+    assert list(index.search("grafana", 3)[0]) == [2]
+    assert len(index) == 3
