@@ -1,0 +1,296 @@
+"""Route latency at 10k and 100k evidence rows, in-process and over HTTP, plus embedding throughput.
+
+Synthetic rows (topic-clustered unit vectors, text drawn from a tech vocabulary) stand in for
+size; queries are embedded by the real model. Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/route_latency.py [--sizes 10000 100000] [--queries 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert
+
+from askaround.wiring import Services, pin_threads
+from router import people
+from router.database import Database
+from router.embedding import SentenceTransformerEmbedder
+from router.routing import Router
+from router.schema import Evidence
+from router.settings import Settings
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+WORDS = [
+    "grafana",
+    "prometheus",
+    "kubernetes",
+    "terraform",
+    "dbt",
+    "snowflake",
+    "bigquery",
+    "stripe",
+    "airflow",
+    "kafka",
+    "postgres",
+    "redis",
+    "react",
+    "django",
+    "fastapi",
+    "pytorch",
+    "mlflow",
+    "amplitude",
+    "segment",
+    "looker",
+    "tableau",
+    "datadog",
+    "sentry",
+    "pagerduty",
+    "jenkins",
+    "github",
+    "gitlab",
+    "docker",
+    "helm",
+    "istio",
+    "spark",
+    "flink",
+    "pandas",
+    "numpy",
+    "scala",
+    "golang",
+    "rust",
+    "billing",
+    "invoices",
+    "churn",
+    "retention",
+    "funnel",
+    "cohort",
+    "experiment",
+    "hiring",
+    "onboarding",
+    "interview",
+    "roadmap",
+    "pricing",
+    "security",
+    "compliance",
+    "gdpr",
+    "soc2",
+    "latency",
+    "caching",
+    "queue",
+    "index",
+    "migration",
+    "backup",
+    "replica",
+    "dashboard",
+    "alert",
+    "metric",
+    "trace",
+    "log",
+    "deploy",
+    "rollback",
+    "canary",
+    "schema",
+    "model",
+    "pipeline",
+    "warehouse",
+]
+QUERIES = [
+    "what tool do you use to analyse retention cohorts?",
+    "how do you tune noisy grafana alerts at night?",
+    "dbt incremental models on snowflake, any advice?",
+    "which payment provider handles EU VAT?",
+    "how do you run postgres migrations without downtime?",
+    "kafka or kinesis for event streaming?",
+    "how do you interview senior engineers?",
+    "best way to deploy pytorch models behind an api?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def populate(database: Database, size: int, dimension: int, seed: int = 7) -> int:
+    """A network of ``size`` synthetic evidence rows over size/20 people; returns its id."""
+    rng = np.random.default_rng(seed)
+    pick = random.Random(seed)
+    centres = rng.standard_normal((200, dimension)).astype(np.float32)
+    with database.transaction() as session:
+        network = people.ensure_network(session, name=f"bench-{size}", now=NOW)
+        person_ids = [
+            people.ensure_person(
+                session,
+                network_id=network.id,
+                external_ids=[f"b:{n}"],
+                display_name=f"P{n}",
+                now=NOW,
+            ).id
+            for n in range(max(size // 20, 10))
+        ]
+        for start in range(0, size, 5000):
+            rows = []
+            for n in range(start, min(size, start + 5000)):
+                vector = centres[n % 200] + 0.6 * rng.standard_normal(dimension).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                rows.append(
+                    {
+                        "network_id": network.id,
+                        "person_id": pick.choice(person_ids),
+                        "kind": "answer",
+                        "text": " ".join(pick.choices(WORDS, k=30)),
+                        "context": " ".join(pick.choices(WORDS, k=8)),
+                        "source": "bench",
+                        "weight": 1.0,
+                        "created_at": NOW - timedelta(days=pick.randint(1, 900)),
+                        "embedding": vector.astype(np.float32).tobytes(),
+                        "embedding_model": "all-MiniLM-L6-v2",
+                    }
+                )
+            session.execute(insert(Evidence), rows)
+        return network.id
+
+
+def time_in_process(router: Router, database: Database, network_id: int, n: int) -> list[float]:
+    timings = []
+    for i in range(n):
+        with database.transaction() as session:
+            started = time.perf_counter()
+            router.route(
+                session,
+                network_id=network_id,
+                question=QUERIES[i % len(QUERIES)],
+                asker_id=None,
+                k=3,
+                now=NOW,
+            )
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def time_parts(router: Router, database: Database, network_id: int, n: int) -> dict[str, float]:
+    """Median milliseconds of each stage, measured separately."""
+    with database.transaction() as session:
+        index = router.indexes.get(session, network_id=network_id)
+    parts: dict[str, list[float]] = {"embed query": [], "faiss search": [], "bm25 search": []}
+    for i in range(n):
+        q = QUERIES[i % len(QUERIES)]
+        t0 = time.perf_counter()
+        vector = router.embedder.encode([q])[0]
+        t1 = time.perf_counter()
+        index.vectors.search(vector, 100)
+        t2 = time.perf_counter()
+        index.lexical.search(q, 100)
+        t3 = time.perf_counter()
+        parts["embed query"].append((t1 - t0) * 1000)
+        parts["faiss search"].append((t2 - t1) * 1000)
+        parts["bm25 search"].append((t3 - t2) * 1000)
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
+def time_http(services: Services, network_name: str, n: int) -> list[float] | None:
+    try:
+        import httpx
+        import uvicorn
+
+        from askaround.api.app import create_app
+        from router.keys import create_key
+    except ImportError as exc:
+        print(f"  (HTTP skipped: {exc})")
+        return None
+    with services.database.transaction() as session:
+        network = people.get_network(session, name=network_name)
+        key = create_key(session, network_id=network.id, label="bench", now=NOW).plaintext
+    config = uvicorn.Config(create_app(services), host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    timings = []
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+    ) as client:
+        for i in range(n + 5):
+            started = time.perf_counter()
+            response = client.post(
+                "/v1/route", json={"question": QUERIES[i % len(QUERIES)], "asker": None, "k": 3}
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            response.raise_for_status()
+            if i >= 5:
+                timings.append(elapsed)
+    server.should_exit = True
+    thread.join(timeout=10)
+    return timings
+
+
+def embedding_throughput(embedder: SentenceTransformerEmbedder, n: int = 512) -> float:
+    pick = random.Random(1)
+    texts = [" ".join(pick.choices(WORDS, k=60)) for _ in range(n)]
+    embedder.encode(texts[:32])
+    started = time.perf_counter()
+    embedder.encode(texts)
+    return n / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        settings = Settings(
+            data_dir=base / "data", database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL")
+        )
+        pin_threads(settings)
+        embedder = SentenceTransformerEmbedder(settings.model_name, threads=settings.torch_threads)
+        print(
+            f"embedding throughput (import, batch {settings.embedding_batch_size}, 60-word texts): {embedding_throughput(embedder):.0f} texts/s"
+        )
+        for size in args.sizes:
+            database = Database(settings.resolved_database_url)
+            database.migrate()
+            t0 = time.perf_counter()
+            network_id = populate(database, size, embedder.dimension)
+            services = Services(settings=settings, embedder_override=embedder)
+            services.__dict__["database"] = database
+            router = services.router
+            t1 = time.perf_counter()
+            with database.transaction() as session:
+                index = router.indexes.get(session, network_id=network_id)
+            t2 = time.perf_counter()
+            kind = "HNSW" if index.vectors.approximate else "exact"
+            print(
+                f"\n== {size:,} evidence rows ({kind} index; db insert {t1 - t0:.1f}s, index build {t2 - t1:.1f}s, {database.engine.dialect.name})"
+            )
+            time_in_process(router, database, network_id, 10)
+            timings = time_in_process(router, database, network_id, args.queries)
+            print(
+                f"  in-process route: p50 {percentile(timings, 0.5):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms  (n={len(timings)})"
+            )
+            for name, ms in time_parts(router, database, network_id, 50).items():
+                print(f"    {name:>13}: {ms:.2f} ms median")
+            http = time_http(services, f"bench-{size}", args.queries)
+            if http:
+                print(
+                    f"  HTTP POST /v1/route: p50 {percentile(http, 0.5):.1f} ms, p99 {percentile(http, 0.99):.1f} ms  (n={len(http)})"
+                )
+            database.dispose()
+
+
+if __name__ == "__main__":
+    main()

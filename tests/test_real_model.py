@@ -1,0 +1,58 @@
+"""End to end with the real all-MiniLM-L6-v2 model and the real FAISS index (no fakes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from router.database import Database
+from router.demo import load_demo
+from router.embedding import SentenceTransformerEmbedder
+from router.errors import Unavailable
+from router.routing import Router
+from router.settings import Settings
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def minilm() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder("all-MiniLM-L6-v2", threads=2)
+
+
+def test_model_loads_offline_from_the_package_and_gives_unit_vectors(
+    minilm: SentenceTransformerEmbedder,
+) -> None:
+    vectors = minilm.encode(["Grafana dashboards", "Prometheus alerting", "sourdough bread"])
+    assert vectors.shape == (3, 384) and minilm.dimension == 384
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_an_unknown_model_name_is_a_clear_error_not_a_download() -> None:
+    with pytest.raises(Unavailable, match="unknown embedding model"):
+        SentenceTransformerEmbedder("no-such-model-anywhere")
+
+
+def test_demo_questions_reach_the_people_who_answered_similar_ones(
+    database: Database, settings: Settings, now: datetime, minilm: SentenceTransformerEmbedder
+) -> None:
+    router = Router(database=database, embedder=minilm, settings=settings)
+    with database.transaction() as session:
+        network_id, questions = load_demo(session, embedder=minilm, now=now)
+    expectations = {
+        "Our Grafana alerts are too noisy at night. How do you tune them?": "Tom Becker",
+        "Which provider handles EU VAT for subscriptions?": "Priya Raman",
+        "Has anyone used dbt with Snowflake for incremental models?": "Maya Okafor",
+        "My Postgres query plan ignores the new index": "Sara Lindqvist",
+    }
+    asker = questions[0].asker_id
+    for question, expected in expectations.items():
+        with database.transaction() as session:
+            result = router.route(
+                session, network_id=network_id, question=question, asker_id=asker, k=3, now=now
+            )
+        assert result.candidates[0].name == expected, (question, result.candidates)
+        assert any(r.kind == "evidence" for r in result.candidates[0].reasons)
