@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+WORKDIR /app
+ENV PIP_NO_CACHE_DIR=1 HF_HUB_OFFLINE=1
+COPY pyproject.toml README.md ./
+COPY router ./router
+COPY askaround ./askaround
+COPY bots ./bots
+COPY models ./models
+# torch is pinned to 2.13.0 in pyproject; the CPU wheel index keeps the image free of CUDA.
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu .
+EXPOSE 8000
+CMD ["askaround", "serve", "--host", "0.0.0.0", "--port", "8000"]
