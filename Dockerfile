@@ -6,7 +6,9 @@ COPY router ./router
 COPY askaround ./askaround
 COPY bots ./bots
 COPY models ./models
-# torch is pinned to 2.13.0 in pyproject; the CPU wheel index keeps the image free of CUDA.
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu .
+# torch is pinned to 2.13.0 in pyproject; pass a CPU wheel index as PIP_EXTRA_INDEX_URL at build
+# time to keep the image free of CUDA.
+ARG PIP_EXTRA_INDEX_URL=""
+RUN pip install .
 EXPOSE 8000
 CMD ["askaround", "serve", "--host", "0.0.0.0", "--port", "8000"]
