@@ -230,3 +230,25 @@ def test_ids_are_stored_once_even_when_email_is_also_an_id(
     _import(database, now, path)
     with database.transaction() as session:
         assert session.scalar(select(func.count(ExternalId.id))) == 2
+
+
+def test_import_people_command_uses_the_default_network_and_reports_a_bad_line(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from askaround.cli import main
+
+    monkeypatch.setenv("ASKAROUND_DATABASE_URL", database_url)
+    monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
+    monkeypatch.setattr("sys.argv", ["askaround", "import", "people", str(FIXTURES / "people.csv")])
+    main()
+    assert "network 'default': people 3 new / 0 known, evidence 7 new" in capsys.readouterr().out
+    bad = _write(tmp_path, "bad.jsonl", '{"name": "Ada", "external_ids": ["slack:U1"]}\n[1]\n')
+    monkeypatch.setattr("sys.argv", ["askaround", "import", "people", str(bad), "-n", "other"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert f"error: {bad}:2: each line must be a JSON object" in capsys.readouterr().err

@@ -238,3 +238,39 @@ def test_until_accepts_an_iso_date_or_timestamp_and_refuses_anything_else() -> N
     assert parse_when("2020-04-01T11:00:00+02:00") == datetime(2020, 4, 1, 9, tzinfo=UTC)
     with pytest.raises(InvalidInput, match="ISO date"):
         parse_when("last tuesday")
+
+
+def test_import_command_names_the_network_after_the_folder_and_embeds_the_answers(
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from askaround.cli import main
+
+    monkeypatch.setenv("ASKAROUND_DATABASE_URL", database_url)
+    monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
+    argv = ["askaround", "import", "stackexchange", str(SITE), "--until", "2020-04-01"]
+    monkeypatch.setattr("sys.argv", argv)
+    main()
+    assert "network 'stackexchange': people 5 new" in capsys.readouterr().out
+    database = Database(database_url)
+    with database.transaction() as session:
+        vectors = session.scalars(select(Evidence.embedding_model)).all()
+    database.dispose()
+    assert vectors == ["hashing-test"] * 9
+
+
+def test_import_command_with_a_bad_date_exits_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from askaround.cli import main
+
+    monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path / "data"))
+    argv = ["askaround", "import", "stackexchange", str(SITE), "--until", "soon"]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "error: 'soon' is not an ISO date" in capsys.readouterr().err

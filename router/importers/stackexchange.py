@@ -33,6 +33,7 @@ SOURCE = "stackexchange"
 QUESTION = 1
 ANSWER = 2
 MAX_TEXT_CHARS = 4000  # past the model's 256 tokens; enough for BM25 and a snippet
+PROGRESS_EVERY = 100
 _CHUNK = 1 << 16
 _TAG = re.compile(r"[^<>|]+")
 _SPACE = re.compile(r"\s+")
@@ -294,7 +295,8 @@ def import_stackexchange(
             continue
         assert post.owner_id is not None
         done += 1
-        progress("importing posts", done, to_write)
+        if done % PROGRESS_EVERY == 0 or done == to_write:
+            progress("importing posts", done, to_write)
         if post.is_question:
             person_id(post.owner_id)
             continue

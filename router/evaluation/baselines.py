@@ -1,0 +1,221 @@
+"""The straightforward baselines the router is measured against, reimplemented plainly.
+
+- ``most-active``: the people with the most answers in the history, whatever the question.
+- ``bm25-threads``: Okapi BM25 over past threads (question and its answers), then the threads'
+  answerers in thread order.
+- ``dense-threads``: the same with cosine similarity of sentence embeddings (MiniLM by default).
+- ``fusion``: reciprocal-rank fusion of the two thread rankings, then their answerers.
+
+They are deliberately independent of the router's own search code, so tuning the router never
+moves the bar it is measured against.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from router.embedding import Embedder
+from router.evaluation.cases import Case, Split, Thread
+from router.progress import Progress, silent
+
+RRF_K = 60.0
+FUSION_DEPTH = 100
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "has",
+        "have",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "to",
+        "was",
+        "we",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+    ]
+)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words, stop words and single letters dropped."""
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 1 and w not in _STOPWORDS]
+
+
+def people_from_threads(
+    order: Iterable[int], threads: Sequence[Thread], *, asker: int | None, k: int
+) -> list[int]:
+    """The answerers of threads in ``order`` (indexes into ``threads``), first seen first."""
+    people: list[int] = []
+    for index in order:
+        for person in threads[index].answerers:
+            if person != asker and person not in people:
+                people.append(person)
+                if len(people) == k:
+                    return people
+    return people
+
+
+class MostActive:
+    """Everyone by how many answers they gave before the cutoff."""
+
+    name = "most-active"
+
+    def __init__(self, split: Split) -> None:
+        self.order = sorted(
+            split.answers_by, key=lambda person: (-split.answers_by[person], person)
+        )
+
+    def rank(self, case: Case, *, k: int) -> list[int]:
+        return [person for person in self.order if person != case.asker][:k]
+
+
+class Okapi:
+    """Okapi BM25 (k1 = 1.2, b = 0.75) over a fixed list of documents."""
+
+    def __init__(self, documents: Sequence[str], *, k1: float = 1.2, b: float = 0.75) -> None:
+        self.size = len(documents)
+        self.postings: dict[str, list[tuple[int, int]]] = {}
+        lengths = np.zeros(self.size, dtype=np.float64)
+        for index, document in enumerate(documents):
+            counts = Counter(words(document))
+            lengths[index] = sum(counts.values())
+            for word, count in counts.items():
+                self.postings.setdefault(word, []).append((index, count))
+        mean = float(lengths.mean()) if self.size else 0.0
+        self.norm = k1 * (1 - b + b * lengths / (mean or 1.0))
+        self.k1 = k1
+
+    def scores(self, query: str) -> np.ndarray:
+        total = np.zeros(self.size, dtype=np.float64)
+        for word in set(words(query)):
+            posting = self.postings.get(word)
+            if not posting:
+                continue
+            idf = math.log(1 + (self.size - len(posting) + 0.5) / (len(posting) + 0.5))
+            rows = np.fromiter((row for row, _ in posting), dtype=np.int64, count=len(posting))
+            tf = np.fromiter((tf for _, tf in posting), dtype=np.float64, count=len(posting))
+            total[rows] += idf * tf * (self.k1 + 1) / (tf + self.norm[rows])
+        return total
+
+
+class ThreadRanker:
+    """Ranks threads for a question, then people by the threads they answered."""
+
+    name = "threads"
+
+    def __init__(self, threads: Sequence[Thread]) -> None:
+        self.threads = threads
+        self._orders: dict[str, list[int]] = {}
+
+    def thread_order(self, text: str) -> list[int]:
+        """Indexes of matching threads, best first (computed once per question)."""
+        if text not in self._orders:
+            self._orders[text] = self._order(text)
+        return self._orders[text]
+
+    def _order(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def rank(self, case: Case, *, k: int) -> list[int]:
+        return people_from_threads(
+            self.thread_order(case.text), self.threads, asker=case.asker, k=k
+        )
+
+
+class Bm25Threads(ThreadRanker):
+    name = "bm25-threads"
+
+    def __init__(self, threads: Sequence[Thread]) -> None:
+        super().__init__(threads)
+        self.okapi = Okapi([thread.text for thread in threads])
+
+    def _order(self, text: str) -> list[int]:
+        scores = self.okapi.scores(text)
+        order = np.argsort(-scores, kind="stable")
+        return [int(index) for index in order if scores[index] > 0]
+
+
+class DenseThreads(ThreadRanker):
+    name = "dense-threads"
+
+    def __init__(
+        self, threads: Sequence[Thread], *, embedder: Embedder, progress: Progress = silent
+    ) -> None:
+        super().__init__(threads)
+        self.embedder = embedder
+        texts = [thread.text for thread in threads]
+        self.vectors = embedder.encode(texts, progress=progress) if texts else None
+
+    def _order(self, text: str) -> list[int]:
+        if self.vectors is None:
+            return []
+        similarity = self.vectors @ self.embedder.encode([text])[0]
+        return [int(index) for index in np.argsort(-similarity, kind="stable")]
+
+
+class Fusion(ThreadRanker):
+    """Reciprocal-rank fusion (k = 60) of the top threads of several thread rankers."""
+
+    name = "fusion"
+
+    def __init__(self, parts: Sequence[ThreadRanker]) -> None:
+        super().__init__(parts[0].threads if parts else ())
+        self.parts = parts
+
+    def _order(self, text: str) -> list[int]:
+        fused: dict[int, float] = {}
+        for part in self.parts:
+            for rank, index in enumerate(part.thread_order(text)[:FUSION_DEPTH], start=1):
+                fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank)
+        return sorted(fused, key=lambda index: (-fused[index], index))
