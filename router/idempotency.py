@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, insert
+from sqlalchemy import insert
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +45,6 @@ def insert_once(
         )
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         statement = insert(model).values(**values)
-    result = session.execute(statement)
-    assert isinstance(result, CursorResult)
-    return result.rowcount == 1
+    # RETURNING says whether a row went in; rowcount is -1 on PostgreSQL's implicit RETURNING.
+    keys = list(sa_inspect(model).primary_key)
+    return session.execute(statement.returning(*keys)).first() is not None
