@@ -364,10 +364,13 @@ def summary_key(network_id: int, person_id: int, week: str) -> str:
     return f"summary:{network_id}:{person_id}:{week}"
 
 
-def enqueue_weekly_summaries(session: Session, *, network_id: int, now: datetime) -> SummaryRun:
-    """Queue this week's summary for everyone with something to hear; at most once per week."""
-    snapshot = load_snapshot(session, network_id=network_id, now=now)
-    summary = weekly_summary(snapshot, now=now)
+def enqueue_weekly_summaries(
+    session: Session, *, network_id: int, now: datetime, week: str | None = None
+) -> SummaryRun:
+    """Queue a week's summary (default: the week of ``now``) for everyone with news, once per week."""
+    as_of = now if week is None else moment_in_week(week, now=now)
+    snapshot = load_snapshot(session, network_id=network_id, now=as_of)
+    summary = weekly_summary(snapshot, now=as_of)
     wanted = [p for p in summary.people if p.person_id in snapshot.recipients and not p.is_empty]
     keys = {summary_key(network_id, p.person_id, summary.week): p for p in wanted}
     known = set(
@@ -388,7 +391,7 @@ def enqueue_weekly_summaries(session: Session, *, network_id: int, now: datetime
             payload={
                 "to": address(session, person.person_id),
                 "week": summary.week,
-                "text": render_person_summary(person, now=now),
+                "text": render_person_summary(person, now=as_of),
                 "summary": person.as_dict(),
             },
             idempotency_key=key,
