@@ -35,7 +35,7 @@ class IssuedKey:
 
 
 def hash_key(plaintext: str) -> str:
-    """The stored form of a key: hex SHA-256 (keys are 256 random bits, so no salt or stretching)."""
+    """The stored form of a key: hex SHA-256 (a key is 256 random bits: no salt or stretching)."""
     return hashlib.sha256(plaintext.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -60,14 +60,14 @@ def create_key(session: Session, *, network_id: int, label: str = "", now: datet
 
 
 def list_keys(session: Session, *, network_id: int) -> list[ApiKey]:
-    """The network's keys, oldest first, revoked ones included (they show when they were revoked)."""
+    """The network's keys, oldest first, revoked ones included (with when they were revoked)."""
     return list(
         session.scalars(select(ApiKey).where(ApiKey.network_id == network_id).order_by(ApiKey.id))
     )
 
 
 def revoke_key(session: Session, *, network_id: int, key_or_prefix: str, now: datetime) -> ApiKey:
-    """Revoke the network's key given in full or by its prefix; revoking twice keeps the first date."""
+    """Revoke the network's key, given in full or by prefix; revoking twice keeps the first date."""
     value = key_or_prefix.strip()
     if not value:
         raise InvalidInput("name the key to revoke by its prefix or the whole key")

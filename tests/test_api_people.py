@@ -1,4 +1,4 @@
-"""People and evidence over HTTP: create, page through, edit, delete; routing follows every write."""
+"""People and evidence over HTTP: create, page, edit, delete; routing follows every write."""
 
 from __future__ import annotations
 

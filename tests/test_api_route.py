@@ -1,4 +1,4 @@
-"""``POST /v1/route``: a ranked, explained preview of who to ask; bad input is a 4xx with a reason."""
+"""``POST /v1/route``: a ranked, explained preview of who to ask; bad input gets a 4xx reason."""
 
 from __future__ import annotations
 

@@ -1,12 +1,23 @@
-"""The app factory: one FastAPI app from one ``Services``; nothing global, nothing read at import."""
+"""The app factory: one FastAPI app from one ``Services``; nothing global or read at import."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from askaround.api import errors, evidence, health, network, people, route
+from askaround.api import (
+    answers,
+    asks,
+    errors,
+    evidence,
+    health,
+    ledger,
+    network,
+    people,
+    questions,
+    route,
+)
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
 
@@ -18,6 +29,20 @@ Every data endpoint acts for the network of the API key it is called with
 (`Authorization: Bearer <key>` or `X-API-Key: <key>`; create one with
 `askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
 """
+
+
+# Every endpoint group, in the order OpenAPI lists them.
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    network.router,
+    route.router,
+    people.router,
+    evidence.router,
+    questions.router,
+    asks.router,
+    answers.router,
+    ledger.router,
+)
 
 
 def _utc_now() -> datetime:
@@ -46,6 +71,6 @@ def create_app(
     app.state.clock = clock
     services.database  # noqa: B018 - connect and migrate now, not inside the first request
     errors.install(app)
-    for module in (health, network, route, people, evidence):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -90,7 +90,7 @@ def network_for_reading(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     header_key: Annotated[str | None, Depends(api_key_header)],
 ) -> int:
-    """Like ``network_for_writing``, but a keyless request reads the open network if there is one."""
+    """Like ``network_for_writing``, but a keyless request reads the open network, if any."""
     key = _presented_key(credentials, header_key)
     open_network: str | None = request.app.state.open_network
     if key is None and open_network is not None:

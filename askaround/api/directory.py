@@ -91,7 +91,7 @@ def create_person(
     opted_out: bool = False,
     ask_budget: int | None = None,
 ) -> Person:
-    """A new person; Conflict if one of their external ids already names someone (no silent merge)."""
+    """A new person; Conflict if one of their external ids already names someone (no merge)."""
     ids = _distinct(external_ids)
     if not name.strip():
         raise InvalidInput("a person needs a name")
@@ -171,7 +171,7 @@ def delete_person(session: Session, *, network_id: int, person_id: int) -> None:
 def list_evidence(
     session: Session, *, network_id: int, person_id: int | None, after_id: int | None, limit: int
 ) -> Sequence[Evidence]:
-    """Up to ``limit + 1`` pieces of evidence by id, after ``after_id``, of one person or everyone."""
+    """Up to ``limit + 1`` pieces of evidence by id after ``after_id``, of one person or all."""
     query = select(Evidence).where(Evidence.network_id == network_id)
     if person_id is not None:
         query = query.where(Evidence.person_id == person_id)

@@ -24,6 +24,7 @@ from askaround.api.dependencies import (
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import (
     MAX_ID,
+    Body,
     Id,
     Link,
     LongText,
@@ -73,7 +74,7 @@ class EvidenceOut(BaseModel):
         )
 
 
-class EvidenceIn(BaseModel):
+class EvidenceIn(Body):
     kind: Kind
     text: LongText
     context: OptionalLongText = ""
@@ -83,7 +84,7 @@ class EvidenceIn(BaseModel):
     source_key: SourceKey | None = None
 
 
-class EvidencePatch(BaseModel):
+class EvidencePatch(Body):
     """Only the fields sent change; new text or context is embedded again."""
 
     kind: Kind | None = None

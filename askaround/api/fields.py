@@ -1,4 +1,4 @@
-"""Field types shared by request bodies, paths and queries: the input limits of the API in one place.
+"""Field types shared by bodies, paths and queries: the input limits of the API in one place.
 
 Every string that may be stored is refused when PostgreSQL could not store it (NUL characters,
 lone surrogates) or when it is longer than its column, so bad input is a 422, never a 500.
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 MAX_TEXT = 20_000  # evidence text and context, answers
@@ -59,3 +59,9 @@ SourceKey = Annotated[str, *_text(1, 200)]
 UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (a typo is an error, not a silent no-op)."""
+
+    model_config = ConfigDict(extra="forbid")

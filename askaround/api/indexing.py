@@ -15,7 +15,7 @@ from router.indexing import embed_pending
 
 
 def embed_new_evidence(session: Session, *, services: Services, network_id: int) -> int:
-    """Embed the network's evidence that has no vector yet (normally just what this request added)."""
+    """Embed the network's evidence that has no vector yet (normally what this request added)."""
     return embed_pending(session, network_id=network_id, embedder=services.embedder)
 
 
@@ -26,7 +26,7 @@ def refresh_after_commit(
     network_id: int,
     changed_evidence: list[int] | None = None,
 ) -> None:
-    """Once ``session`` commits, make the router re-read the network (and re-read ``changed_evidence``)."""
+    """Once ``session`` commits, make the router re-read the network and ``changed_evidence``."""
 
     def _refresh(_session: Session) -> None:
         indexes = services.router.indexes

@@ -12,6 +12,9 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from askaround.api.fields import MAX_ID
+from router.errors import InvalidInput
+
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
 
@@ -37,8 +40,13 @@ class Page(BaseModel, Generic[Item]):
 
 
 def after_id(cursor: str | None) -> int | None:
-    """The id a page starts after."""
-    return int(cursor) if cursor else None
+    """The id a page starts after; InvalidInput for a cursor this API cannot have given out."""
+    if not cursor:
+        return None
+    value = int(cursor)
+    if value > MAX_ID:
+        raise InvalidInput("this cursor was not given out by this API; start again without one")
+    return value
 
 
 def page_of(

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from askaround.api import directory
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import (
     MAX_EXTERNAL_IDS,
+    Body,
     Email,
     ExternalIdText,
     Id,
@@ -28,7 +29,7 @@ from router.schema import Person
 router = APIRouter(prefix="/v1/people", tags=["people"], responses=DATA_ERRORS)
 
 AskBudget = Annotated[
-    int, Field(ge=0, le=100, description="Asks a week; null: the network default.")
+    StrictInt, Field(ge=0, le=100, description="Asks a week; null: the network default.")
 ]
 
 
@@ -58,7 +59,7 @@ class PersonOut(BaseModel):
         )
 
 
-class PersonIn(BaseModel):
+class PersonIn(Body):
     name: Name
     external_ids: list[ExternalIdText] = Field(
         min_length=1,
@@ -67,11 +68,11 @@ class PersonIn(BaseModel):
     )
     email: Email | None = None
     timezone: Timezone = "UTC"
-    opted_out: bool = False
+    opted_out: StrictBool = False
     ask_budget: AskBudget | None = None
 
 
-class PersonPatch(BaseModel):
+class PersonPatch(Body):
     """Only the fields sent change; `external_ids` replaces the whole set."""
 
     name: Name | None = None
@@ -80,7 +81,7 @@ class PersonPatch(BaseModel):
     )
     email: Email | None = None
     timezone: Timezone | None = None
-    opted_out: bool | None = None
+    opted_out: StrictBool | None = None
     snoozed_until: UtcDateTime | None = None
     ask_budget: AskBudget | None = None
 

@@ -1,4 +1,4 @@
-"""``POST /v1/route``: who to ask and why, as a preview; nobody is contacted and nothing is stored."""
+"""``POST /v1/route``: who to ask and why, as a preview; nobody is contacted, nothing is stored."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
 
 from askaround.api.dependencies import NowDep, ReadNetworkDep, ServicesDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
-from askaround.api.fields import ExternalIdText, storable
+from askaround.api.fields import Body, ExternalIdText, storable
+from router.fairness import fairness_policy
 from router.people import find_person
 from router.route import Candidate, Reason, Route
 
@@ -66,7 +67,7 @@ class RouteOut(BaseModel):
         )
 
 
-class RouteIn(BaseModel):
+class RouteIn(Body):
     question: Annotated[str, AfterValidator(storable)] = Field(
         max_length=100_000,
         description="The question; 1 to `max_question_chars` (default 4000) characters.",
@@ -75,7 +76,7 @@ class RouteIn(BaseModel):
         default=None,
         description="Who asks, by external id; unknown to the network means a newcomer, no ties.",
     )
-    k: int | None = Field(
+    k: StrictInt | None = Field(
         default=None, description="How many people, 1 to `max_k` (default 50); default 3."
     )
 
@@ -102,5 +103,6 @@ def route(
         asker_id=asker.id if asker is not None else None,
         k=k,
         now=now,
+        policy=fairness_policy(settings),
     )
     return RouteOut.of(result)

@@ -48,7 +48,8 @@ def serve(
 
     if network is not None and not is_loopback(host):
         raise InvalidInput(
-            f"--network serves data without a key, so it only binds loopback addresses, not {host}; "
+            f"--network serves data without a key, so it binds loopback addresses only, "
+            f"not {host}; "
             "use API keys (askaround keys create --network N) on a public address"
         )
     built = services()

@@ -1,0 +1,71 @@
+"""Asks: the person asked answers, passes ("not now") or declines ("not my area").
+
+The acting person is named by external id (``person``); only the person asked may respond.
+Repeating a response that already happened returns the same result and changes nothing.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
+from askaround.api.errors import DATA_ERRORS
+from askaround.api.fields import Body, ExternalIdText, Id, LongText
+from askaround.api.question_models import AnswerOut, AskOut
+from router import questions
+from router.people import get_person, get_person_by_id
+
+router = APIRouter(tags=["asks"], responses=DATA_ERRORS)
+
+
+class RespondIn(Body):
+    person: ExternalIdText = Field(description="The person asked, by external id.")
+
+
+class AnswerIn(RespondIn):
+    text: LongText = Field(description="The answer, delivered to the asker.")
+
+
+@router.post("/v1/asks/{ask_id}/answer", response_model=AnswerOut, status_code=201)
+def answer(
+    ask_id: Id, body: AnswerIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+) -> AnswerOut:
+    """Answer an ask: the answer goes to the asker and counts as a favour to them."""
+    person = get_person(session, network_id=network_id, external_id=body.person)
+    view = questions.answer_ask(
+        session, network_id=network_id, ask_id=ask_id, person_id=person.id, text=body.text, now=now
+    )
+    return AnswerOut.of(view)
+
+
+@router.post("/v1/asks/{ask_id}/pass", response_model=AskOut)
+def pass_ask(
+    ask_id: Id, body: RespondIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+) -> AskOut:
+    """Not now: if everyone asked says no, the next best people are asked."""
+    person = get_person(session, network_id=network_id, external_id=body.person)
+    view = questions.pass_ask(
+        session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
+    )
+    return AskOut.of(view)
+
+
+@router.post("/v1/asks/{ask_id}/decline", response_model=AskOut)
+def decline_ask(
+    ask_id: Id, body: RespondIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+) -> AskOut:
+    """Not my area: like a pass, and the evidence that matched counts less for such questions."""
+    person = get_person(session, network_id=network_id, external_id=body.person)
+    view = questions.decline_ask(
+        session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
+    )
+    return AskOut.of(view)
+
+
+@router.get("/v1/people/{person_id}/asks", response_model=list[AskOut])
+def pending_asks(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> list[AskOut]:
+    """Asks still waiting on a person, oldest first."""
+    get_person_by_id(session, network_id=network_id, person_id=person_id)
+    views = questions.pending_asks(session, network_id=network_id, person_id=person_id)
+    return [AskOut.of(view) for view in views]
