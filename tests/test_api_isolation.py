@@ -121,11 +121,17 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("POST", "/v1/asks/{ask_id}/pass"): lambda a, b: ({}, {"person": a.ext("ada")}),
     ("POST", "/v1/asks/{ask_id}/decline"): lambda a, b: ({}, {"person": a.ext("ada")}),
+    ("POST", "/v1/asks/{ask_id}/snooze"): lambda a, b: (
+        {},
+        {"person": a.ext("ada"), "until": "2026-11-30T09:00:00Z"},
+    ),
     ("GET", "/v1/people/{person_id}/asks"): lambda a, b: ({}, None),
     ("POST", "/v1/answers/{answer_id}/helpful"): lambda a, b: ({}, {"asker": a.ext("asker")}),
     ("POST", "/v1/answers/{answer_id}/thanks"): lambda a, b: ({}, {"asker": a.ext("asker")}),
     ("GET", "/v1/people/{person_id}/ledger"): lambda a, b: ({}, None),
     ("GET", "/v1/people/{person_id}/ledger/{other_id}"): lambda a, b: ({}, None),
+    ("GET", "/v1/summary"): lambda a, b: ({"week": "2026-W48"}, None),
+    ("GET", "/v1/people/{person_id}/summary"): lambda a, b: ({"week": "2026-W48"}, None),
 }
 # Queries that name another network's things by id or external id: they must find nothing.
 PROBES: list[tuple[str, Callable[[World], dict[str, Any]]]] = [

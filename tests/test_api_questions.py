@@ -138,6 +138,27 @@ def test_pass_and_decline_are_recorded_and_cannot_be_undone_by_an_answer(office:
     assert "passed" in kinds and "declined" in kinds
 
 
+def test_snoozing_from_an_ask_passes_it_and_keeps_the_person_out_of_routes(
+    office: Office,
+) -> None:
+    question = _ask(office)["question"]
+    ask = _ask_of(question, office.ids["ada"])
+    response = office.post(
+        f"/v1/asks/{ask['id']}/snooze", {"person": "t:ada", "until": "2026-11-30T09:00:00Z"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["ask"]["status"] == "passed"
+    assert response.json()["snoozed_until"].startswith("2026-11-30T09:00:00")
+    person = office.get(f"/v1/people/{office.ids['ada']}").json()
+    assert person["snoozed_until"].startswith("2026-11-30T09:00:00")
+    route = office.post("/v1/route", {"question": "Grafana alert rules", "k": 5}).json()
+    assert "Ada" not in [candidate["name"] for candidate in route["candidates"]]
+    too_long = office.post(
+        f"/v1/asks/{ask['id']}/snooze", {"person": "t:ada", "until": "2027-11-30T09:00:00Z"}
+    )
+    assert too_long.status_code == 422
+
+
 def test_answering_a_closed_question_is_a_conflict(office: Office) -> None:
     question = _ask(office)["question"]
     office.post(f"/v1/questions/{question['id']}/close", {"asker": "t:asker"})
@@ -192,3 +213,31 @@ def test_ledger_window_must_be_ordered(office: Office) -> None:
     assert response.status_code == 422 and "before" in response.json()["detail"]
     same = office.get(f"/v1/people/{office.ids['ada']}/ledger/{office.ids['ada']}")
     assert same.status_code == 422
+
+
+def test_weekly_summary_names_who_owes_whom_for_a_person_and_the_network(office: Office) -> None:
+    question = _ask(office)["question"]
+    ask = _ask_of(question, office.ids["ada"])
+    answer = office.post(f"/v1/asks/{ask['id']}/answer", {"person": "t:ada", "text": "Yes."})
+    office.post(f"/v1/answers/{answer.json()['id']}/helpful", {"asker": "t:asker"})
+
+    mine = office.get(f"/v1/people/{office.ids['asker']}/summary", week="2026-W48")
+    assert mine.status_code == 200, mine.text
+    summary = mine.json()
+    assert summary["week"] == "2026-W48"
+    assert summary["received_week"] == {"count": 1, "weight": 2.0}
+    assert [(o["name"], o["they_answered"]) for o in summary["owes"]] == [("Ada", 1)]
+    assert "Ada" in summary["text"]
+    bob = office.get(f"/v1/people/{office.ids['bob']}/summary").json()
+    assert [w["question_id"] for w in bob["waiting"]] == [question["id"]]
+
+    network = office.get("/v1/summary", week="2026-W48").json()
+    assert [giver["name"] for giver in network["top_givers"]] == ["Ada"]
+    assert network["only_take"] == ["Asker"]
+    assert network["spread"]["asks"] == 2 and network["spread"]["max_per_person"] == 1
+
+
+@pytest.mark.parametrize("week", ["2026-48", "2026-W54", "2027-W01", "0001-W01", "1999-W52"])
+def test_a_summary_week_that_cannot_be_summarised_is_a_422(office: Office, week: str) -> None:
+    response = office.get("/v1/summary", week=week)
+    assert response.status_code == 422 and response.json()["detail"]

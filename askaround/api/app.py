@@ -17,6 +17,7 @@ from askaround.api import (
     people,
     questions,
     route,
+    summary,
 )
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
@@ -42,6 +43,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     asks.router,
     answers.router,
     ledger.router,
+    summary.router,
 )
 
 

@@ -6,15 +6,19 @@ Repeating a response that already happened returns the same result and changes n
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
-from askaround.api.fields import Body, ExternalIdText, Id, LongText
+from askaround.api.fields import Body, ExternalIdText, Id, LongText, UtcDateTime
 from askaround.api.question_models import AnswerOut, AskOut
 from router import questions
 from router.people import get_person, get_person_by_id
+from router.question_views import ask_view, names_of
+from router.schema import Ask
 
 router = APIRouter(tags=["asks"], responses=DATA_ERRORS)
 
@@ -25,6 +29,15 @@ class RespondIn(Body):
 
 class AnswerIn(RespondIn):
     text: LongText = Field(description="The answer, delivered to the asker.")
+
+
+class SnoozeIn(RespondIn):
+    until: UtcDateTime = Field(description="No asks until then (at most 90 days ahead).")
+
+
+class SnoozedOut(BaseModel):
+    ask: AskOut
+    snoozed_until: datetime
 
 
 @router.post("/v1/asks/{ask_id}/answer", response_model=AnswerOut, status_code=201)
@@ -61,6 +74,26 @@ def decline_ask(
         session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
     )
     return AskOut.of(view)
+
+
+@router.post("/v1/asks/{ask_id}/snooze", response_model=SnoozedOut)
+def snooze(
+    ask_id: Id, body: SnoozeIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+) -> SnoozedOut:
+    """Not now, and not anything until ``until``: passes this ask and snoozes the person."""
+    person = get_person(session, network_id=network_id, external_id=body.person)
+    until = questions.snooze_person(
+        session,
+        network_id=network_id,
+        person_id=person.id,
+        until=body.until,
+        now=now,
+        ask_id=ask_id,
+    )
+    ask = session.get(Ask, ask_id)  # snooze_person checked it is this person's, in this network
+    assert ask is not None
+    view = ask_view(ask, names_of(session, [person.id]))
+    return SnoozedOut(ask=AskOut.of(view), snoozed_until=until)
 
 
 @router.get("/v1/people/{person_id}/asks", response_model=list[AskOut])
