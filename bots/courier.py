@@ -1,0 +1,126 @@
+"""The bot's background worker: delivers the outbox now and then, and runs the periodic jobs.
+
+``kick()`` asks for a delivery pass soon (after a request committed messages); a single thread
+does the passes, so kicks coalesce and a slow Slack never blocks a request. Every
+``interval`` seconds the thread also runs the jobs (lifecycle tick, weekly summary, clean-up)
+and delivers what they enqueued and what is due for a retry. Two bots on two machines can run
+side by side: the outbox leases rows and the jobs are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from router.channels import Channel
+from router.database import Database
+from router.outbox import DeliveryReport, RetryPolicy, deliver_due
+
+log = logging.getLogger(__name__)
+
+MAX_PASSES = 20
+Job = Callable[[datetime], object]
+
+
+def worker_name() -> str:
+    return f"slack@{socket.gethostname()}:{os.getpid()}"
+
+
+class Courier:
+    """Delivers outbox messages through one channel, on a kick or on a timer."""
+
+    def __init__(
+        self,
+        *,
+        database: Callable[[], Database],
+        channel: Channel,
+        clock: Callable[[], datetime],
+        jobs: Sequence[tuple[str, Job]] = (),
+        retry: RetryPolicy | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self._database = database
+        self.channel = channel
+        self.clock = clock
+        self.jobs = list(jobs)
+        self.retry = retry
+        self.worker_id = worker_id or worker_name()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._interval: float | None = None
+
+    def deliver(self) -> DeliveryReport:
+        """Deliver everything due now, pass after pass, until nothing is left (or a cap)."""
+        totals = {"claimed": 0, "sent": 0, "retrying": 0, "dead": 0, "lost": 0}
+        for _ in range(MAX_PASSES):
+            report = deliver_due(
+                self._database(),
+                self.channel,
+                now=self.clock(),
+                worker_id=self.worker_id,
+                retry=self.retry,
+            )
+            for key, value in report.as_dict().items():
+                totals[key] += value
+            if report.claimed == 0 or report.sent == 0:
+                break
+        return DeliveryReport(**totals)
+
+    def run_jobs(self) -> None:
+        """Run each periodic job once; one failing job does not stop the others."""
+        now = self.clock()
+        for name, job in self.jobs:
+            try:
+                job(now)
+            except Exception:
+                log.exception("periodic job %s failed; it runs again next interval", name)
+
+    def kick(self) -> None:
+        """Deliver soon, in the background."""
+        self._ensure_thread()
+        self._wake.set()
+
+    def start(self, interval: float = 60.0) -> None:
+        """Also run the periodic jobs every ``interval`` seconds."""
+        self._interval = interval
+        self._ensure_thread()
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+        self._stop.clear()
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="askaround-courier", daemon=True
+                )
+                self._thread.start()
+
+    def _loop(self) -> None:
+        last_jobs = 0.0
+        import time
+
+        while not self._stop.is_set():
+            interval = self._interval
+            if interval is not None and time.monotonic() - last_jobs >= interval:
+                last_jobs = time.monotonic()
+                self.run_jobs()
+            try:
+                self.deliver()
+            except Exception:
+                log.exception("outbox delivery failed; it is retried on the next pass")
+            self._wake.wait(timeout=interval if interval is not None else 60.0)
+            self._wake.clear()

@@ -1,0 +1,133 @@
+"""HTTP mode: the Slack app mounted at ``/slack/events`` in the FastAPI app ``askaround serve`` runs.
+
+The app factory calls ``mount_slack(app, services)`` when ``ASKAROUND_SLACK_SIGNING_SECRET`` is
+set. Bolt's dispatch is synchronous, so it runs in the thread pool rather than on the event loop
+(the adapter bolt ships for Starlette would block the loop). The courier that delivers the
+outbox and runs the periodic jobs starts and stops with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt import App, BoltRequest, BoltResponse
+from starlette.concurrency import run_in_threadpool
+
+from askaround.wiring import Services
+from bots.app import create_slack_app
+from bots.runtime import SlackBot
+from router.errors import Unavailable
+
+EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+MAX_BODY = 1024 * 1024  # Slack's payloads are a few kilobytes
+JOB_INTERVAL = 60.0
+
+
+def mount_slack(
+    fastapi_app: FastAPI,
+    services: Services,
+    *,
+    bot: SlackBot | None = None,
+    run_courier: bool = True,
+) -> SlackBot:
+    """Serve Slack's requests at /slack/events (and OAuth at /slack/install when configured)."""
+    if not services.settings.slack_signing_secret:
+        raise Unavailable("HTTP mode needs ASKAROUND_SLACK_SIGNING_SECRET")
+    bot = bot or SlackBot.build(services)
+    slack = create_slack_app(services, bot=bot)
+
+    async def events(request: Request) -> Response:
+        return await _dispatch(slack, request)
+
+    fastapi_app.add_api_route(EVENTS_PATH, events, methods=["POST"], include_in_schema=False)
+    if slack.oauth_flow is not None:
+
+        async def install(request: Request) -> Response:
+            return await _oauth(slack, request, callback=False)
+
+        async def redirect(request: Request) -> Response:
+            return await _oauth(slack, request, callback=True)
+
+        fastapi_app.add_api_route(INSTALL_PATH, install, methods=["GET"], include_in_schema=False)
+        fastapi_app.add_api_route(REDIRECT_PATH, redirect, methods=["GET"], include_in_schema=False)
+    if run_courier:
+        _run_with_lifespan(fastapi_app, bot)
+    return bot
+
+
+async def _bolt_request(request: Request) -> BoltRequest | Response:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        return Response(status_code=413, content="request too large")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return Response(status_code=413, content="request too large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return Response(status_code=400, content="request body is not UTF-8")
+    return BoltRequest(
+        body=text,
+        query=dict(request.query_params),
+        headers={key: [value] for key, value in request.headers.items()},
+    )
+
+
+def _response(bolt: BoltResponse) -> Response:
+    headers = {
+        key: values[0]
+        for key, values in bolt.headers.items()
+        if values and key.lower() not in ("content-length", "set-cookie")
+    }
+    response = Response(status_code=bolt.status, content=bolt.body, headers=headers)
+    for cookie in bolt.cookies():
+        for name, morsel in cookie.items():
+            response.set_cookie(
+                key=name,
+                value=morsel.value,
+                max_age=int(morsel["max-age"]) if morsel["max-age"] else None,
+                path=morsel["path"] or "/",
+                secure=True,
+                httponly=True,
+            )
+    return response
+
+
+async def _dispatch(slack: App, request: Request) -> Response:
+    built = await _bolt_request(request)
+    if isinstance(built, Response):
+        return built
+    result: BoltResponse = await run_in_threadpool(slack.dispatch, built)
+    return _response(result)
+
+
+async def _oauth(slack: App, request: Request, *, callback: bool) -> Response:
+    built = await _bolt_request(request)
+    if isinstance(built, Response):
+        return built
+    flow = slack.oauth_flow
+    assert flow is not None
+    handler: Any = flow.handle_callback if callback else flow.handle_installation
+    result: BoltResponse = await run_in_threadpool(handler, built)
+    return _response(result)
+
+
+def _run_with_lifespan(fastapi_app: FastAPI, bot: SlackBot) -> None:
+    """Start the courier with the app and stop it on shutdown, around the app's own lifespan."""
+    inner = fastapi_app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Any]:
+        bot.courier.start(interval=JOB_INTERVAL)
+        try:
+            async with inner(app) as state:
+                yield state
+        finally:
+            await run_in_threadpool(bot.courier.stop)
+
+    fastapi_app.router.lifespan_context = lifespan

@@ -1,0 +1,94 @@
+"""Member sync: names, timezones and deactivations from ``users.list`` into the network's people.
+
+Fetching (all pages, following ``next_cursor``) happens before any write, so a sync that fails
+half-way through the listing stores nothing; applying is one pass in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.orm import Session
+
+from bots import workspace
+from router import people
+from router.errors import Unavailable
+from router.progress import Progress, silent
+
+PAGE_SIZE = 200
+MAX_PAGES = 10_000
+
+
+@dataclass
+class MemberSyncReport:
+    members: int = 0
+    created: int = 0
+    updated: int = 0
+    deactivated: int = 0
+    skipped_bots: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+def fetch_members(client: WebClient, *, progress: Progress = silent) -> list[dict[str, Any]]:
+    """Every member of the workspace, page by page; Unavailable if Slack cannot be reached."""
+    members: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        try:
+            response = client.users_list(limit=PAGE_SIZE, cursor=cursor)
+        except (SlackApiError, OSError) as exc:
+            raise Unavailable(f"Slack users.list failed: {exc}") from exc
+        page = response.get("members") or []
+        members.extend(member for member in page if isinstance(member, dict))
+        progress("fetching members", len(members), 0)
+        cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+        if not cursor:
+            return members
+    raise Unavailable("Slack users.list did not stop paginating")
+
+
+def apply_members(
+    session: Session, *, network_id: int, members: list[dict[str, Any]], now: datetime
+) -> MemberSyncReport:
+    """Create or update everyone listed; members marked deleted are deactivated, not removed."""
+    report = MemberSyncReport()
+    for member in members:
+        if not workspace.is_human(member):
+            report.skipped_bots += 1
+            continue
+        report.members += 1
+        user_id = str(member.get("id"))
+        before = people.find_person(
+            session, network_id=network_id, external_id=workspace.slack_external_id(user_id)
+        )
+        snapshot = _snapshot(before)
+        person = workspace.apply_member(session, network_id=network_id, user=member, now=now)
+        if before is None:
+            report.created += 1
+        elif _snapshot(person) != snapshot:
+            report.updated += 1
+        report.deactivated += bool(person.deactivated)
+    return report
+
+
+def _snapshot(person: Any) -> tuple[Any, ...] | None:
+    if person is None:
+        return None
+    return (person.display_name, person.timezone, person.email, person.deactivated)
+
+
+def member_timezone(client: WebClient, *, user_id: str) -> str | None:
+    """One member's timezone from ``users.info`` (None when Slack does not say)."""
+    try:
+        response = client.users_info(user=user_id)
+    except (SlackApiError, OSError) as exc:
+        raise Unavailable(f"Slack users.info failed: {exc}") from exc
+    user = response.get("user") or {}
+    tz = user.get("tz")
+    return tz if isinstance(tz, str) and tz else None

@@ -1,0 +1,227 @@
+"""Block Kit for the core's outbound messages, by kind; the payloads are the core's plain data.
+
+ask        the DM to a person picked for a question, with Answer / Pass / Not my area / Snooze
+closed     the question an ask was about is finished; the ask DM is no longer needed
+answer     an answer relayed to the asker, with Helpful / Thanks (threaded per question)
+escalated  the asker hears that more people are being asked (threaded)
+expired    the asker hears that the question expired (threaded)
+helpful    the answerer hears their answer helped
+thanks     the answerer hears they were thanked
+summary    the weekly "favours owed" DM
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bots.messages import (
+    ANSWER,
+    DECLINE,
+    HELPFUL,
+    PASS,
+    SNOOZE_ME,
+    THANKS,
+    Block,
+    Message,
+    actions,
+    button,
+    clip,
+    context,
+    escape,
+    quote,
+    section,
+)
+from router.channels import OutboundMessage
+
+# messages to the asker about their question: threaded under the first one
+THREADED_KINDS = frozenset({"answer", "escalated", "expired"})
+
+
+def render(message: OutboundMessage) -> Message:
+    """The Slack message for one outbox message."""
+    payload = message.payload
+    renderer = _RENDERERS.get(message.kind, _generic)
+    return renderer(payload)
+
+
+def ask_blocks(payload: dict[str, Any]) -> list[Block]:
+    """The ask without its buttons (also what an updated ask DM keeps showing)."""
+    asker = payload.get("asker")
+    who = f"*{escape(str(asker))}* asks:" if asker else "Someone (anonymously) asks:"
+    blocks = [section(f"{who}\n{quote(str(payload.get('question', '')))}")]
+    reasons = [r for r in payload.get("reasons") or [] if isinstance(r, dict) and r.get("text")]
+    if reasons:
+        lines = "\n".join(f"• {escape(str(r['text']))}" for r in reasons[:5])
+        blocks.append(section(f"*Why you*\n{lines}"))
+    elif payload.get("because"):
+        blocks.append(section(f"*Why you*: {escape(str(payload['because']))}"))
+    favours = payload.get("favours")
+    if isinstance(favours, str) and favours:
+        blocks.append(context(escape(favours)))
+    return blocks
+
+
+def _ask(payload: dict[str, Any]) -> Message:
+    ask_id = str(payload.get("ask_id", ""))
+    asker = payload.get("asker")
+    text = f"{asker or 'Someone'} asks: {clip(str(payload.get('question', '')), 200)}"
+    buttons = actions(
+        button("Answer", ANSWER, ask_id, style="primary"),
+        button("Pass", PASS, ask_id),
+        button("Not my area", DECLINE, ask_id),
+        button("Snooze me", SNOOZE_ME, ask_id),
+        block_id=f"ask:{ask_id}",
+    )
+    return {"text": text, "blocks": [*ask_blocks(payload), buttons]}
+
+
+def ask_done(payload: dict[str, Any], note: str) -> Message:
+    """The ask DM after someone acted on it: the ask as it was, the buttons replaced by a note."""
+    text = f"{clip(str(payload.get('question', '')), 150)}: {note}"
+    return {"text": text, "blocks": [*ask_blocks(payload), context(note)]}
+
+
+def closed_note(payload: dict[str, Any]) -> str:
+    reason = str(payload.get("reason") or "closed")
+    return f"No answer needed any more: the question was {reason}."
+
+
+def _closed(payload: dict[str, Any]) -> Message:
+    text = closed_note(payload)
+    return {
+        "text": text,
+        "blocks": [section(f"{quote(str(payload.get('question', '')), 500)}\n{escape(text)}")],
+    }
+
+
+def answer_blocks(payload: dict[str, Any]) -> list[Block]:
+    name = escape(str(payload.get("answerer") or payload.get("answerer_name") or "Someone"))
+    return [
+        section(
+            f"*{name}* answered your question:\n{quote(str(payload.get('question', '')), 300)}"
+        ),
+        section(escape(str(payload.get("answer") or payload.get("text") or ""))),
+    ]
+
+
+def answer_buttons(answer_id: str, *, helpful: bool = False, thanked: bool = False) -> list[Block]:
+    elements = []
+    if not helpful:
+        elements.append(button("Helpful", HELPFUL, answer_id, style="primary"))
+    if not thanked:
+        elements.append(button("Thanks", THANKS, answer_id))
+    done = [
+        t
+        for t, flag in (("You marked it helpful.", helpful), ("You said thanks.", thanked))
+        if flag
+    ]
+    blocks: list[Block] = []
+    if elements:
+        blocks.append(actions(*elements, block_id=f"answer:{answer_id}"))
+    if done:
+        blocks.append(context(" ".join(done)))
+    return blocks
+
+
+def _answer(payload: dict[str, Any]) -> Message:
+    answer_id = str(payload.get("answer_id", ""))
+    name = payload.get("answerer") or payload.get("answerer_name") or "Someone"
+    text = f"{name} answered: {clip(str(payload.get('answer') or payload.get('text') or ''), 200)}"
+    return {"text": text, "blocks": [*answer_blocks(payload), *answer_buttons(answer_id)]}
+
+
+def answer_update(payload: dict[str, Any], *, helpful: bool, thanked: bool) -> Message:
+    """The relayed answer after Helpful or Thanks: the buttons left, and what was done."""
+    answer_id = str(payload.get("answer_id", ""))
+    blocks = [*answer_blocks(payload), *answer_buttons(answer_id, helpful=helpful, thanked=thanked)]
+    return {"text": _answer(payload)["text"], "blocks": blocks}
+
+
+def _escalated(payload: dict[str, Any]) -> Message:
+    names = [escape(str(n)) for n in payload.get("asked") or payload.get("names") or []]
+    who = f": {', '.join(names)}" if names else ""
+    text = f"Nobody has answered yet, so I asked more people{who}."
+    return {"text": text, "blocks": [section(text)]}
+
+
+def _expired(payload: dict[str, Any]) -> Message:
+    text = "Your question expired without an answer. Try asking it differently, or add detail."
+    return {
+        "text": text,
+        "blocks": [section(f"{quote(str(payload.get('question', '')), 500)}\n{text}")],
+    }
+
+
+def _credited(payload: dict[str, Any], what: str) -> Message:
+    who = escape(str(payload.get("asker") or "Someone"))
+    text = f"{who} {what}."
+    return {
+        "text": text,
+        "blocks": [section(f"{text}\n{quote(str(payload.get('question', '')), 300)}")],
+    }
+
+
+def _helpful(payload: dict[str, Any]) -> Message:
+    return _credited(payload, "found your answer helpful")
+
+
+def _thanks(payload: dict[str, Any]) -> Message:
+    return _credited(payload, "thanks you for your answer")
+
+
+def _owing_lines(entries: list[dict[str, Any]], limit: int = 5) -> str:
+    lines = [
+        f"• *{escape(str(e.get('name')))}*: {float(e.get('net') or 0):g} "
+        f"(answered you {e.get('they_answered', 0)}×, you answered them {e.get('you_answered', 0)}×)"
+        for e in entries[:limit]
+    ]
+    if len(entries) > limit:
+        lines.append(f"… and {len(entries) - limit} more")
+    return "\n".join(lines)
+
+
+def _summary(payload: dict[str, Any]) -> Message:
+    """The weekly "favours owed" DM from the summary values (the core's text as fallback)."""
+    data = payload.get("summary") or {}
+    week = escape(str(payload.get("week") or data.get("week") or ""))
+    given = data.get("given_week") or {}
+    got = data.get("received_week") or {}
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Your Askaround week {week}"}},
+        section(
+            f"You answered *{given.get('count', 0)}* question{'s' * (given.get('count', 0) != 1)} "
+            f"and got *{got.get('count', 0)}* answer{'s' * (got.get('count', 0) != 1)}."
+        ),
+    ]
+    if data.get("owes"):
+        blocks.append(section("*You owe*\n" + _owing_lines(list(data["owes"]))))
+    if data.get("owed_by"):
+        blocks.append(section("*Owe you*\n" + _owing_lines(list(data["owed_by"]))))
+    waiting = list(data.get("waiting") or [])
+    if waiting:
+        lines = "\n".join(f"• {escape(clip(str(w.get('question')), 120))}" for w in waiting[:5])
+        blocks.append(section(f"*Still waiting for your answer*\n{lines}"))
+    unanswered = list(data.get("unanswered") or [])
+    if unanswered:
+        lines = "\n".join(f"• {escape(clip(str(q.get('text')), 120))}" for q in unanswered[:5])
+        blocks.append(section(f"*Your questions without an answer yet*\n{lines}"))
+    blocks.append(context("Sent on Monday mornings. `/ask balance` shows your ledger any time."))
+    text = clip(str(payload.get("text") or f"Your Askaround week {week}"), 3000)
+    return {"text": text, "blocks": blocks}
+
+
+def _generic(payload: dict[str, Any]) -> Message:
+    text = str(payload.get("text") or payload.get("question") or "Askaround has news for you.")
+    return {"text": clip(text, 3000), "blocks": [section(escape(text))]}
+
+
+_RENDERERS = {
+    "ask": _ask,
+    "closed": _closed,
+    "answer": _answer,
+    "escalated": _escalated,
+    "expired": _expired,
+    "helpful": _helpful,
+    "thanks": _thanks,
+    "summary": _summary,
+}

@@ -1,0 +1,164 @@
+"""What every listener shares: services, Slack clients, the outbox courier and the clock.
+
+One ``SlackBot`` per process, built from one ``Services`` by ``SlackBot.build``; listeners get
+it as an argument of their ``register`` (no globals). It also turns a Slack member into the
+core's person, creating them on first contact with their name and timezone from ``users.info``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.oauth.installation_store import InstallationStore
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from askaround.wiring import Services
+from bots import install, workspace
+from bots.channel import SlackChannel
+from bots.clients import SLACK_FAILURES, SlackClients
+from bots.courier import Courier, Job
+from router import questions
+from router.database import Database
+from router.idempotency import insert_once
+from router.schema import SeenEvent
+from router.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SEEN_EVENTS_KEPT = timedelta(days=2)  # Slack retries an event for about an hour at most
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Member:
+    """The Slack member behind a request, in the core's terms."""
+
+    network_id: int
+    person_id: int
+    team_id: str
+    user_id: str
+
+
+class SlackBot:
+    """The bot's shared parts; cheap to build (nothing connects until used)."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        clients: SlackClients | None = None,
+        installations: InstallationStore | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        jobs: list[tuple[str, Job]] | None = None,
+    ) -> None:
+        self.services = services
+        self.settings: Settings = services.settings
+        self.installations = installations
+        self.clock = clock
+        self.clients = clients or SlackClients(
+            self.settings, tokens=install.token_lookup(installations, self.settings)
+        )
+        self.channel = SlackChannel(database=self._database(), clients=self.clients)
+        self.courier = Courier(
+            database=self._database,
+            channel=self.channel,
+            clock=clock,
+            jobs=self.default_jobs() if jobs is None else jobs,
+        )
+
+    @classmethod
+    def build(cls, services: Services, *, clock: Callable[[], datetime] = utc_now) -> SlackBot:
+        """The bot for these settings: multi-workspace (OAuth installs) or one token."""
+        store = None
+        if install.multi_workspace(services.settings):
+            store = install.installation_store(services.settings, services.database)
+        return cls(services, installations=store, clock=clock)
+
+    def _database(self) -> Database:
+        return self.services.database
+
+    @property
+    def database(self) -> Database:
+        return self.services.database
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.database.transaction() as session:
+            yield session
+
+    # --- people ----------------------------------------------------------------------------
+
+    def member(self, *, team_id: str, user_id: str, name_hint: str | None = None) -> Member:
+        """The person behind a Slack member, created on first contact (name, tz from Slack)."""
+        now = self.now()
+        with self.transaction() as session:
+            network = workspace.team_network(session, team_id=team_id, now=now)
+            person = workspace.find_member(session, network_id=network.id, user_id=user_id)
+            if person is not None:
+                return Member(network.id, person.id, team_id, user_id)
+            network_id = network.id
+        record = self._users_info(team_id, user_id) or {
+            "id": user_id,
+            "name": name_hint or user_id,
+        }
+        with self.transaction() as session:
+            person = workspace.apply_member(session, network_id=network_id, user=record, now=now)
+            return Member(network_id, person.id, team_id, user_id)
+
+    def _users_info(self, team_id: str, user_id: str) -> dict[str, object] | None:
+        """A member's profile, or None when Slack cannot say right now (we will learn later)."""
+        try:
+            response = self.clients.for_team(team_id).users_info(user=user_id)
+        except SLACK_FAILURES as exc:
+            log.warning("users.info %s failed (%s); creating the person without it", user_id, exc)
+            return None
+        user = response.get("user")
+        return user if isinstance(user, dict) and user.get("id") == user_id else None
+
+    def slack_ids(self, session: Session, person_ids: list[int]) -> dict[int, str]:
+        return workspace.slack_ids(session, person_ids=person_ids)
+
+    # --- inbound de-duplication ------------------------------------------------------------
+
+    def first_time(self, session: Session, key: str) -> bool:
+        """Record an inbound delivery (an event id, a request signature); False if seen before."""
+        return insert_once(
+            session, model=SeenEvent, values={"key": key[:200], "at": self.now()}, unique=("key",)
+        )
+
+    # --- periodic jobs ---------------------------------------------------------------------
+
+    def default_jobs(self) -> list[tuple[str, Job]]:
+        return [
+            ("lifecycle tick", self.tick),
+            ("weekly summary", self.enqueue_summaries),
+            ("forget old inbound ids", self.forget_seen),
+        ]
+
+    def tick(self, now: datetime) -> object:
+        """Escalate and expire questions (the core's ``tick``)."""
+        with self.transaction() as session:
+            return questions.tick(
+                session, router=self.services.router, settings=self.settings, now=now
+            )
+
+    def enqueue_summaries(self, now: datetime) -> object:
+        """Queue the weekly summary for everyone whose Monday morning has come."""
+        from bots import summary
+
+        return summary.enqueue_due(self, now=now)
+
+    def forget_seen(self, now: datetime) -> object:
+        with self.transaction() as session:
+            return session.execute(delete(SeenEvent).where(SeenEvent.at < now - SEEN_EVENTS_KEPT))

@@ -1,0 +1,176 @@
+"""Slack identities in the core's terms: a workspace is a network, a member is a person.
+
+A workspace's network is found by ``Network.slack_team_id``; a member is the person known by the
+external id ``slack:<user id>`` in it (``email:<address>`` is attached too when free, so people
+imported from elsewhere are the same people).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from router import people
+from router.errors import InvalidInput
+from router.schema import ExternalId, Network, Person
+
+SLACK_PREFIX = "slack:"
+
+
+def slack_external_id(user_id: str) -> str:
+    return f"{SLACK_PREFIX}{user_id}"
+
+
+def slack_user_id(person: Person) -> str | None:
+    """The Slack member id of ``person``, or None if they are not on Slack."""
+    for row in sorted(person.external_ids, key=lambda row: row.id):
+        if row.value.startswith(SLACK_PREFIX):
+            return row.value.removeprefix(SLACK_PREFIX)
+    return None
+
+
+def find_team_network(session: Session, *, team_id: str) -> Network | None:
+    return session.scalar(select(Network).where(Network.slack_team_id == team_id))
+
+
+def team_network(
+    session: Session, *, team_id: str, now: datetime, name: str | None = None
+) -> Network:
+    """The network of workspace ``team_id``, created (as ``slack-<team id>``) on first contact."""
+    if not team_id:
+        raise InvalidInput("a Slack request without a team id")
+    network = find_team_network(session, team_id=team_id)
+    if network is not None:
+        return network
+    network = people.ensure_network(session, name=name or f"slack-{team_id}", now=now)
+    if network.slack_team_id not in (None, team_id):
+        raise InvalidInput(f"network {network.name!r} belongs to another Slack workspace")
+    network.slack_team_id = team_id
+    session.flush()
+    return network
+
+
+def claim_network(session: Session, *, network: Network, team_id: str) -> None:
+    """Tie ``network`` to workspace ``team_id`` unless either is already tied elsewhere."""
+    if network.slack_team_id == team_id:
+        return
+    if network.slack_team_id is not None:
+        raise InvalidInput(
+            f"network {network.name!r} belongs to Slack workspace {network.slack_team_id}, "
+            f"not {team_id}"
+        )
+    other = find_team_network(session, team_id=team_id)
+    if other is not None:
+        raise InvalidInput(f"Slack workspace {team_id} already belongs to network {other.name!r}")
+    network.slack_team_id = team_id
+    session.flush()
+
+
+def team_of(session: Session, *, network_id: int) -> str | None:
+    return session.scalar(select(Network.slack_team_id).where(Network.id == network_id))
+
+
+def member_person(
+    session: Session,
+    *,
+    network_id: int,
+    user_id: str,
+    now: datetime,
+    display_name: str | None = None,
+) -> Person:
+    """The person behind Slack member ``user_id``, created on first contact."""
+    person = find_member(session, network_id=network_id, user_id=user_id)
+    if person is not None:
+        return person
+    return people.ensure_person(
+        session,
+        network_id=network_id,
+        external_ids=[slack_external_id(user_id)],
+        display_name=display_name or user_id,
+        now=now,
+    )
+
+
+def display_name(user: dict[str, Any]) -> str:
+    """How Slack shows a member: display name, else real name, else handle, else id."""
+    profile = user.get("profile") or {}
+    for value in (
+        profile.get("display_name"),
+        profile.get("real_name"),
+        user.get("real_name"),
+        user.get("name"),
+        user.get("id"),
+    ):
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:200]
+    return "someone"
+
+
+def is_human(user: dict[str, Any]) -> bool:
+    """Bots, apps and Slackbot are members too; they never ask or answer."""
+    return not (
+        user.get("is_bot") or user.get("is_app_user") or user.get("id") in ("USLACKBOT", "", None)
+    )
+
+
+def apply_member(
+    session: Session, *, network_id: int, user: dict[str, Any], now: datetime
+) -> Person:
+    """Create or update the person for one Slack member record (users.list / users.json shape)."""
+    user_id = str(user.get("id") or "")
+    if not user_id:
+        raise InvalidInput("a Slack member without an id")
+    profile = user.get("profile") or {}
+    timezone = user.get("tz") if isinstance(user.get("tz"), str) and user.get("tz") else None
+    person = people.ensure_person(
+        session,
+        network_id=network_id,
+        external_ids=[slack_external_id(user_id)],
+        display_name=display_name(user),
+        now=now,
+        timezone=timezone,
+    )
+    email = profile.get("email")
+    if isinstance(email, str) and "@" in email:
+        email = email.strip().lower()
+        owner = people.find_person(session, network_id=network_id, external_id=f"email:{email}")
+        if owner is None:
+            people.ensure_person(
+                session,
+                network_id=network_id,
+                external_ids=[slack_external_id(user_id), f"email:{email}"],
+                display_name=person.display_name,
+                now=now,
+                email=email,
+            )
+        elif owner.id == person.id and person.email != email:
+            person.email = email
+    deleted = bool(user.get("deleted"))
+    if person.deactivated != deleted:
+        person.deactivated = deleted
+    session.flush()
+    return person
+
+
+def find_member(session: Session, *, network_id: int, user_id: str) -> Person | None:
+    return people.find_person(
+        session, network_id=network_id, external_id=slack_external_id(user_id)
+    )
+
+
+def slack_ids(session: Session, *, person_ids: list[int]) -> dict[int, str]:
+    """Slack member ids by person id, for the people who have one."""
+    if not person_ids:
+        return {}
+    rows = session.execute(
+        select(ExternalId.person_id, ExternalId.value)
+        .where(ExternalId.person_id.in_(person_ids), ExternalId.value.like(f"{SLACK_PREFIX}%"))
+        .order_by(ExternalId.id)
+    ).tuples()
+    found: dict[int, str] = {}
+    for person_id, value in rows:
+        found.setdefault(int(person_id), value.removeprefix(SLACK_PREFIX))
+    return found

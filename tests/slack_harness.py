@@ -1,0 +1,222 @@
+"""Driving the real bolt app over HTTP: a FastAPI app with the Slack mount, signed requests, a clock.
+
+``SlackHarness`` posts requests exactly as Slack would (signed, form-encoded or JSON) through
+Starlette's test client, with the bot's clock under the test's control.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from askaround.wiring import Services
+from bots.http import mount_slack
+from bots.runtime import SlackBot
+from router import people
+from router.database import Database
+from router.embedding import HashingEmbedder
+from router.indexing import embed_pending
+from router.outbox import outbox_counts
+from router.schema import Person
+from router.settings import Settings
+from tests import slack_signing
+from tests.fake_slack import FakeSlack
+from tests.slack_world import add_members, member
+
+HttpResponse = Any  # what starlette's test client returns (an httpx2 or httpx response)
+
+
+@dataclass
+class Clock:
+    at: datetime
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class SlackHarness:
+    services: Services
+    bot: SlackBot
+    client: TestClient
+    fake: FakeSlack
+    clock: Clock
+    people: dict[str, int] = field(default_factory=dict)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the outbox has nothing pending (every queued message delivered)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.bot.transaction() as session:
+                if outbox_counts(session)["pending"] == 0:
+                    return
+            assert time.monotonic() < deadline, "the outbox never emptied"
+            time.sleep(0.02)
+
+    def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+        secret: str = slack_signing.SECRET,
+    ) -> HttpResponse:
+        signed = slack_signing.signed_headers(
+            body, secret=secret, timestamp=timestamp, content_type=content_type
+        )
+        return self.client.post(
+            "/slack/events", content=body.encode(), headers={**signed, **(headers or {})}
+        )
+
+    def slash(self, text: str, *, user: str, hook: str = "cmd") -> HttpResponse:
+        return self.post(
+            slack_signing.slash_command_body(
+                text, user_id=user, response_url=self.fake.response_url(hook)
+            )
+        )
+
+    def click(
+        self, action_id: str, value: str, *, user: str, channel: str, ts: str, hook: str = "act"
+    ) -> HttpResponse:
+        return self.post(
+            slack_signing.block_action_body(
+                action_id=action_id,
+                value=value,
+                user_id=user,
+                channel_id=channel,
+                message_ts=ts,
+                response_url=self.fake.response_url(hook),
+            )
+        )
+
+    def submit(
+        self,
+        *,
+        callback_id: str,
+        private_metadata: str,
+        values: dict[str, Any],
+        user: str,
+        timestamp: int | None = None,
+    ) -> HttpResponse:
+        return self.post(
+            slack_signing.view_submission_body(
+                callback_id=callback_id,
+                private_metadata=private_metadata,
+                values=values,
+                user_id=user,
+            ),
+            timestamp=timestamp,
+        )
+
+    def event(
+        self, event: dict[str, Any], *, event_id: str, retry: int | None = None
+    ) -> HttpResponse:
+        headers = (
+            {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+            if retry
+            else None
+        )
+        return self.post(
+            slack_signing.event_body(event, event_id=event_id),
+            content_type="application/json",
+            headers=headers,
+        )
+
+
+def buttons(call_params: dict[str, Any]) -> dict[str, str]:
+    """action id -> value of every button in a posted message."""
+    blocks = call_params.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return {
+        element["action_id"]: element["value"]
+        for block in blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    }
+
+
+def text_of(call_params: dict[str, Any]) -> str:
+    return json.dumps(call_params.get("blocks") or []) + str(call_params.get("text") or "")
+
+
+class GatedRouter:
+    """The real router, held at a gate: routing waits until the test opens it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def route(self, session: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        assert self.gate.wait(30), "the test never opened the gate"
+        return self.inner.route(session, **kwargs)
+
+
+TEAM = [
+    member("UANA", "Ana"),
+    member("UBO", "Bo", tz="America/New_York"),
+    member("UCY", "Cy", tz="Asia/Tokyo"),
+    member("UDEE", "Dee"),
+]
+EVIDENCE = {
+    "UBO": (
+        "Which hop for a hazy IPA?",
+        "Citra and Mosaic hops, dry hopped late, give a hazy IPA its juice.",
+    ),
+    "UCY": (
+        "Hop schedule for a NEIPA?",
+        "Whirlpool hops at 80C then a big dry hop of Galaxy hops for the IPA.",
+    ),
+    "UDEE": ("How to proof sourdough?", "Proof the sourdough overnight in the fridge for flavour."),
+}
+
+
+def seed(database: Database, now: datetime, embedder: HashingEmbedder) -> dict[str, int]:
+    ids = add_members(database, now, *TEAM)
+    with database.transaction() as session:
+        person = session.get(Person, ids["UANA"])
+        assert person is not None
+        network_id = person.network_id
+        for user, (question, answer) in EVIDENCE.items():
+            people.add_evidence(
+                session,
+                network_id=network_id,
+                person_id=ids[user],
+                kind="answer",
+                text=answer,
+                context=question,
+                source="test",
+                source_key=f"seed:{user}",
+                created_at=now,
+            )
+        embed_pending(session, network_id=network_id, embedder=embedder)
+    return ids
+
+
+@pytest.fixture
+def harness(
+    slack_settings: Settings, fake_slack: FakeSlack, database: Database, now: datetime
+) -> Iterator[SlackHarness]:
+    embedder = HashingEmbedder()
+    services = Services(settings=slack_settings, embedder_override=embedder)
+    services.__dict__["database"] = database
+    clock = Clock(now)
+    bot = SlackBot(services, clock=clock, jobs=[])
+    app = FastAPI()
+    mount_slack(app, services, bot=bot, run_courier=False)
+    ids = seed(database, now, embedder)
+    with TestClient(app) as client:
+        yield SlackHarness(services, bot, client, fake_slack, clock, ids)
+    bot.courier.stop()

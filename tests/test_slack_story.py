@@ -1,0 +1,216 @@
+"""The whole story through the real bolt app and a fake Slack: /ask, the DMs, an answer through
+the modal, the relay to the asker, Helpful on the ledger, and the weekly summary DM."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bots import messages
+from router import ledger
+from router.schema import Answer, Ask, Favour, OutboxMessage, Question
+from tests.slack_harness import GatedRouter, SlackHarness, buttons, harness, text_of
+from tests.slack_world import fake_slack, slack_settings
+
+__all__ = ["fake_slack", "harness", "slack_settings"]
+
+QUESTION = "which hops for a hazy IPA?"
+
+
+def _ask(h: SlackHarness) -> list[dict[str, object]]:
+    response = h.slash(QUESTION, user="UANA")
+    assert response.status_code == 200
+    return [call.params for call in h.fake.wait_for("chat.postMessage", 2)]
+
+
+def test_slash_ask_acks_before_routing_then_tells_the_asker_who_was_asked_and_why(
+    harness: SlackHarness,
+) -> None:
+    gated = GatedRouter(harness.services.router)
+    harness.services.__dict__["router"] = gated
+    response = harness.slash(QUESTION, user="UANA")
+    assert response.status_code == 200
+    assert response.json()["text"] == "Finding the right people to ask…"
+    assert gated.entered.wait(10)  # routing had started and was still held when the ack came
+    assert harness.fake.count("chat.postMessage") == 0
+    gated.gate.set()
+    (receipt,) = [c.params for c in harness.fake.wait_for("response_url")]
+    assert receipt["response_type"] == "ephemeral"
+    assert "<@UBO>" in receipt["text"] and "<@UCY>" in receipt["text"]
+    assert "answered" in receipt["text"]  # the reason: their matching answers
+    dms = harness.fake.wait_for("chat.postMessage", 2)
+    assert {dm.params["channel"] for dm in dms} == {"DUBO", "DUCY"}
+
+
+def test_the_ask_dm_shows_question_asker_reasons_and_four_buttons(harness: SlackHarness) -> None:
+    dm = next(p for p in _ask(harness) if p["channel"] == "DUBO")
+    shown = text_of(dm)
+    assert QUESTION in shown and "*Ana* asks" in shown and "Why you" in shown
+    assert list(buttons(dm)) == [
+        messages.ANSWER,
+        messages.PASS,
+        messages.DECLINE,
+        messages.SNOOZE_ME,
+    ]
+
+
+def test_an_anonymous_question_does_not_name_the_asker(harness: SlackHarness) -> None:
+    harness.slash("anon " + QUESTION, user="UANA")
+    for dm in harness.fake.wait_for("chat.postMessage", 2):
+        assert "Ana" not in text_of(dm.params)
+        assert "anonymously" in text_of(dm.params)
+
+
+def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    dm = next(p for p in _ask(h) if p["channel"] == "DUBO")
+    ask_id = buttons(dm)[messages.ANSWER]
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+
+    # Bo clicks Answer: a modal opens for that ask
+    h.click(messages.ANSWER, ask_id, user="UBO", channel="DUBO", ts=ts)
+    (opened,) = h.fake.wait_for("views.open")
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == messages.ANSWER_MODAL
+
+    # Bo submits the answer: the modal closes, the DM updates in place, Ana gets the relay
+    answer = "Citra and Mosaic, dry hopped on day 3."
+    values = {
+        messages.ANSWER_BLOCK: {
+            messages.ANSWER_INPUT: {"type": "plain_text_input", "value": answer}
+        }
+    }
+    submitted = h.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata=view["private_metadata"],
+        values=values,
+        user="UBO",
+    )
+    assert submitted.status_code == 200 and submitted.content in (b"", b"{}")
+    (updated,) = h.fake.wait_for("chat.update")
+    assert updated.params["channel"] == "DUBO" and updated.params["ts"] == ts
+    assert "You answered" in text_of(updated.params) and not buttons(updated.params)
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    assert relay["channel"] == "DUANA" and answer in text_of(relay)
+    assert list(buttons(relay)) == [messages.HELPFUL, messages.THANKS]
+    relay_ts = h.fake.messages("DUANA")[0]["ts"]
+
+    # Ana clicks Helpful: the relay updates, the ledger has answer + helpful, Bo hears of it
+    h.click(
+        messages.HELPFUL,
+        buttons(relay)[messages.HELPFUL],
+        user="UANA",
+        channel="DUANA",
+        ts=relay_ts,
+    )
+    relay_update = h.fake.wait_for("chat.update", 2)[-1].params
+    assert relay_update["ts"] == relay_ts and list(buttons(relay_update)) == [messages.THANKS]
+    note = h.fake.wait_for("chat.postMessage", 4)[-1].params
+    assert note["channel"] == "DUBO" and "helpful" in text_of(note)
+    with h.bot.transaction() as session:
+        page = ledger.person_ledger(session, network_id=_network(h), person_id=h.people["UBO"])
+        assert page.totals.given == 2.0 and page.totals.given_count == 1
+        kinds = sorted(session.scalars(select(Favour.kind)))
+    assert kinds == ["answer", "helpful"]
+
+    # Monday after, 10:30 in Paris (18:30 in Tokyo, 04:30 in New York): Ana and Cy get their
+    # weekly summary (Cy has an ask waiting), Bo not yet
+    h.clock.at = h.clock.at + timedelta(days=7, minutes=30)
+    h.bot.enqueue_summaries(h.clock.at)
+    h.bot.courier.deliver()
+    summaries = [
+        c.params for c in h.fake.calls("chat.postMessage") if "Askaround week" in text_of(c.params)
+    ]
+    assert sorted(s["channel"] for s in summaries) == ["DUANA", "DUCY"]
+    assert "Bo" in text_of(next(s for s in summaries if s["channel"] == "DUANA"))  # Ana owes Bo
+    # later that day in New York: Bo's arrives; running the job again sends nobody twice
+    h.clock.at = h.clock.at + timedelta(hours=7)
+    for _ in range(2):
+        h.bot.enqueue_summaries(h.clock.at)
+        h.bot.courier.deliver()
+    summaries = [
+        c.params for c in h.fake.calls("chat.postMessage") if "Askaround week" in text_of(c.params)
+    ]
+    assert sorted(s["channel"] for s in summaries) == ["DUANA", "DUBO", "DUCY"]
+
+
+def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness) -> None:
+    h = harness
+    dms = _ask(h)
+    bo = next(p for p in dms if p["channel"] == "DUBO")
+    cy = next(p for p in dms if p["channel"] == "DUCY")
+    cy_ts = h.fake.messages("DUCY")[0]["ts"]
+    for _ in range(2):
+        h.click(messages.PASS, buttons(cy)[messages.PASS], user="UCY", channel="DUCY", ts=cy_ts)
+        h.bot.courier.deliver()
+    h.fake.wait_for("chat.update")
+    bo_ts = h.fake.messages("DUBO")[0]["ts"]
+    values = {messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": "Citra, lots of it."}}}
+    metadata = f"{buttons(bo)[messages.ANSWER]}|DUBO:{bo_ts}"
+    for second in range(2):  # Slack signs each delivery anew: a new timestamp, a new signature
+        h.submit(
+            callback_id=messages.ANSWER_MODAL,
+            private_metadata=metadata,
+            values=values,
+            user="UBO",
+            timestamp=int(time.time()) - second,
+        )
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    relay_ts = h.fake.messages("DUANA")[0]["ts"]
+    for _ in range(2):
+        h.click(
+            messages.THANKS,
+            buttons(relay)[messages.THANKS],
+            user="UANA",
+            channel="DUANA",
+            ts=relay_ts,
+        )
+    h.fake.wait_for("chat.update", 3)
+    h.settle()
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 1
+        assert sorted(session.scalars(select(Favour.kind))) == ["answer", "thanks"]
+        statuses = sorted(session.scalars(select(Ask.status)))
+        keys = list(session.scalars(select(OutboxMessage.idempotency_key)))
+    assert statuses == ["answered", "passed"]
+    assert len(keys) == len(set(keys)) == 4  # two asks, one relay, one thanks note
+    posted = [c.params["channel"] for c in h.fake.calls("chat.postMessage")]
+    assert sorted(posted) == ["DUANA", "DUBO", "DUBO", "DUCY"]  # asks, relay, thanks note
+    assert h.fake.count("chat.update") == 3  # Cy's pass, Bo's answer, Ana's thanks: once each
+
+
+def test_a_closed_question_updates_the_waiting_ask_dm_in_place(harness: SlackHarness) -> None:
+    from router import questions
+
+    h = harness
+    _ask(h)
+    h.settle()
+    with h.bot.transaction() as session:
+        question_id = session.scalars(select(Question.id)).one()
+        questions.close_question(
+            session,
+            network_id=_network(h),
+            question_id=question_id,
+            person_id=h.people["UANA"],
+            now=h.clock.at,
+        )
+    h.bot.courier.deliver()
+    updates = h.fake.calls("chat.update")
+    assert sorted(u.params["channel"] for u in updates) == ["DUBO", "DUCY"]
+    assert all("No answer needed" in text_of(u.params) for u in updates)
+    assert h.fake.count("chat.postMessage") == 2  # no new DM, just the asks
+
+
+def _network(h: SlackHarness) -> int:
+    from router.schema import Person
+
+    with h.bot.transaction() as session:
+        person = session.get(Person, h.people["UANA"])
+        assert person is not None
+        return person.network_id
