@@ -188,13 +188,3 @@ def test_open_network_serves_keyless_reads_but_not_writes(
         assert bad.status_code == 401
     finally:
         api.close()
-
-
-def test_serve_refuses_the_keyless_network_on_a_public_address() -> None:
-    from askaround.cli.serve import is_loopback, serve
-    from router.errors import InvalidInput
-
-    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
-    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
-    with pytest.raises(InvalidInput, match="loopback"):
-        serve(network="demo", host="0.0.0.0", port=8000)
