@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
@@ -178,6 +178,12 @@ def list_evidence(
     if after_id is not None:
         query = query.where(Evidence.id > after_id)
     return session.scalars(query.order_by(Evidence.id).limit(limit + 1)).all()
+
+
+def count_evidence(session: Session, *, network_id: int) -> int:
+    """How many pieces of evidence the network holds."""
+    count = session.scalar(select(func.count(Evidence.id)).where(Evidence.network_id == network_id))
+    return int(count or 0)
 
 
 def get_evidence(session: Session, *, network_id: int, evidence_id: int) -> Evidence:

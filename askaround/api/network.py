@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel
-from sqlalchemy import func, select
 
+from askaround.api import directory
 from askaround.api.dependencies import ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from router.people import count_people
-from router.schema import Evidence, Network
+from router.schema import Network
 
 router = APIRouter(prefix="/v1", tags=["network"], responses=DATA_ERRORS)
 
@@ -26,12 +26,9 @@ def current_network(network_id: ReadNetworkDep, session: SessionDep) -> NetworkO
     """The network this key belongs to (a quick way to check a key)."""
     network = session.get(Network, network_id)
     assert network is not None  # keys are deleted with their network
-    evidence = session.scalar(
-        select(func.count(Evidence.id)).where(Evidence.network_id == network_id)
-    )
     return NetworkOut(
         id=network.id,
         name=network.name,
         people=count_people(session, network_id=network_id),
-        evidence=int(evidence or 0),
+        evidence=directory.count_evidence(session, network_id=network_id),
     )

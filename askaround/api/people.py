@@ -40,6 +40,7 @@ class PersonOut(BaseModel):
     email: str | None
     timezone: str
     opted_out: bool
+    deactivated: bool
     snoozed_until: datetime | None
     ask_budget: int | None
     created_at: datetime
@@ -53,6 +54,7 @@ class PersonOut(BaseModel):
             email=person.email,
             timezone=person.timezone,
             opted_out=person.opted_out,
+            deactivated=person.deactivated,
             snoozed_until=person.snoozed_until,
             ask_budget=person.ask_budget,
             created_at=person.created_at,
