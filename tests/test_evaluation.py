@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from router.database import Database
@@ -67,7 +68,8 @@ def test_scores_average_cases_and_accepted_mrr_only_counts_cases_with_one() -> N
 def test_cutoff_is_the_date_of_the_question_at_the_80th_percentile() -> None:
     start = datetime(2020, 1, 1, tzinfo=UTC)
     dates = [start + timedelta(days=day) for day in (4, 0, 3, 1, 2)]
-    assert cutoff_of(dates) == start + timedelta(days=3)
+    assert cutoff_of(dates) == start + timedelta(days=4)
+    assert cutoff_of(dates[1:]) == start + timedelta(days=3)
     with pytest.raises(InvalidInput):
         cutoff_of([])
 
@@ -108,13 +110,21 @@ def test_most_active_baseline_ranks_by_answer_count_and_skips_the_asker() -> Non
     assert MostActive(split).rank(case, k=10) == [ALICE, BOB, DAVE]
 
 
-def test_thread_baselines_list_answerers_of_the_best_threads_once_and_never_the_asker() -> None:
+def test_thread_baselines_credit_answerers_with_the_scores_of_their_threads() -> None:
     threads = [
         Thread(question_id=1, text="", answerers=(7, 8)),
         Thread(question_id=2, text="", answerers=(8, 9, 6)),
+        Thread(question_id=3, text="", answerers=(5,)),
     ]
-    assert people_from_threads([1, 0], threads, asker=6, k=10) == [8, 9, 7]
-    assert people_from_threads([1, 0], threads, asker=None, k=2) == [8, 9]
+    scores = np.array([1.0, 2.0, 0.0])
+    assert people_from_threads(scores, threads, asker=6, k=10) == [8, 9, 7]  # 5: no match
+    assert people_from_threads(scores, threads, asker=None, k=2) == [8, 6]
+    assert people_from_threads(scores, threads, asker=None, k=10, depth=1) == [6, 8, 9]
+
+
+def test_someone_who_answered_many_close_threads_beats_one_best_thread() -> None:
+    threads = [Thread(question_id=i, text="", answerers=(a,)) for i, a in enumerate((1, 2, 2))]
+    assert people_from_threads(np.array([1.5, 1.0, 1.0]), threads, asker=None, k=10) == [2, 1]
 
 
 def test_bm25_baseline_finds_the_thread_sharing_rare_words() -> None:

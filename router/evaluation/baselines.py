@@ -1,13 +1,15 @@
 """The straightforward baselines the router is measured against, reimplemented plainly.
 
 - ``most-active``: the people with the most answers in the history, whatever the question.
-- ``bm25-threads``: Okapi BM25 over past threads (question and its answers), then the threads'
-  answerers in thread order.
-- ``dense-threads``: the same with cosine similarity of sentence embeddings (MiniLM by default).
-- ``fusion``: reciprocal-rank fusion of the two thread rankings, then their answerers.
+- ``bm25-threads``: Okapi BM25 over past threads (a question with its answers before the
+  cutoff), then their answerers: each person scores the sum of the scores of the best
+  ``THREAD_DEPTH`` threads they answered (the classic document-based expert-finding model).
+- ``dense-threads``: the same with the cosine similarity of sentence embeddings (MiniLM).
+- ``fusion``: the same over the reciprocal-rank fusion of the two thread rankings.
 
-They are deliberately independent of the router's own search code, so tuning the router never
-moves the bar it is measured against.
+With ``THREAD_DEPTH`` = 100 they land on the reference figures of the data README on beer (fusion
+MRR .475 against .476); they are independent of the router's own search code, so tuning the
+router never moves the bar it is measured against.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from router.embedding import Embedder
 from router.evaluation.cases import Case, Split, Thread
@@ -25,6 +28,7 @@ from router.progress import Progress, silent
 
 RRF_K = 60.0
 FUSION_DEPTH = 100
+THREAD_DEPTH = 100
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     [
@@ -93,17 +97,23 @@ def words(text: str) -> list[str]:
 
 
 def people_from_threads(
-    order: Iterable[int], threads: Sequence[Thread], *, asker: int | None, k: int
+    scores: npt.NDArray[np.float64],
+    threads: Sequence[Thread],
+    *,
+    asker: int | None,
+    k: int,
+    depth: int = THREAD_DEPTH,
 ) -> list[int]:
-    """The answerers of threads in ``order`` (indexes into ``threads``), first seen first."""
-    people: list[int] = []
-    for index in order:
+    """The answerers of the ``depth`` best threads, by the sum of those threads' ``scores``."""
+    total: dict[int, float] = {}
+    for index in np.argsort(-scores, kind="stable")[:depth]:
+        score = float(scores[index])
+        if score <= 0:
+            break
         for person in threads[index].answerers:
-            if person != asker and person not in people:
-                people.append(person)
-                if len(people) == k:
-                    return people
-    return people
+            if person != asker:
+                total[person] = total.get(person, 0.0) + score
+    return sorted(total, key=lambda person: (-total[person], person))[:k]
 
 
 class MostActive:
@@ -136,7 +146,7 @@ class Okapi:
         self.norm = k1 * (1 - b + b * lengths / (mean or 1.0))
         self.k1 = k1
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str) -> npt.NDArray[np.float64]:
         total = np.zeros(self.size, dtype=np.float64)
         for word in set(words(query)):
             posting = self.postings.get(word)
@@ -150,27 +160,26 @@ class Okapi:
 
 
 class ThreadRanker:
-    """Ranks threads for a question, then people by the threads they answered."""
+    """Scores past threads for a question, then people by the threads they answered."""
 
     name = "threads"
 
     def __init__(self, threads: Sequence[Thread]) -> None:
         self.threads = threads
-        self._orders: dict[str, list[int]] = {}
+        self._scores: dict[str, npt.NDArray[np.float64]] = {}
 
-    def thread_order(self, text: str) -> list[int]:
-        """Indexes of matching threads, best first (computed once per question)."""
-        if text not in self._orders:
-            self._orders[text] = self._order(text)
-        return self._orders[text]
+    def thread_scores(self, text: str) -> npt.NDArray[np.float64]:
+        """One score per thread, higher is better (computed once per question)."""
+        if text not in self._scores:
+            self._scores[text] = self._score(text)
+        return self._scores[text]
 
-    def _order(self, text: str) -> list[int]:
+    def _score(self, text: str) -> npt.NDArray[np.float64]:
         raise NotImplementedError
 
     def rank(self, case: Case, *, k: int) -> list[int]:
-        return people_from_threads(
-            self.thread_order(case.text), self.threads, asker=case.asker, k=k
-        )
+        scores = self.thread_scores(case.text)
+        return people_from_threads(scores, self.threads, asker=case.asker, k=k)
 
 
 class Bm25Threads(ThreadRanker):
@@ -180,10 +189,8 @@ class Bm25Threads(ThreadRanker):
         super().__init__(threads)
         self.okapi = Okapi([thread.text for thread in threads])
 
-    def _order(self, text: str) -> list[int]:
-        scores = self.okapi.scores(text)
-        order = np.argsort(-scores, kind="stable")
-        return [int(index) for index in order if scores[index] > 0]
+    def _score(self, text: str) -> npt.NDArray[np.float64]:
+        return self.okapi.scores(text)
 
 
 class DenseThreads(ThreadRanker):
@@ -197,15 +204,17 @@ class DenseThreads(ThreadRanker):
         texts = [thread.text for thread in threads]
         self.vectors = embedder.encode(texts, progress=progress) if texts else None
 
-    def _order(self, text: str) -> list[int]:
+    def _score(self, text: str) -> npt.NDArray[np.float64]:
         if self.vectors is None:
-            return []
-        similarity = self.vectors @ self.embedder.encode([text])[0]
-        return [int(index) for index in np.argsort(-similarity, kind="stable")]
+            return np.zeros(0, dtype=np.float64)
+        similarity: npt.NDArray[np.float64] = np.asarray(
+            self.vectors @ self.embedder.encode([text])[0], dtype=np.float64
+        )
+        return similarity
 
 
 class Fusion(ThreadRanker):
-    """Reciprocal-rank fusion (k = 60) of the top threads of several thread rankers."""
+    """Reciprocal-rank fusion (k = 60) of the ``FUSION_DEPTH`` best threads of each ranker."""
 
     name = "fusion"
 
@@ -213,9 +222,11 @@ class Fusion(ThreadRanker):
         super().__init__(parts[0].threads if parts else ())
         self.parts = parts
 
-    def _order(self, text: str) -> list[int]:
-        fused: dict[int, float] = {}
+    def _score(self, text: str) -> npt.NDArray[np.float64]:
+        fused = np.zeros(len(self.threads), dtype=np.float64)
         for part in self.parts:
-            for rank, index in enumerate(part.thread_order(text)[:FUSION_DEPTH], start=1):
-                fused[index] = fused.get(index, 0.0) + 1.0 / (RRF_K + rank)
-        return sorted(fused, key=lambda index: (-fused[index], index))
+            scores = part.thread_scores(text)
+            for rank, index in enumerate(np.argsort(-scores, kind="stable")[:FUSION_DEPTH], 1):
+                if scores[index] > 0:
+                    fused[index] += 1.0 / (RRF_K + rank)
+        return fused

@@ -70,11 +70,14 @@ class Ranker(Protocol):
 
 
 def cutoff_of(dates: list[datetime], share: float = CUTOFF_SHARE) -> datetime:
-    """The date of the question at the ``share`` percentile (nearest rank, rounding down)."""
+    """The date of the question at the ``share`` percentile: the one at index ``share * n``.
+
+    (Index ``floor(share * n)``, as the reference figures in the data README were computed.)
+    """
     if not dates:
         raise InvalidInput("the site has no questions to replay")
     ordered = sorted(dates)
-    return ordered[math.floor(share * (len(ordered) - 1))]
+    return ordered[min(math.floor(share * len(ordered)), len(ordered) - 1)]
 
 
 def question_text(question: Post) -> str:
