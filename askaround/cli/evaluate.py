@@ -28,9 +28,7 @@ app.add_typer(eval_app, name="eval")
 def stackexchange(
     folder: Annotated[
         Path,
-        typer.Argument(
-            exists=True, file_okay=False, help="A dump folder holding Posts.xml and Users.xml."
-        ),
+        typer.Argument(help="A dump folder holding Posts.xml and Users.xml."),
     ],
     k: Annotated[
         int, typer.Option("--k", "-k", min=10, help="How many people each system ranks (>= 10).")
@@ -45,7 +43,6 @@ def stackexchange(
         Path | None,
         typer.Option(
             "--workdir",
-            file_okay=False,
             help="Keep the replay database and index here, to reuse them next run.",
         ),
     ] = None,
@@ -55,7 +52,7 @@ def stackexchange(
     ] = None,
     json_path: Annotated[
         Path | None,
-        typer.Option("--json", dir_okay=False, help="Also write figures and rankings here."),
+        typer.Option("--json", help="Also write figures and rankings here."),
     ] = None,
 ) -> None:
     """Replay a site (80% history, 20% test questions) and print P@1, Hit@3/10, MRR, nDCG@10."""

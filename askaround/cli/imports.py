@@ -38,9 +38,7 @@ def _done(network: str, report: ImportReport, embedded: int) -> None:
 def stackexchange(
     folder: Annotated[
         Path,
-        typer.Argument(
-            exists=True, file_okay=False, help="A dump folder holding Posts.xml and Users.xml."
-        ),
+        typer.Argument(help="A dump folder holding Posts.xml and Users.xml."),
     ],
     network: Annotated[
         str | None,
@@ -97,8 +95,6 @@ def people(
     file: Annotated[
         Path,
         typer.Argument(
-            exists=True,
-            dir_okay=False,
             help="A .csv or .jsonl file: name, external_ids, email, timezone, interests, profile.",
         ),
     ],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -260,7 +260,7 @@ def import_stackexchange(
         if post.created_at >= before:
             continue
         if post.is_question:
-            questions[post.id] = post
+            questions[post.id] = replace(post, body="")  # only title, tags and owner needed
         if is_person(post.owner_id):
             assert post.owner_id is not None
             people.add(post.owner_id)
