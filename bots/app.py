@@ -57,7 +57,8 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
-        log.error("Slack listener failed (%s): %s", body.get("type") or body.get("command"), error)
+        kind = body.get("type") or body.get("command")
+        log.error("Slack listener failed (%s): %s", kind, error, exc_info=error)
 
     return app
 

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -54,6 +55,7 @@ class Courier:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._interval: float | None = None
+        self._stopped = False
 
     def deliver(self) -> DeliveryReport:
         """Deliver everything due now, pass after pass, until nothing is left (or a cap)."""
@@ -82,37 +84,41 @@ class Courier:
                 log.exception("periodic job %s failed; it runs again next interval", name)
 
     def kick(self) -> None:
-        """Deliver soon, in the background."""
-        self._ensure_thread()
-        self._wake.set()
+        """Deliver soon, in the background (unless the courier was stopped)."""
+        if self._ensure_thread(restart=False):
+            self._wake.set()
 
     def start(self, interval: float = 60.0) -> None:
         """Also run the periodic jobs every ``interval`` seconds."""
         self._interval = interval
-        self._ensure_thread()
+        self._ensure_thread(restart=True)
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the background thread; later kicks do nothing until ``start``."""
+        with self._lock:
+            self._stopped = True
+            thread, self._thread = self._thread, None
         self._stop.set()
         self._wake.set()
-        thread = self._thread
         if thread is not None:
             thread.join(timeout)
-        self._thread = None
-        self._stop.clear()
 
-    def _ensure_thread(self) -> None:
+    def _ensure_thread(self, *, restart: bool) -> bool:
         with self._lock:
+            if self._stopped and not restart:
+                return False
+            if restart:
+                self._stopped = False
+                self._stop.clear()
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._loop, name="askaround-courier", daemon=True
-                )
-                self._thread.start()
+                thread = threading.Thread(target=self._loop, name="askaround-courier", daemon=True)
+                thread.start()
+                self._thread = thread
+            return True
 
     def _loop(self) -> None:
         last_jobs = 0.0
-        import time
-
         while not self._stop.is_set():
             interval = self._interval
             if interval is not None and time.monotonic() - last_jobs >= interval:

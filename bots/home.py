@@ -41,11 +41,10 @@ def read_home(session: Session, *, network_id: int, person_id: int, settings: Se
     person = session.get(Person, person_id)
     assert person is not None
     asks = questions.pending_asks(session, network_id=network_id, person_id=person_id)[:LISTED]
-    texts = dict(
-        session.execute(
-            select(Question.id, Question.text).where(Question.id.in_([a.question_id for a in asks]))
-        ).tuples()
-    )
+    rows = session.execute(
+        select(Question.id, Question.text).where(Question.id.in_([a.question_id for a in asks]))
+    ).all()
+    texts = {int(question_id): str(text) for question_id, text in rows}
     mine = [
         q
         for q in questions.list_questions(

@@ -138,18 +138,21 @@ def answer_update(payload: dict[str, Any], *, helpful: bool, thanked: bool) -> M
 
 
 def _escalated(payload: dict[str, Any]) -> Message:
-    names = [escape(str(n)) for n in payload.get("asked") or payload.get("names") or []]
+    names = [escape(str(n)) for n in payload.get("asked") or []]
     who = f": {', '.join(names)}" if names else ""
     text = f"Nobody has answered yet, so I asked more people{who}."
-    return {"text": text, "blocks": [section(text)]}
+    question = quote(str(payload.get("question", "")), 500)
+    return {"text": text, "blocks": [section(f"{question}\n{text}")]}
 
 
 def _expired(payload: dict[str, Any]) -> Message:
-    text = "Your question expired without an answer. Try asking it differently, or add detail."
-    return {
-        "text": text,
-        "blocks": [section(f"{quote(str(payload.get('question', '')), 500)}\n{text}")],
-    }
+    answers = int(payload.get("answers") or 0)
+    if answers:
+        text = f"Your question has closed with {answers} answer{'s' * (answers != 1)}."
+    else:
+        text = "Your question expired without an answer. Try asking it differently, or add detail."
+    question = quote(str(payload.get("question", "")), 500)
+    return {"text": text, "blocks": [section(f"{question}\n{text}")]}
 
 
 def _credited(payload: dict[str, Any], what: str) -> Message:

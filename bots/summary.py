@@ -68,7 +68,7 @@ def enqueue_due_summaries(session: Session, *, network_id: int, now: datetime) -
             Person.opted_out.is_(False),
             Person.deactivated.is_(False),
         )
-    ).tuples()
+    ).all()
     due: dict[str, list[int]] = defaultdict(list)
     not_yet = 0
     for person_id, timezone in people:

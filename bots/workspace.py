@@ -169,7 +169,7 @@ def slack_ids(session: Session, *, person_ids: list[int]) -> dict[int, str]:
         select(ExternalId.person_id, ExternalId.value)
         .where(ExternalId.person_id.in_(person_ids), ExternalId.value.like(f"{SLACK_PREFIX}%"))
         .order_by(ExternalId.id)
-    ).tuples()
+    ).all()
     found: dict[int, str] = {}
     for person_id, value in rows:
         found.setdefault(int(person_id), value.removeprefix(SLACK_PREFIX))

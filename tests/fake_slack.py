@@ -129,6 +129,11 @@ class FakeSlack:
             queue = self._state.failures.setdefault(method, [])
             queue.extend(Failure(status, retry_after, after_effect) for _ in range(times))
 
+    def clear_failures(self) -> None:
+        """Slack is back: no scripted failure is left."""
+        with self._lock:
+            self._state.failures.clear()
+
     def add_member(self, user: dict[str, Any]) -> None:
         """A workspace member that users.list and users.info report."""
         with self._lock:

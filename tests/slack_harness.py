@@ -119,7 +119,12 @@ class SlackHarness:
         )
 
     def event(
-        self, event: dict[str, Any], *, event_id: str, retry: int | None = None
+        self,
+        event: dict[str, Any],
+        *,
+        event_id: str,
+        retry: int | None = None,
+        timestamp: int | None = None,
     ) -> HttpResponse:
         headers = (
             {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
@@ -130,6 +135,7 @@ class SlackHarness:
             slack_signing.event_body(event, event_id=event_id),
             content_type="application/json",
             headers=headers,
+            timestamp=timestamp,
         )
 
 
@@ -147,7 +153,12 @@ def buttons(call_params: dict[str, Any]) -> dict[str, str]:
 
 
 def text_of(call_params: dict[str, Any]) -> str:
-    return json.dumps(call_params.get("blocks") or []) + str(call_params.get("text") or "")
+    """Everything a message, a reply or a view shows, as one string to search."""
+    view = call_params.get("view")
+    if isinstance(view, str):
+        view = json.loads(view)
+    shown = view.get("blocks") if isinstance(view, dict) else call_params.get("blocks")
+    return json.dumps(shown or [], ensure_ascii=False) + str(call_params.get("text") or "")
 
 
 class GatedRouter:

@@ -58,7 +58,7 @@ def member(
         "profile": {
             "real_name": name,
             "display_name": name,
-            "email": f"{name.lower()}@example.com",
+            "email": f"{name.lower().replace(' ', '.')}@example.com",
         },
         **extra,
     }

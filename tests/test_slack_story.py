@@ -214,3 +214,23 @@ def _network(h: SlackHarness) -> int:
         person = session.get(Person, h.people["UANA"])
         assert person is not None
         return person.network_id
+
+
+def test_escalation_and_expiry_reach_the_asker_threaded_under_one_message(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    _ask(h)
+    h.settle()
+    h.clock.at = h.clock.at + timedelta(hours=25)  # nobody answered within a day
+    report = h.bot.tick(h.clock.at)
+    assert report.escalated  # type: ignore[attr-defined]
+    h.bot.courier.deliver()
+    h.clock.at = h.clock.at + timedelta(days=7)  # past the question's time to live
+    h.bot.tick(h.clock.at)
+    h.bot.courier.deliver()
+    to_ana = h.fake.messages("DUANA")
+    assert len(to_ana) == 2
+    root, expired = to_ana
+    assert "asked more people" in root["text"] and root["thread_ts"] is None
+    assert "expired" in expired["text"] and expired["thread_ts"] == root["ts"]

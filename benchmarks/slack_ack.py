@@ -1,0 +1,298 @@
+"""Slack /ask at 100k evidence rows: time from the signed slash-command request to its ack, and to
+the last ask DM the fake Slack receives, through the real bolt app served by uvicorn.
+
+Synthetic rows (topic-clustered unit vectors, text from a tech vocabulary, as in
+``route_latency.py``) stand in for size; each question is embedded and routed for real. Questions
+are sent one after another, each from a different asker, and each waits for its DMs, so the
+figures are latencies, not throughput. Prints figures; asserts nothing.
+
+    .venv/bin/python benchmarks/slack_ack.py [--size 100000] [--questions 50]
+        [--model all-MiniLM-L6-v2 | hashing-test] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import func, insert, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from askaround.wiring import Services, pin_threads
+from bots.http import mount_slack
+from bots.runtime import SlackBot
+from router import people
+from router.database import Database
+from router.schema import Ask, Evidence, Question
+from router.settings import Settings
+from tests import slack_signing
+from tests.fake_slack import TEAM_ID, FakeSlack
+
+NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
+WORDS = [
+    "grafana",
+    "prometheus",
+    "kubernetes",
+    "terraform",
+    "dbt",
+    "snowflake",
+    "bigquery",
+    "stripe",
+    "airflow",
+    "kafka",
+    "postgres",
+    "redis",
+    "react",
+    "django",
+    "fastapi",
+    "pytorch",
+    "mlflow",
+    "amplitude",
+    "segment",
+    "looker",
+    "tableau",
+    "datadog",
+    "sentry",
+    "pagerduty",
+    "jenkins",
+    "github",
+    "gitlab",
+    "docker",
+    "helm",
+    "istio",
+    "spark",
+    "flink",
+    "pandas",
+    "numpy",
+    "scala",
+    "golang",
+    "rust",
+    "billing",
+    "invoices",
+    "churn",
+    "retention",
+    "funnel",
+    "cohort",
+    "experiment",
+    "hiring",
+    "onboarding",
+    "interview",
+    "roadmap",
+    "pricing",
+    "security",
+    "compliance",
+    "gdpr",
+    "soc2",
+    "latency",
+    "caching",
+    "queue",
+    "index",
+    "migration",
+    "backup",
+    "replica",
+    "dashboard",
+    "alert",
+    "metric",
+    "trace",
+    "log",
+    "deploy",
+    "rollback",
+    "canary",
+    "schema",
+    "model",
+    "pipeline",
+    "warehouse",
+]
+QUESTIONS = [
+    "what tool do you use to analyse retention cohorts?",
+    "how do you tune noisy grafana alerts at night?",
+    "dbt incremental models on snowflake, any advice?",
+    "which payment provider handles EU VAT invoices?",
+    "how do you run postgres migrations without downtime?",
+    "kafka or flink for event streaming pipelines?",
+    "how do you interview senior engineers?",
+    "best way to deploy pytorch models behind an api?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def populate(database: Database, *, size: int, model: str, dimension: int) -> int:
+    """A Slack network of ``size`` synthetic evidence rows over size/20 people; returns its size."""
+    rng = np.random.default_rng(7)
+    pick = random.Random(7)
+    centres = rng.standard_normal((200, dimension)).astype(np.float32)
+    with database.transaction() as session:
+        network = people.ensure_network(session, name="bench-slack", now=NOW)
+        network.slack_team_id = TEAM_ID
+        person_ids = [
+            people.ensure_person(
+                session,
+                network_id=network.id,
+                external_ids=[f"slack:U{n:06d}"],
+                display_name=f"Person {n}",
+                now=NOW,
+            ).id
+            for n in range(max(size // 20, 10))
+        ]
+        for start in range(0, size, 5000):
+            rows = []
+            for n in range(start, min(size, start + 5000)):
+                vector = centres[n % 200] + 0.6 * rng.standard_normal(dimension).astype(np.float32)
+                vector /= np.linalg.norm(vector)
+                rows.append(
+                    {
+                        "network_id": network.id,
+                        "person_id": pick.choice(person_ids),
+                        "kind": "answer",
+                        "text": " ".join(pick.choices(WORDS, k=30)),
+                        "context": " ".join(pick.choices(WORDS, k=8)),
+                        "source": "bench",
+                        "weight": 1.0,
+                        "created_at": NOW - timedelta(days=pick.randint(1, 900)),
+                        "embedding": vector.astype(np.float32).tobytes(),
+                        "embedding_model": model,
+                    }
+                )
+            session.execute(insert(Evidence), rows)
+        return len(person_ids)
+
+
+def serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    return server, thread, int(server.servers[0].sockets[0].getsockname()[1])
+
+
+def ask_once(
+    client: httpx.Client, fake: FakeSlack, bot: SlackBot, *, n: int, asker: str
+) -> tuple[float, float, float, int]:
+    """One /ask: ms to the ack, to the asker's receipt, to the last DM; and how many DMs."""
+    posted_before = fake.count("chat.postMessage")
+    receipts_before = fake.count("response_url")
+    body = slack_signing.slash_command_body(
+        QUESTIONS[n % len(QUESTIONS)], user_id=asker, response_url=fake.response_url(f"q{n}")
+    )
+    headers = slack_signing.signed_headers(body)
+    started = time.perf_counter()
+    response = client.post("/slack/events", content=body.encode(), headers=headers)
+    acked = time.perf_counter()
+    response.raise_for_status()
+    fake.wait_for("response_url", receipts_before + 1, timeout=120)
+    receipt = time.perf_counter()
+    with bot.transaction() as session:
+        latest = session.scalar(select(func.max(Question.id)))
+        asks = int(session.scalar(select(func.count(Ask.id)).where(Ask.question_id == latest)) or 0)
+    fake.wait_for("chat.postMessage", posted_before + asks, timeout=120)
+    last_dm = time.perf_counter()
+    return (
+        (acked - started) * 1000,
+        (receipt - started) * 1000,
+        (last_dm - started) * 1000,
+        asks,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--questions", type=int, default=50)
+    parser.add_argument("--model", default=None, help="Embedding model (default: the settings').")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    fake = FakeSlack().start()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp) / "data",
+            database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL"),
+            slack_signing_secret=slack_signing.SECRET,
+            slack_bot_token="xoxb-bench",
+            slack_api_url=fake.api_url,
+        )
+        if args.model:
+            settings = settings.model_copy(update={"model_name": args.model})
+        pin_threads(settings)
+        services = Services(settings=settings)
+        embedder = services.embedder
+        started = time.perf_counter()
+        population = populate(
+            services.database, size=args.size, model=embedder.name, dimension=embedder.dimension
+        )
+        print(
+            f"{args.size} evidence rows over {population} people, model {embedder.name}, "
+            f"database {services.database.engine.dialect.name} "
+            f"(built in {time.perf_counter() - started:.0f}s)",
+            file=sys.stderr,
+        )
+        bot = SlackBot(services, clock=lambda: datetime.now(UTC), jobs=[])
+        app = FastAPI()
+        mount_slack(app, services, bot=bot, run_courier=False)
+        server, thread, port = serve(app)
+        results: dict[str, Any] = {"size": args.size, "people": population, "model": embedder.name}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            cold = ask_once(client, fake, bot, n=0, asker="U000000")
+            results["cold"] = {"ack_ms": cold[0], "receipt_ms": cold[1], "last_dm_ms": cold[2]}
+            acks, receipts, last_dms, dms = [], [], [], []
+            for n in range(1, args.questions + 1):
+                ack, receipt, last_dm, count = ask_once(
+                    client, fake, bot, n=n, asker=f"U{(n * 37) % population:06d}"
+                )
+                acks.append(ack)
+                receipts.append(receipt)
+                last_dms.append(last_dm)
+                dms.append(count)
+        server.should_exit = True
+        thread.join(timeout=10)
+        bot.courier.stop()
+        services.database.dispose()
+    fake.stop()
+    for name, values in (("ack", acks), ("receipt", receipts), ("last_dm", last_dms)):
+        results[name] = {
+            "p50_ms": round(statistics.median(values), 1),
+            "p99_ms": round(percentile(values, 0.99), 1),
+            "max_ms": round(max(values), 1),
+        }
+    results["questions"] = len(acks)
+    results["dms_per_question"] = round(statistics.mean(dms), 2)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"/ask over HTTP with the fake Slack, {args.size} evidence rows, {len(acks)} questions")
+    print(
+        f"  cold first ask (index load): ack {cold[0]:.0f} ms, receipt {cold[1]:.0f} ms, "
+        f"last DM {cold[2]:.0f} ms"
+    )
+    for label, key in (
+        ("request -> ack", "ack"),
+        ("request -> receipt", "receipt"),
+        ("request -> last DM", "last_dm"),
+    ):
+        r = results[key]
+        print(f"  {label:<20} p50 {r['p50_ms']:>8.1f} ms   p99 {r['p99_ms']:>8.1f} ms")
+    print(f"  DMs per question: {results['dms_per_question']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""Member sync: every page of users.list, names, timezones, deactivations; and the Slack CLI."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from askaround.cli.app import app, register_all
+from bots import members, workspace
+from bots.clients import web_client
+from router.database import Database
+from router.errors import Unavailable
+from router.schema import ExternalId, Person
+from router.settings import Settings
+from tests.fake_slack import TEAM_ID, FakeSlack
+from tests.slack_world import BOT_TOKEN, add_members, fake_slack, member, slack_settings
+
+__all__ = ["fake_slack", "slack_settings"]
+
+
+def _team(n: int) -> list[dict[str, object]]:
+    people = [member(f"U{i:04d}", f"Person {i}", tz="Asia/Kolkata") for i in range(n)]
+    return [
+        *people,
+        {"id": "USLACKBOT", "name": "slackbot"},
+        {"id": "UB1", "name": "ci", "is_bot": True},
+    ]
+
+
+def test_every_page_is_fetched_following_the_cursor(
+    fake_slack: FakeSlack, slack_settings: Settings
+) -> None:
+    fake_slack.set_members(_team(450))
+    listed = members.fetch_members(web_client(slack_settings, BOT_TOKEN))
+    assert len(listed) == 452
+    cursors = [call.params.get("cursor") for call in fake_slack.calls("users.list")]
+    assert cursors == [None, "200", "400"]
+
+
+def test_sync_creates_updates_and_deactivates_people(
+    database: Database, fake_slack: FakeSlack, slack_settings: Settings, now: datetime
+) -> None:
+    ids = add_members(database, now, member("UANA", "Ana"), member("UBO", "Bo"))
+    fake_slack.set_members(
+        [
+            member("UANA", "Ana Lima", tz="America/Sao_Paulo"),
+            member("UBO", "Bo", deleted=True),
+            member("UNEW", "Newt"),
+            {"id": "UB1", "name": "ci", "is_bot": True},
+        ]
+    )
+    listed = members.fetch_members(web_client(slack_settings, BOT_TOKEN))
+    with database.transaction() as session:
+        network = workspace.team_network(session, team_id=TEAM_ID, now=now)
+        report = members.apply_members(session, network_id=network.id, members=listed, now=now)
+    assert report.as_dict() == {
+        "members": 3,
+        "created": 1,
+        "updated": 2,
+        "deactivated": 1,
+        "skipped_bots": 1,
+    }
+    with database.transaction() as session:
+        ana = session.get(Person, ids["UANA"])
+        bo = session.get(Person, ids["UBO"])
+        assert ana is not None and bo is not None
+        assert (ana.display_name, ana.timezone, ana.deactivated) == (
+            "Ana Lima",
+            "America/Sao_Paulo",
+            False,
+        )
+        assert bo.deactivated
+        emails = set(
+            session.scalars(select(ExternalId.value).where(ExternalId.value.like("email:%")))
+        )
+    assert emails == {  # an address once known still finds the person
+        "email:ana@example.com",
+        "email:ana.lima@example.com",
+        "email:bo@example.com",
+        "email:newt@example.com",
+    }
+
+
+def test_a_failure_mid_listing_stores_nothing(
+    database: Database, fake_slack: FakeSlack, slack_settings: Settings
+) -> None:
+    fake_slack.set_members(_team(450))
+    fake_slack.fail("users.list", status=500, times=1)  # the first page: retried
+    listed = members.fetch_members(web_client(slack_settings, BOT_TOKEN, backoff=0.01))
+    assert len(listed) == 452
+    fake_slack.reset_calls()
+    fake_slack.fail("users.list", status=None, times=10)  # Slack gone for good
+    with pytest.raises(Unavailable, match=r"users\.list"):
+        members.fetch_members(web_client(slack_settings, BOT_TOKEN, backoff=0.01))
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    values = {
+        "ASKAROUND_DATABASE_URL": settings.resolved_database_url,
+        "ASKAROUND_DATA_DIR": str(settings.data_dir),
+        "ASKAROUND_MODEL_NAME": "hashing-test",
+        "ASKAROUND_SLACK_BOT_TOKEN": BOT_TOKEN,
+        "ASKAROUND_SLACK_API_URL": settings.slack_api_url,
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    register_all()
+
+
+def test_cli_sync_members_and_summary_send(
+    database: Database,
+    fake_slack: FakeSlack,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, slack_settings)
+    fake_slack.set_members(_team(3))
+    runner = CliRunner()
+    synced = runner.invoke(app, ["slack", "sync-members", "--team", TEAM_ID])
+    assert synced.exit_code == 0, synced.output
+    assert "3 members (3 new" in synced.output
+    again = runner.invoke(app, ["slack", "sync-members"])  # the only workspace
+    assert again.exit_code == 0 and "0 new, 0 updated" in again.output
+    sent = runner.invoke(app, ["slack", "summary-send"])
+    assert sent.exit_code == 0, sent.output
+    assert "summaries:" in sent.output
+
+
+def test_cli_manifest_prints_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    register_all()
+    result = CliRunner().invoke(app, ["slack", "manifest"])
+    assert result.exit_code == 0 and "command: /ask" in result.output
+
+
+def test_cli_bot_without_socket_explains_http_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    register_all()
+    result = CliRunner().invoke(app, ["bot"])
+    assert result.exit_code != 0
+    assert "askaround serve" in str(result.exception) + result.output
