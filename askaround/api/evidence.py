@@ -13,7 +13,6 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from askaround.api import directory
 from askaround.api.dependencies import (
     NetworkDep,
     NowDep,
@@ -35,6 +34,7 @@ from askaround.api.fields import (
 )
 from askaround.api.indexing import embed_new_evidence, refresh_after_commit
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
+from router import directory
 from router.errors import InvalidInput
 from router.people import delete_evidence, get_person_by_id
 from router.schema import Evidence

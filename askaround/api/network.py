@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from askaround.api import directory
 from askaround.api.dependencies import ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
+from router import directory
 from router.people import count_people
 from router.schema import Network
 

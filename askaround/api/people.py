@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from askaround.api import directory
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import (
@@ -22,6 +21,7 @@ from askaround.api.fields import (
     UtcDateTime,
 )
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
+from router import directory
 from router.errors import InvalidInput
 from router.people import get_person_by_id
 from router.schema import Person

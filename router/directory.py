@@ -1,7 +1,9 @@
-"""People and evidence services the API needs beyond ``router.people``: pages, strict create, edits.
+"""The directory of a network: people and evidence paged, created strictly, edited and removed.
 
-Written to the core's conventions (a caller-owned session, flush never commit, keyword-only
-arguments, ``router.errors`` only) so they can move into ``router/people.py`` unchanged.
+``router.people`` holds what importers need (ensure, attach, record); this module holds what an
+edge that manages the directory needs on top: pages by id, a create that refuses to merge
+(Conflict), partial updates (a field left as ``KEEP`` is not touched) and deletes. Functions take
+a session the caller owns (they flush, never commit) and keyword-only arguments.
 """
 
 from __future__ import annotations
@@ -187,6 +189,7 @@ def count_evidence(session: Session, *, network_id: int) -> int:
 
 
 def get_evidence(session: Session, *, network_id: int, evidence_id: int) -> Evidence:
+    """One piece of evidence of the network; NotFound for another network's, as for none."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None or evidence.network_id != network_id:
         raise NotFound(f"no evidence #{evidence_id} in this network")
