@@ -4,10 +4,11 @@ the last ask DM the fake Slack receives, through the real bolt app served by uvi
 Synthetic rows (topic-clustered unit vectors, text from a tech vocabulary, as in
 ``route_latency.py``) stand in for size; each question is embedded and routed for real. Questions
 are sent one after another, each from a different asker, and each waits for its DMs, so the
-figures are latencies, not throughput. Prints figures; asserts nothing.
+figures are latencies; then a burst of questions at once shows acks stay fast while routing
+queues. Prints figures; asserts nothing.
 
     .venv/bin/python benchmarks/slack_ack.py [--size 100000] [--questions 50]
-        [--model all-MiniLM-L6-v2 | hashing-test] [--json]
+        [--burst 20] [--model all-MiniLM-L6-v2 | hashing-test] [--json]
 """
 
 from __future__ import annotations
@@ -214,11 +215,59 @@ def ask_once(
     )
 
 
+def burst(
+    client: httpx.Client, fake: FakeSlack, bot: SlackBot, *, n: int, population: int
+) -> dict[str, Any]:
+    """``n`` /ask at once: every ack time, and the time until all their DMs arrived."""
+    posted_before = fake.count("chat.postMessage")
+    receipts_before = fake.count("response_url")
+    with bot.transaction() as session:
+        asks_before = int(session.scalar(select(func.count(Ask.id))) or 0)
+    acks: list[float] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        body = slack_signing.slash_command_body(
+            QUESTIONS[i % len(QUESTIONS)],
+            user_id=f"U{(4000 + i * 13) % population:06d}",
+            response_url=fake.response_url(f"b{i}"),
+        )
+        started = time.perf_counter()
+        response = client.post(
+            "/slack/events", content=body.encode(), headers=slack_signing.signed_headers(body)
+        )
+        response.raise_for_status()
+        with lock:
+            acks.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fake.wait_for("response_url", receipts_before + n, timeout=600)
+    with bot.transaction() as session:
+        asks = int(session.scalar(select(func.count(Ask.id))) or 0) - asks_before
+    fake.wait_for("chat.postMessage", posted_before + asks, timeout=600)
+    return {
+        "questions": n,
+        "ack_p50_ms": round(statistics.median(acks), 1),
+        "ack_p99_ms": round(percentile(acks, 0.99), 1),
+        "ack_max_ms": round(max(acks), 1),
+        "all_dms_ms": round((time.perf_counter() - started) * 1000, 1),
+        "dms": asks,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--questions", type=int, default=50)
     parser.add_argument("--model", default=None, help="Embedding model (default: the settings').")
+    parser.add_argument(
+        "--burst", type=int, default=20, help="Then this many /ask at once (0: skip)."
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -263,9 +312,11 @@ def main() -> None:
                 receipts.append(receipt)
                 last_dms.append(last_dm)
                 dms.append(count)
+            if args.burst:
+                results["burst"] = burst(client, fake, bot, n=args.burst, population=population)
         server.should_exit = True
         thread.join(timeout=10)
-        bot.courier.stop()
+        bot.close()
         services.database.dispose()
     fake.stop()
     for name, values in (("ack", acks), ("receipt", receipts), ("last_dm", last_dms)):
@@ -292,6 +343,13 @@ def main() -> None:
         r = results[key]
         print(f"  {label:<20} p50 {r['p50_ms']:>8.1f} ms   p99 {r['p99_ms']:>8.1f} ms")
     print(f"  DMs per question: {results['dms_per_question']}")
+    if "burst" in results:
+        b = results["burst"]
+        print(
+            f"  burst of {b['questions']} at once: ack p50 {b['ack_p50_ms']:.1f} ms, "
+            f"p99 {b['ack_p99_ms']:.1f} ms, max {b['ack_max_ms']:.1f} ms; "
+            f"all {b['dms']} DMs after {b['all_dms_ms']:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

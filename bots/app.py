@@ -46,6 +46,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
         token_verification_enabled=False,
         request_verification_enabled=bool(secret),
         process_before_response=False,
+        listener_executor=bot.listeners,
     )
     app.use(_replay_guard(bot))
     if oauth is not None:

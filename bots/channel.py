@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk import WebClient
@@ -28,7 +29,7 @@ from bots.clients import CONNECTION_ERRORS, SlackClients
 from bots.snapshots import ask_snapshot
 from router.channels import OutboundMessage
 from router.database import Database
-from router.errors import Unavailable
+from router.errors import NotFound, Unavailable
 from router.schema import Ask, Person, Question
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Target:
     thread: str | None  # "channel:ts" of the question's thread for the asker, if any
     ask_ref: str | None = None  # "channel:ts" of the ask DM a "closed" message is about
     ask_payload: dict[str, Any] | None = None
+    extra: dict[str, Any] | None = None  # what the payload lacks for Slack (favours between)
 
 
 def ref(channel: str, ts: str) -> str:
@@ -84,6 +86,8 @@ class SlackChannel:
             where = parse_ref(target.ask_ref)
             if where is not None:
                 return self._close_ask(target, where, message)
+        if target.extra:
+            message = replace(message, payload={**message.payload, **target.extra})
         content = self.render(message)
         dm = self._open_dm(target)
         thread_ts: str | None = None
@@ -124,7 +128,11 @@ class SlackChannel:
                     select(Question.channel_ref).where(Question.id == question_id)
                 )
             ask_id = message.payload.get("ask_id")
-            ask_ref, ask_payload = None, None
+            ask_ref, ask_payload, extra = None, None, None
+            if message.kind == "ask" and isinstance(ask_id, int):
+                with suppress(NotFound):  # an ask deleted since: its message still goes out
+                    snapshot = ask_snapshot(session, network_id=message.network_id, ask_id=ask_id)
+                    extra = {"favours": snapshot.payload["favours"]}
             if message.kind == "closed" and isinstance(ask_id, int):
                 ask = session.get(Ask, ask_id)
                 if ask is not None and ask.network_id == message.network_id and ask.channel_ref:
@@ -132,7 +140,7 @@ class SlackChannel:
                     ask_payload = ask_snapshot(
                         session, network_id=message.network_id, ask_id=ask_id
                     ).payload
-            return Target(team_id, user_id, thread, ask_ref, ask_payload)
+            return Target(team_id, user_id, thread, ask_ref, ask_payload, extra)
 
     def _close_ask(
         self, target: Target, where: tuple[str, str], message: OutboundMessage

@@ -2,7 +2,8 @@
 
 The ack function only parses: help and mistakes are answered in the ack itself, everything else
 is acknowledged empty (a question with "Finding the right people..."). The lazy function then
-routes the question or applies the sub-command, and replies through the ``response_url``.
+applies the sub-command, or hands the question to the bot's routing pool, and the reply goes
+through the ``response_url``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,14 @@ def register(app: App, bot: SlackBot) -> None:
             return  # answered in the ack
         if isinstance(parsed, ShowHelp):
             return
+        if isinstance(parsed, AskQuestion):
+            # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
+            # never takes the threads that acknowledge the next requests.
+            bot.routing.submit(carry_out, command, parsed)
+        else:
+            carry_out(command, parsed)
+
+    def carry_out(command: dict[str, Any], parsed: AskCommand) -> None:
         url = command.get("response_url")
         try:
             member = bot.member(
@@ -75,10 +84,11 @@ def register(app: App, bot: SlackBot) -> None:
         except AskaroundError as exc:
             reply = messages.error_message(_sentence(str(exc)))
         except Exception:
+            log.exception("/ask failed")
             respond(
                 url, messages.error_message("Something went wrong on our side; nothing was sent.")
             )
-            raise
+            return
         respond(url, reply)
         bot.courier.kick()
 

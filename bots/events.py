@@ -50,3 +50,15 @@ def register(app: App, bot: SlackBot) -> None:
 
     app.event("user_change")(member_changed)
     app.event("team_join")(member_changed)
+
+    if bot.installations is None:
+        # One configured token: nothing to forget, but the events are acknowledged (an
+        # unhandled event gets a 404, which Slack retries and eventually counts against the app).
+        def configured_token(body: dict[str, Any]) -> None:
+            log.warning(
+                "Slack says the app was uninstalled or its tokens revoked in %s",
+                body.get("team_id"),
+            )
+
+        app.event("app_uninstalled")(configured_token)
+        app.event("tokens_revoked")(configured_token)

@@ -123,6 +123,7 @@ def _run_with_lifespan(fastapi_app: FastAPI, bot: SlackBot) -> None:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
+        bot.warm_up()
         bot.courier.start(interval=JOB_INTERVAL)
         try:
             async with inner(app) as state:

@@ -33,6 +33,9 @@ from bots.messages import (
 )
 from router.channels import OutboundMessage
 
+# reasons that read right to the person asked (social and fairness ones speak to the asker)
+YOUR_REASONS = frozenset({"evidence", "activity"})
+
 # messages to the asker about their question: threaded under the first one
 THREADED_KINDS = frozenset({"answer", "escalated", "expired"})
 
@@ -49,12 +52,14 @@ def ask_blocks(payload: dict[str, Any]) -> list[Block]:
     asker = payload.get("asker")
     who = f"*{escape(str(asker))}* asks:" if asker else "Someone (anonymously) asks:"
     blocks = [section(f"{who}\n{quote(str(payload.get('question', '')))}")]
-    reasons = [r for r in payload.get("reasons") or [] if isinstance(r, dict) and r.get("text")]
+    reasons = [
+        r
+        for r in payload.get("reasons") or []
+        if isinstance(r, dict) and r.get("text") and r.get("kind") in YOUR_REASONS
+    ]
     if reasons:
         lines = "\n".join(f"• {escape(str(r['text']))}" for r in reasons[:5])
         blocks.append(section(f"*Why you*\n{lines}"))
-    elif payload.get("because"):
-        blocks.append(section(f"*Why you*: {escape(str(payload['because']))}"))
     favours = payload.get("favours")
     if isinstance(favours, str) and favours:
         blocks.append(context(escape(favours)))

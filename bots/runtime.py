@@ -8,13 +8,15 @@ core's person, creating them on first contact with their name and timezone from 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.oauth.installation_store import InstallationStore
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from askaround.wiring import Services
@@ -25,12 +27,14 @@ from bots.courier import Courier, Job
 from router import questions
 from router.database import Database
 from router.idempotency import insert_once
-from router.schema import SeenEvent
+from router.schema import Network, SeenEvent
 from router.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SEEN_EVENTS_KEPT = timedelta(days=2)  # Slack retries an event for about an hour at most
+ROUTING_THREADS = 2  # routing is CPU-bound; more threads than cores only queue differently
+LISTENER_THREADS = 16  # acks and short listener work
 
 
 def utc_now() -> datetime:
@@ -73,6 +77,43 @@ class SlackBot:
             clock=clock,
             jobs=self.default_jobs() if jobs is None else jobs,
         )
+        # Questions are routed here, not on bolt's listener threads, which must stay free
+        # to acknowledge requests within Slack's 3 seconds whatever routing costs.
+        self.routing = ThreadPoolExecutor(
+            max_workers=ROUTING_THREADS, thread_name_prefix="askaround-routing"
+        )
+        self.listeners = ThreadPoolExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="askaround-slack"
+        )
+
+    def warm_up(self) -> threading.Thread:
+        """Load the routing index of every Slack network in the background, so the first
+        question does not wait for it (at 100k evidence rows that takes most of a minute)."""
+
+        def load() -> None:
+            try:
+                router = self.services.router
+                with self.transaction() as session:
+                    ids = list(
+                        session.scalars(
+                            select(Network.id).where(Network.slack_team_id.is_not(None))
+                        )
+                    )
+                for network_id in ids:
+                    with self.transaction() as session:
+                        router.indexes.get(session, network_id=network_id)
+            except Exception:
+                log.exception("warming the routing indexes failed; the first question will")
+
+        thread = threading.Thread(target=load, name="askaround-warm-up", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self, *, wait: bool = True) -> None:
+        """Stop the courier and let running work finish (tests, shutdown)."""
+        self.routing.shutdown(wait=wait)
+        self.listeners.shutdown(wait=wait)
+        self.courier.stop()
 
     @classmethod
     def build(cls, services: Services, *, clock: Callable[[], datetime] = utc_now) -> SlackBot:

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from router import ledger
 from router.errors import NotFound
 from router.schema import Answer, Ask, Person, Question
 
@@ -38,6 +39,24 @@ def _name(session: Session, person_id: int) -> str:
     return person.display_name if person else f"#{person_id}"
 
 
+def favours_line(
+    session: Session, *, network_id: int, person_id: int, asker_id: int, anonymous: bool
+) -> str | None:
+    """The favours between an asked person and the asker, from the asked person's side."""
+    if anonymous or person_id == asker_id:
+        return None
+    pair = ledger.pair_balance(
+        session, network_id=network_id, person_id=person_id, other_id=asker_id
+    )
+    if not (pair.gave_count or pair.got_count):
+        return None
+    name = _name(session, asker_id)
+    return (
+        f"Between you: {name} has answered you {pair.got_count}×, "
+        f"you have answered {name} {pair.gave_count}×."
+    )
+
+
 def ask_snapshot(session: Session, *, network_id: int, ask_id: int) -> AskSnapshot:
     ask = session.get(Ask, ask_id)
     if ask is None or ask.network_id != network_id:
@@ -55,6 +74,13 @@ def ask_snapshot(session: Session, *, network_id: int, ask_id: int) -> AskSnapsh
             "question": question.text,
             "asker": None if question.anonymous else _name(session, question.asker_id),
             "reasons": list(ask.reasons or []),
+            "favours": favours_line(
+                session,
+                network_id=network_id,
+                person_id=ask.person_id,
+                asker_id=question.asker_id,
+                anonymous=question.anonymous,
+            ),
         },
     )
 

@@ -39,12 +39,12 @@ def run_socket_mode(services: Services, *, interval: float = 60.0) -> None:
     )
     bot = SlackBot.build(services)
     handler = socket_handler(services, bot=bot)
-    services.router  # noqa: B018 - load the model and indexes before the first question
+    bot.warm_up()  # the model and each network's index load while the socket connects
     bot.courier.start(interval=interval)
     try:
         handler.start()  # type: ignore[no-untyped-call]  # blocks; reconnects on its own
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
-        bot.courier.stop()
         handler.close()  # type: ignore[no-untyped-call]
+        bot.close(wait=False)

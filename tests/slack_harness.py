@@ -230,4 +230,4 @@ def harness(
     ids = seed(database, now, embedder)
     with TestClient(app) as client:
         yield SlackHarness(services, bot, client, fake_slack, clock, ids)
-    bot.courier.stop()
+    bot.close()

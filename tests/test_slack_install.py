@@ -46,7 +46,7 @@ def multi(
     mount_slack(app, services, bot=bot, run_courier=False)
     with TestClient(app) as client:
         yield client, bot
-    bot.courier.stop()
+    bot.close()
 
 
 def _install(client: TestClient, fake: FakeSlack, *, team: str, token: str, code: str) -> None:

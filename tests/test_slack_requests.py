@@ -252,3 +252,8 @@ def test_slash_command_from_an_unknown_workspace_member_creates_them_from_users_
     with harness.bot.transaction() as session:
         newt = session.scalar(select(Person).where(Person.display_name == "Newt"))
         assert newt is not None and newt.timezone == "Australia/Sydney"
+
+
+def test_an_uninstall_event_is_acknowledged_not_404(harness: SlackHarness) -> None:
+    response = harness.event({"type": "app_uninstalled"}, event_id="EvX")
+    assert response.status_code == 200

@@ -65,4 +65,4 @@ def test_an_unsigned_socket_request_is_handled_and_nothing_calls_slack_at_start(
     assert response.status == 200
     dms = fake_slack.wait_for("chat.postMessage", 2)
     assert {dm.params["channel"] for dm in dms} == {"DUBO", "DUCY"}
-    bot.courier.stop()
+    bot.close()

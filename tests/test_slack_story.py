@@ -234,3 +234,24 @@ def test_escalation_and_expiry_reach_the_asker_threaded_under_one_message(
     root, expired = to_ana
     assert "asked more people" in root["text"] and root["thread_ts"] is None
     assert "expired" in expired["text"] and expired["thread_ts"] == root["ts"]
+
+
+def test_the_ask_dm_shows_the_favours_between_the_asked_person_and_the_asker(
+    harness: SlackHarness,
+) -> None:
+    from router.ledger import record_favour
+
+    h = harness
+    with h.bot.transaction() as session:
+        record_favour(
+            session,
+            network_id=_network(h),
+            giver_id=h.people["UANA"],
+            taker_id=h.people["UBO"],
+            kind="history",
+            source_key="old-favour",
+            now=h.clock.at,
+        )
+    dm = next(p for p in _ask(h) if p["channel"] == "DUBO")
+    assert "Between you: Ana has answered you 1×, you have answered Ana 0×." in text_of(dm)
+    assert "favour" not in text_of(dm).split("Why you")[1].split("Between you")[0]
