@@ -18,6 +18,7 @@ from askaround.api import (
     questions,
     route,
     summary,
+    web,
 )
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
@@ -29,6 +30,7 @@ and take of favours balanced.
 Every data endpoint acts for the network of the API key it is called with
 (`Authorization: Bearer <key>` or `X-API-Key: <key>`; create one with
 `askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
+A web page for people (ask a question, read the weekly summary) is served at `/`.
 """
 
 
@@ -75,4 +77,5 @@ def create_app(
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(web.router)  # the page for people, outside the API and its schema
     return app
