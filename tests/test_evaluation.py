@@ -181,7 +181,7 @@ def test_replay_refuses_unknown_systems_and_too_short_rankings(
         evaluate_site(
             folder=SITE, database=database, settings=settings, embedder=embedder, systems=["oracle"]
         )
-    with pytest.raises(InvalidInput, match="at least 10"):
+    with pytest.raises(InvalidInput, match="between 10"):
         evaluate_site(folder=SITE, database=database, settings=settings, embedder=embedder, k=3)
 
 

@@ -31,8 +31,15 @@ def stackexchange(
         typer.Argument(help="A dump folder holding Posts.xml and Users.xml."),
     ],
     k: Annotated[
-        int, typer.Option("--k", "-k", min=10, help="How many people each system ranks (>= 10).")
-    ] = 10,
+        int,
+        typer.Option(
+            "--k",
+            "-k",
+            min=10,
+            max=200,
+            help="How many people each system ranks; MRR looks this deep.",
+        ),
+    ] = 100,
     systems: Annotated[
         str, typer.Option("--systems", help="Comma-separated systems to run.")
     ] = ",".join(SYSTEMS),

@@ -27,12 +27,15 @@ from router.importers.stackexchange import import_stackexchange
 from router.indexing import embed_pending
 from router.people import ensure_network
 from router.progress import Progress, silent
+from router.ranking import RankingWeights
 from router.routing import Router
 from router.schema import ExternalId
 from router.settings import Settings
 
 SYSTEMS = ("router", "most-active", "bm25-threads", "dense-threads", "fusion")
 MIN_K = 10  # Hit@10 and nDCG@10 need ten people
+MAX_K = 200
+DEPTH = 100  # MRR looks this deep; the README's reference MRRs rank everyone (most-active agrees)
 
 
 class RouterRanker:
@@ -76,6 +79,7 @@ class Evaluation:
 
     site: str
     embedder: str
+    depth: int
     split: Split
     cases: tuple[Case, ...]
     history: ImportReport
@@ -93,7 +97,8 @@ class Evaluation:
         lines = [
             f"{self.site}: {self.split.questions} questions, cutoff "
             f"{self.split.cutoff:%Y-%m-%d %H:%M}, {len(self.cases)} cases ({routable} routable), "
-            f"history {self.split.history_answers} answers; embedder {self.embedder}",
+            f"history {self.split.history_answers} answers; embedder {self.embedder}; "
+            f"MRR over each system's top {self.depth}",
         ]
         header = (
             f"{'system':<15}{'P@1':>7}{'Hit@3':>7}{'Hit@10':>7}{'MRR':>7}{'nDCG@10':>8}"
@@ -116,6 +121,7 @@ class Evaluation:
         return {
             "site": self.site,
             "embedder": self.embedder,
+            "depth": self.depth,
             "cutoff": self.split.cutoff.isoformat(),
             "questions": self.split.questions,
             "history_answers": self.split.history_answers,
@@ -207,21 +213,26 @@ def evaluate_site(
     database: Database,
     settings: Settings,
     embedder: Embedder,
-    k: int = MIN_K,
+    k: int = DEPTH,
     systems: Sequence[str] = SYSTEMS,
     limit: int | None = None,
+    weights: RankingWeights | None = None,
     progress: Progress = silent,
 ) -> Evaluation:
     """Replay a Stack Exchange site and score the router and the baselines on the same cases.
 
+    Each system ranks up to ``k`` people; P@1, Hit@k and nDCG@10 only look at the top, MRR looks
+    as deep as the list goes.
+
     ``database`` and ``settings.data_dir`` should be the evaluation's own (the replay network and
-    its index are written there); ``limit`` keeps only the first cases, for quick runs.
+    its index are written there); ``limit`` keeps only the first cases, for quick runs;
+    ``weights`` tries the router with other ranking weights (for tuning).
     """
     unknown = [name for name in systems if name not in SYSTEMS]
     if unknown:
         raise InvalidInput(f"unknown system {unknown[0]!r}; choose from {', '.join(SYSTEMS)}")
-    if k < MIN_K:
-        raise InvalidInput(f"k must be at least {MIN_K} (Hit@10 and nDCG@10 need ten people)")
+    if not MIN_K <= k <= MAX_K:
+        raise InvalidInput(f"k must be between {MIN_K} (for Hit@10 and nDCG@10) and {MAX_K}")
     split = split_site(folder, progress=progress)
     cases = split.cases[:limit] if limit is not None else split.cases
     network_id, report = import_history(
@@ -236,7 +247,8 @@ def evaluate_site(
     results: list[SystemResult] = []
     with database.transaction() as session:
         if "router" in systems:
-            router = Router(database=database, embedder=embedder, settings=settings)
+            deep = settings.model_copy(update={"max_k": max(settings.max_k, k)})
+            router = Router(database=database, embedder=embedder, settings=deep, weights=weights)
             router.indexes.get(session, network_id=network_id, progress=progress)
             rankers["router"] = RouterRanker(
                 router, session, network_id=network_id, people=_people(session, network_id)
@@ -246,6 +258,7 @@ def evaluate_site(
     return Evaluation(
         site=folder.resolve().name,
         embedder=embedder.name,
+        depth=k,
         split=split,
         cases=tuple(cases),
         history=report,
