@@ -10,9 +10,10 @@ applies what it says, flagging the route as adjusted when the top ``k`` changed.
 - **Rest**: someone asked less than ``settings.rest_hours`` ago is left out.
 - **Reciprocity**: someone who owes the asker favours (the asker gave them more than they gave
   back) ranks up, by ``owed_boost`` per favour, up to ``owed_cap`` favours.
-- **Protection**: someone who has given far more than they received (surplus at least
-  ``protect_surplus`` and given at least ``protect_ratio`` times received) ranks down, by the
-  square root of ``protect_surplus / surplus``, never below ``protect_floor``.
+- **Protection**: someone who has recently given far more than they received (over the last
+  ``protect_window``: surplus at least ``protect_surplus`` and given at least ``protect_ratio``
+  times received) ranks down, by the square root of ``protect_surplus / surplus``, never below
+  ``protect_floor``.
 
 Every rule that fires says so in one sentence, which the router shows as a fairness reason.
 """
@@ -37,12 +38,15 @@ class FairnessRules:
     """The knobs of the policy beyond the settings; defaults are the ones the replay reports."""
 
     budget_window: timedelta = timedelta(days=7)
-    load_penalty: float = 0.5  # score x (1 - load_penalty * asks / budget) below the budget
+    load_penalty: float = 0.25  # score x (1 - load_penalty * asks / budget) below the budget
     owed_boost: float = 0.15
     owed_cap: float = 3.0
-    protect_surplus: float = 5.0
+    protect_surplus: float = 10.0
     protect_ratio: float = 3.0
-    protect_floor: float = 0.3
+    protect_floor: float = 0.5
+    # Recent generosity, not a lifetime of it: with all time, an imported history marks the best
+    # answerers of a site as heavy givers forever and routing avoids exactly the people who know.
+    protect_window: timedelta | None = timedelta(days=90)
 
 
 def gini(values: Sequence[float]) -> float:
@@ -84,7 +88,8 @@ class FairnessPolicy:
         budgets = self._budgets(session, network_id, ids)
         load = self._load(session, ids, now)
         owed = self._owed_to_asker(session, network_id, asker_id, ids, now)
-        totals = self._totals(session, network_id, ids, now)
+        since = None if self.rules.protect_window is None else now - self.rules.protect_window
+        totals = self._totals(session, network_id, ids, since, now)
         rest = timedelta(hours=self.settings.rest_hours)
         adjustments: dict[int, Adjustment] = {}
         for person_id in ids:
@@ -177,14 +182,22 @@ class FairnessPolicy:
         return owed
 
     def _totals(
-        self, session: Session, network_id: int, ids: list[int], now: datetime
+        self,
+        session: Session,
+        network_id: int,
+        ids: list[int],
+        since: datetime | None,
+        now: datetime,
     ) -> dict[int, tuple[float, float]]:
-        """All-time (up to ``now``) weight given and received by each person."""
+        """Weight given and received by each person in (since, now]."""
         totals: dict[int, list[float]] = {pid: [0.0, 0.0] for pid in ids}
+        window = [Favour.network_id == network_id, Favour.created_at <= now]
+        if since is not None:
+            window.append(Favour.created_at > since)
         for column, slot in ((Favour.giver_id, 0), (Favour.taker_id, 1)):
             rows = session.execute(
                 select(column, func.sum(Favour.weight))
-                .where(Favour.network_id == network_id, column.in_(ids), Favour.created_at <= now)
+                .where(*window, column.in_(ids))
                 .group_by(column)
             ).tuples()
             for pid, weight in rows:
