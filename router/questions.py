@@ -14,6 +14,11 @@ closes) and an illegal transition raises ``Conflict``. Repeating a call that alr
 
 Favours (see ``router.ledger``): an answer is a favour of 1.0 from the answerer to the asker;
 marking it helpful adds 1.0 and thanking adds 0.25, each its own row and source key.
+
+This module is the public face of the lifecycle; edges import everything from here. Behind it:
+``router.answers`` (answer, helpful, thanks), ``router.escalation`` (``tick``),
+``router.asks`` (sending asks, events, messages) and ``router.question_views`` (the values
+returned, and the reads that build them).
 """
 
 from __future__ import annotations
