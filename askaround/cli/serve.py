@@ -41,7 +41,7 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 8000,
 ) -> None:
-    """Start the HTTP API (OpenAPI docs at /v1/docs)."""
+    """Start the HTTP API and its web page at / (API docs at /v1/docs)."""
     import uvicorn
 
     from askaround.api import create_app
