@@ -28,9 +28,7 @@ from router.settings import Settings
 from router.vectors import VectorIndex
 
 EMBED_CHUNK = 512
-RECENCY_HALF_LIFE_DAYS = 365.0
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
-_DECAY = math.log(2) / (RECENCY_HALF_LIFE_DAYS * 86400)
 
 
 def evidence_document(kind: str, text: str, context: str) -> str:
@@ -96,6 +94,7 @@ class NetworkIndex:
     person_of: dict[int, int] = field(default_factory=dict)
     evidence_meta: dict[int, tuple[int, float, bool]] = field(default_factory=dict)
     activity: dict[int, Activity] = field(default_factory=dict)
+    half_life_days: float = 180.0
     signature: tuple[int, int, int] = (0, 0, 0)
     checked_at: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -104,7 +103,8 @@ class NetworkIndex:
         stats = self.activity.setdefault(person_id, Activity())
         if is_answer:
             stats.answers += sign
-            stats.decayed += sign * math.exp(_DECAY * (created - _EPOCH))
+            rate = math.log(2) / (self.half_life_days * 86400)
+            stats.decayed += sign * math.exp(rate * (created - _EPOCH))
             if sign > 0:
                 stats.last_at = max(stats.last_at, created)
         else:
@@ -128,7 +128,15 @@ class IndexCache:
     ``invalidate`` forces the next lookup to sync (used after writes in this process).
     """
 
-    def __init__(self, *, database: Database, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        embedder: Embedder,
+        settings: Settings,
+        half_life_days: float = 180.0,
+    ) -> None:
+        self.half_life_days = half_life_days
         self.database = database
         self.embedder = embedder
         self.settings = settings
@@ -189,7 +197,9 @@ class IndexCache:
             dimension=self.embedder.dimension,
             **kwargs,
         ) or VectorIndex(self.embedder.dimension, **kwargs)
-        return NetworkIndex(vectors=vectors, lexical=LexicalIndex())
+        return NetworkIndex(
+            vectors=vectors, lexical=LexicalIndex(), half_life_days=self.half_life_days
+        )
 
     def _signature(self, session: Session, network_id: int) -> tuple[int, int, int]:
         row = session.execute(

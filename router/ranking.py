@@ -19,13 +19,15 @@ class RankingWeights:
 
     rrf_k: float = 60.0
     per_person_top: int = 5
-    discount: float = 0.5  # weight of a person's n-th best evidence is discount**n
-    prior_weight: float = 0.5
-    prior_spread: float = 100.0
+    discount: float = 0.9  # weight of a person's n-th best evidence is discount**n
+    prior_weight: float = 1.0
+    prior_spread: float = 1000.0
     social_weight: float = 0.2
     social_saturation: float = 5.0
     pool_active: int = 30  # the most active people always compete, even with no matching text
-    min_similarity: float = 0.15  # a dense match below this cosine is noise, not evidence
+    half_life_days: float = 180.0  # an answer this old counts half as much toward activity
+    min_similarity: float = 0.25  # a dense match below this cosine is noise, not evidence
+    similarity_window: float = 0.3  # ...and so is one this far below the best match
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Hit:
     weight: float = 1.0
 
     def credit(self, rrf_k: float) -> float:
+        """Reciprocal-rank credit from each list it appears in, scaled by the evidence weight."""
         total = 0.0
         if self.dense_rank is not None:
             total += 1.0 / (rrf_k + self.dense_rank)
@@ -66,6 +69,7 @@ def merge_hits(
     weight: Mapping[int, float],
     *,
     min_similarity: float = 0.0,
+    similarity_window: float = 1.0,
 ) -> list[Hit]:
     """Combine two ranked lists of (evidence id, score) into hits carrying both ranks.
 
@@ -73,8 +77,11 @@ def merge_hits(
     every piece of evidence.
     """
     found: dict[int, dict[str, float | int]] = {}
+    floor = min_similarity
     for rank, (evidence_id, score) in enumerate(dense, start=1):
-        if score < min_similarity:
+        if rank == 1:
+            floor = max(min_similarity, score - similarity_window)
+        if score < floor:
             break
         found.setdefault(evidence_id, {})["dense_rank"] = rank
         found[evidence_id]["dense_score"] = score

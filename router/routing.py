@@ -47,7 +47,12 @@ class Router:
         self.embedder = embedder
         self.settings = settings
         self.weights = weights or RankingWeights()
-        self.indexes = IndexCache(database=database, embedder=embedder, settings=settings)
+        self.indexes = IndexCache(
+            database=database,
+            embedder=embedder,
+            settings=settings,
+            half_life_days=self.weights.half_life_days,
+        )
 
     def validate(self, *, question: str, k: int) -> str:
         """The question stripped, or InvalidInput saying what is wrong with it or with ``k``."""
@@ -89,6 +94,7 @@ class Router:
             index.person_of,
             weights,
             min_similarity=self.weights.min_similarity,
+            similarity_window=self.weights.similarity_window,
         )
         hits = [hit for hit in hits if hit.evidence_id in weights]  # deleted since indexing
         activity = self._activity(index, now)
