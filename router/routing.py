@@ -109,14 +109,19 @@ class Router:
             candidates=[pid for pid in active if pid in available],
             weights=self.weights,
         )
-        adjusted, fairness = False, dict[int, str]()
+        adjusted, fairness, skipped = False, dict[int, str](), list[str]()
         if policy is not None and scored:
-            scored, adjusted, fairness = self._apply_policy(
+            scored, adjusted, fairness, skipped = self._apply_policy(
                 session, policy, scored, network_id=network_id, asker_id=asker_id, k=k, now=now
             )
         chosen = scored[:k]
         candidates = self._explain(session, chosen, index, closeness, fairness, asker_id, now)
-        notes: list[str] = []
+        notes = [f"a better match was not asked: {reason}" for reason in skipped]
+        if candidates and not any(r.kind == "evidence" for c in candidates for r in c.reasons):
+            notes.append(
+                "no past answers or interests match this question closely; "
+                "these are people who answer often"
+            )
         if not candidates:
             notes.append("nobody in this network is available for this question")
         elif len(candidates) < k:
@@ -190,7 +195,7 @@ class Router:
         asker_id: int | None,
         k: int,
         now: datetime,
-    ) -> tuple[list[PersonScore], bool, dict[int, str]]:
+    ) -> tuple[list[PersonScore], bool, dict[int, str], list[str]]:
         """Let the policy scale or drop people; report whether the top ``k`` changed."""
         before = [p.person_id for p in scored[:k]]
         adjustments = policy.adjust(
@@ -202,6 +207,7 @@ class Router:
         )
         kept: list[PersonScore] = []
         reasons: dict[int, str] = {}
+        skipped: list[str] = []
         for person in scored:
             adjustment = adjustments.get(person.person_id)
             if adjustment is None:
@@ -210,12 +216,14 @@ class Router:
             if adjustment.reason:
                 reasons[person.person_id] = adjustment.reason
             if adjustment.exclude:
+                if person.person_id in before:
+                    skipped.append(adjustment.reason or "fairness rules")
                 continue
             person.score *= adjustment.factor
             kept.append(person)
         kept.sort(key=lambda p: (-p.score, p.person_id))
         after = [p.person_id for p in kept[:k]]
-        return kept, before != after, reasons
+        return kept, before != after, reasons, skipped
 
     def _explain(
         self,

@@ -14,6 +14,7 @@ from askaround.cli.progress import ProgressBar
 from askaround.cli.render import render_route
 from router import people
 from router.demo import load_demo
+from router.fairness import fairness_policy
 from router.indexing import embed_pending
 
 
@@ -40,6 +41,7 @@ def route(
             asker_id=asker_person.id if asker_person else None,
             k=k,
             now=now,
+            policy=fairness_policy(svc.settings),
         )
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
