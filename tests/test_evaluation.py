@@ -26,6 +26,7 @@ from router.evaluation import (
 )
 from router.evaluation.baselines import Bm25Threads, MostActive, people_from_threads
 from router.evaluation.cases import Thread, cutoff_of
+from router.evaluation.metrics import busiest_share
 from router.settings import Settings
 
 SITE = Path(__file__).parent / "fixtures" / "stackexchange"
@@ -63,6 +64,12 @@ def test_scores_average_cases_and_accepted_mrr_only_counts_cases_with_one() -> N
     assert scores.hit_at_3 == 0.5
     assert scores.mrr == 0.25
     assert scores.accepted_mrr == 0.5
+
+
+def test_busiest_share_is_how_often_the_most_asked_person_is_in_the_top_three() -> None:
+    assert busiest_share([[1, 2, 3], [1, 4, 5], [6, 7, 8, 1], [2, 9]]) == 0.5
+    assert busiest_share([[1, 1, 1], [2]]) == 0.5  # a person counts once per case
+    assert busiest_share([]) == 0.0
 
 
 def test_cutoff_is_the_date_of_the_question_at_the_80th_percentile() -> None:

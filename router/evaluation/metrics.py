@@ -37,6 +37,21 @@ def ndcg_at(ranking: Sequence[int], truth: Collection[int], k: int) -> float:
     return gain / ideal
 
 
+def busiest_share(rankings: Sequence[Sequence[int]], k: int = 3) -> float:
+    """The share of cases whose first ``k`` include the person who is most often among them.
+
+    Not a quality figure but a load one: near 1.0 means the same person would be asked nearly
+    every question, which a router must not do to real people.
+    """
+    if not rankings:
+        return 0.0
+    counts: dict[int, int] = {}
+    for ranking in rankings:
+        for person in set(ranking[:k]):
+            counts[person] = counts.get(person, 0) + 1
+    return max(counts.values(), default=0) / len(rankings)
+
+
 @dataclass(frozen=True)
 class Scored:
     """One case's ranking next to its truth (answerers) and strict truth (the accepted answerer)."""
@@ -58,6 +73,7 @@ class Scores:
     ndcg_at_10: float
     accepted_mrr: float
     accepted_cases: int
+    busiest_at_3: float
 
     @classmethod
     def of(cls, scored: Sequence[Scored]) -> Scores:
@@ -80,6 +96,7 @@ class Scores:
             ndcg_at_10=mean([ndcg_at(case.ranking, case.truth, 10) for case in scored]),
             accepted_mrr=mean(accepted),
             accepted_cases=len(accepted),
+            busiest_at_3=busiest_share([case.ranking for case in scored], 3),
         )
 
     def as_dict(self) -> dict[str, float | int]:

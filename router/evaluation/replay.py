@@ -97,12 +97,13 @@ class Evaluation:
         lines = [
             f"{self.site}: {self.split.questions} questions, cutoff "
             f"{self.split.cutoff:%Y-%m-%d %H:%M}, {len(self.cases)} cases ({routable} routable), "
-            f"history {self.split.history_answers} answers; embedder {self.embedder}; "
-            f"MRR over each system's top {self.depth}",
+            f"history {self.split.history_answers} answers",
+            f"embedder {self.embedder}; MRR over each system's top {self.depth}; "
+            "busy@3: share of cases whose top 3 holds the person most often there",
         ]
         header = (
             f"{'system':<15}{'P@1':>7}{'Hit@3':>7}{'Hit@10':>7}{'MRR':>7}{'nDCG@10':>8}"
-            f"{'accMRR':>8}{'secs':>7}"
+            f"{'accMRR':>8}{'busy@3':>8}{'secs':>7}"
         )
         for subset in ("all", "routable"):
             first: Scores = getattr(self.systems[0], subset) if self.systems else Scores.of([])
@@ -112,7 +113,8 @@ class Evaluation:
                 s: Scores = getattr(result, subset)
                 lines.append(
                     f"{result.name:<15}{s.p_at_1:>7.3f}{s.hit_at_3:>7.3f}{s.hit_at_10:>7.3f}"
-                    f"{s.mrr:>7.3f}{s.ndcg_at_10:>8.3f}{s.accepted_mrr:>8.3f}{result.seconds:>7.1f}"
+                    f"{s.mrr:>7.3f}{s.ndcg_at_10:>8.3f}{s.accepted_mrr:>8.3f}"
+                    f"{s.busiest_at_3:>8.2f}{result.seconds:>7.1f}"
                 )
         return "\n".join(lines)
 
