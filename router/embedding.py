@@ -10,7 +10,6 @@ import hashlib
 import importlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from router.errors import Unavailable
+from router.lexical import tokenize
 from router.progress import Progress, silent
 
 Vectors = npt.NDArray[np.float32]
@@ -110,20 +110,17 @@ def _quiet_transformers() -> None:
         pass
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
 class HashingEmbedder:
     """A deterministic bag-of-words embedder for fast tests: shared words mean similar vectors."""
 
-    def __init__(self, dimension: int = 256, name: str = "hashing-test") -> None:
+    def __init__(self, dimension: int = 1024, name: str = "hashing-test") -> None:
         self.dimension = dimension
         self.name = name
 
     def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
-            for token in _TOKEN.findall(text.lower()):
+            for token in tokenize(text):
                 digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
                 out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
             norm = float(np.linalg.norm(out[row]))

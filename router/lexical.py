@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 import numpy.typing as npt
 
-from router.vectors import Ids
+Ids = npt.NDArray[np.int64]
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#]*(?:[.\-][a-z0-9+#]+)*")
 STOPWORDS = frozenset(
