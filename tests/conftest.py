@@ -68,4 +68,6 @@ def embedder() -> HashingEmbedder:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, model_name="hashing-test")
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url, model_name="hashing-test"
+    )
