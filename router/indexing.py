@@ -95,7 +95,8 @@ class NetworkIndex:
     evidence_meta: dict[int, tuple[int, float, bool]] = field(default_factory=dict)
     activity: dict[int, Activity] = field(default_factory=dict)
     half_life_days: float = 180.0
-    signature: tuple[int, int, int] = (0, 0, 0)
+    unembedded: int = 0  # rows with no vector from the current model (after a model change)
+    signature: tuple[int, int, int] = (-1, -1, -1)  # never matches a real database
     checked_at: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -165,7 +166,7 @@ class IndexCache:
             index.lexical.remove(list(evidence_ids))
             for evidence_id in evidence_ids:
                 index.untrack(evidence_id)
-            index.signature = (0, 0, 0)
+            index.signature = (-1, -1, -1)
             index.checked_at = 0.0
 
     def get(
@@ -215,6 +216,15 @@ class IndexCache:
         signature = self._signature(session, network_id)
         if signature == index.signature:
             return
+        index.unembedded = int(
+            session.scalar(
+                select(func.count(Evidence.id)).where(
+                    Evidence.network_id == network_id,
+                    Evidence.embedding_model.is_distinct_from(self.embedder.name),
+                )
+            )
+            or 0
+        )
         wanted = set(
             session.scalars(
                 select(Evidence.id).where(

@@ -122,6 +122,11 @@ class Router:
                 "no past answers or interests match this question closely; "
                 "these are people who answer often"
             )
+        if index.unembedded:
+            notes.append(
+                f"{index.unembedded} evidence rows have no vector from {self.embedder.name} yet "
+                "(run `askaround reembed`); only their text was searched"
+            )
         if not candidates:
             notes.append("nobody in this network is available for this question")
         elif len(candidates) < k:

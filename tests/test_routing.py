@@ -210,6 +210,18 @@ def test_changing_the_model_re_embeds_instead_of_mixing_vector_spaces(
         Router(database=database, embedder=other, settings=instant), net, "Stripe payments"
     )
     assert names(result)[0] == "Ada"
+    assert not result.notes
+
+
+def test_a_route_before_re_embedding_says_the_vectors_are_missing(
+    database: Database, net: NetworkBuilder, instant: Settings
+) -> None:
+    other = HashingEmbedder(dimension=64, name="hashing-other")
+    result = ask(
+        Router(database=database, embedder=other, settings=instant), net, "Stripe payments"
+    )
+    assert any("reembed" in note for note in result.notes)
+    assert names(result)[0] == "Ada"  # lexical search still finds her
 
 
 def test_index_is_saved_and_a_new_process_loads_it(
