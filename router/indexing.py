@@ -96,7 +96,7 @@ class NetworkIndex:
     activity: dict[int, Activity] = field(default_factory=dict)
     half_life_days: float = 180.0
     unembedded: int = 0  # rows with no vector from the current model (after a model change)
-    signature: tuple[int, int, int] = (-1, -1, -1)  # never matches a real database
+    signature: tuple[int, ...] = ()  # never matches a real database
     checked_at: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -166,7 +166,7 @@ class IndexCache:
             index.lexical.remove(list(evidence_ids))
             for evidence_id in evidence_ids:
                 index.untrack(evidence_id)
-            index.signature = (-1, -1, -1)
+            index.signature = ()
             index.checked_at = 0.0
 
     def get(
@@ -202,51 +202,45 @@ class IndexCache:
             vectors=vectors, lexical=LexicalIndex(), half_life_days=self.half_life_days
         )
 
-    def _signature(self, session: Session, network_id: int) -> tuple[int, int, int]:
+    def _signature(self, session: Session, network_id: int) -> tuple[int, ...]:
+        """Cheap aggregates that change whenever rows or current-model vectors come or go."""
+        current = Evidence.embedding_model == self.embedder.name
         row = session.execute(
-            select(func.count(Evidence.id), func.max(Evidence.id), func.sum(Evidence.id)).where(
-                Evidence.network_id == network_id, Evidence.embedding_model == self.embedder.name
-            )
+            select(
+                func.count(Evidence.id),
+                func.max(Evidence.id),
+                func.sum(Evidence.id),
+                func.count(Evidence.id).filter(current),
+                func.sum(Evidence.id).filter(current),
+            ).where(Evidence.network_id == network_id)
         ).one()
-        return int(row[0] or 0), int(row[1] or 0), int(row[2] or 0)
+        return tuple(int(value or 0) for value in row)
 
     def _sync(
         self, session: Session, network_id: int, index: NetworkIndex, progress: Progress
     ) -> None:
+        """Apply the difference between the index and the database: every row is searched by
+        BM25 and counts toward activity; rows with a vector from the current model are in FAISS."""
         signature = self._signature(session, network_id)
         if signature == index.signature:
             return
-        index.unembedded = int(
-            session.scalar(
-                select(func.count(Evidence.id)).where(
-                    Evidence.network_id == network_id,
-                    Evidence.embedding_model.is_distinct_from(self.embedder.name),
-                )
-            )
-            or 0
-        )
-        wanted = set(
-            session.scalars(
-                select(Evidence.id).where(
-                    Evidence.network_id == network_id,
-                    Evidence.embedding_model == self.embedder.name,
-                )
-            )
-        )
+        models = session.execute(
+            select(Evidence.id, Evidence.embedding_model).where(Evidence.network_id == network_id)
+        ).all()
+        wanted = {int(row.id) for row in models}
+        embedded = {int(row.id) for row in models if row.embedding_model == self.embedder.name}
+        index.unembedded = len(wanted) - len(embedded)
         tracked = set(index.person_of)
         removed = sorted(tracked - wanted)
         if removed:
-            index.vectors.remove(np.asarray(removed, dtype=np.int64))
             index.lexical.remove(removed)
             for evidence_id in removed:
                 index.untrack(evidence_id)
-        new_vectors = wanted - index.vectors.ids()
-        stale_vectors = index.vectors.ids() - wanted
+        new_vectors = embedded - index.vectors.ids()
+        stale_vectors = index.vectors.ids() - embedded
         if stale_vectors:
             index.vectors.remove(np.asarray(sorted(stale_vectors), dtype=np.int64))
-        todo = sorted(wanted - tracked)
-        todo_set = set(todo) | new_vectors
-        ordered = sorted(todo_set)
+        ordered = sorted((wanted - tracked) | new_vectors)
         progress("indexing", 0, len(ordered))
         for start in range(0, len(ordered), 2000):
             chunk = ordered[start : start + 2000]
@@ -276,5 +270,5 @@ class IndexCache:
                 index.vectors.add(np.asarray(add_ids, dtype=np.int64), np.vstack(add_vectors))
             progress("indexing", start + len(chunk), len(ordered))
         index.signature = signature
-        if removed or new_vectors or stale_vectors:
+        if new_vectors or stale_vectors:
             index.vectors.save(self._path(network_id), model=self.embedder.name)
