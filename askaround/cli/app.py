@@ -30,21 +30,10 @@ COMMAND_MODULES = (
     "bots.cli",
 )
 
-_registered = False
-
-
 def register_all() -> None:
-    """Import every command module once; a module not written yet is simply absent."""
-    global _registered
-    if _registered:
-        return
+    """Import every command module (each adds its commands to ``app`` when first imported)."""
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-    _registered = True
+        importlib.import_module(name)
 
 
 def services() -> Services:
