@@ -20,9 +20,10 @@ from router.embedding import Embedder
 from router.errors import InvalidInput
 from router.indexing import IndexCache, NetworkIndex
 from router.people import primary_external_id
+from router.progress import Progress, silent
 from router.ranking import PersonScore, RankingWeights, merge_hits, score_people
 from router.route import Candidate, Reason, Route, RoutingPolicy
-from router.schema import Evidence, Person, Tie
+from router.schema import Evidence, Network, Person, Tie
 from router.settings import Settings
 
 SEARCH_DEPTH = 100
@@ -53,6 +54,13 @@ class Router:
             settings=settings,
             half_life_days=self.weights.half_life_days,
         )
+
+    def warm(self, session: Session, *, progress: Progress = silent) -> int:
+        """Load or build every network's index now, so the first question is not the slow one."""
+        network_ids = list(session.scalars(select(Network.id)))
+        for network_id in network_ids:
+            self.indexes.get(session, network_id=network_id, progress=progress)
+        return len(network_ids)
 
     def validate(self, *, question: str, k: int) -> str:
         """The question stripped, or InvalidInput saying what is wrong with it or with ``k``."""

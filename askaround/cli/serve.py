@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from askaround.cli.app import app, services
+from askaround.cli.progress import ProgressBar
 from router.errors import InvalidInput
 from router.people import get_network
 
@@ -57,5 +58,6 @@ def serve(
         with built.database.transaction() as session:
             get_network(session, name=network)  # fail now on a typo, not on the first request
     application = create_app(built, open_network=network)
-    built.router  # noqa: B018 - load the model and indexes before the first request
+    with ProgressBar() as bar, built.database.transaction() as session:
+        built.router.warm(session, progress=bar)  # model and indexes before the first request
     uvicorn.run(application, host=host, port=port, log_level="info")
