@@ -23,6 +23,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bots import outbound, workspace
 from bots.clients import CONNECTION_ERRORS, SlackClients
@@ -30,7 +31,7 @@ from bots.snapshots import ask_snapshot
 from router.channels import OutboundMessage
 from router.database import Database
 from router.errors import NotFound, Unavailable
-from router.schema import Ask, Person, Question
+from router.schema import Ask, OutboxMessage, Person, Question
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Target:
     ask_ref: str | None = None  # "channel:ts" of the ask DM a "closed" message is about
     ask_payload: dict[str, Any] | None = None
     extra: dict[str, Any] | None = None  # what the payload lacks for Slack (favours between)
+    stale: str | None = None  # why this message is no longer worth sending
 
 
 def ref(channel: str, ts: str) -> str:
@@ -82,6 +84,8 @@ class SlackChannel:
         target = self._target(message)
         if target is None:
             return {"channel": self.name, "skipped": "recipient is not on Slack"}
+        if target.stale:
+            return {"channel": self.name, "skipped": target.stale}
         if message.kind == "closed" and target.ask_payload is not None:
             where = parse_ref(target.ask_ref)
             if where is not None:
@@ -128,11 +132,13 @@ class SlackChannel:
                     select(Question.channel_ref).where(Question.id == question_id)
                 )
             ask_id = message.payload.get("ask_id")
-            ask_ref, ask_payload, extra = None, None, None
+            ask_ref, ask_payload, extra, stale = None, None, None, None
             if message.kind == "ask" and isinstance(ask_id, int):
                 with suppress(NotFound):  # an ask deleted since: its message still goes out
                     snapshot = ask_snapshot(session, network_id=message.network_id, ask_id=ask_id)
                     extra = {"favours": snapshot.payload["favours"]}
+                    if snapshot.status != "pending":
+                        stale = f"the ask is {snapshot.status} already"  # e.g. closed while queued
             if message.kind == "closed" and isinstance(ask_id, int):
                 ask = session.get(Ask, ask_id)
                 if ask is not None and ask.network_id == message.network_id and ask.channel_ref:
@@ -140,7 +146,13 @@ class SlackChannel:
                     ask_payload = ask_snapshot(
                         session, network_id=message.network_id, ask_id=ask_id
                     ).payload
-            return Target(team_id, user_id, thread, ask_ref, ask_payload, extra)
+                else:
+                    shown = _ask_shown(session, ask_id)
+                    if shown is None:
+                        raise Unavailable(f"ask #{ask_id} is being delivered; closing it after")
+                    if not shown:
+                        stale = "the ask it withdraws was never shown"
+            return Target(team_id, user_id, thread, ask_ref, ask_payload, extra, stale)
 
     def _close_ask(
         self, target: Target, where: tuple[str, str], message: OutboundMessage
@@ -260,6 +272,19 @@ class SlackChannel:
                     )
                     .values(channel_ref=ref(channel, ts))
                 )
+
+
+def _ask_shown(session: Session, ask_id: int) -> bool | None:
+    """Whether the ask's own DM (the core's outbox key ``ask:<id>``) went out; None while a
+    worker is sending it. An ask not sent yet never will be: it is no longer pending."""
+    row = session.scalar(
+        select(OutboxMessage).where(OutboxMessage.idempotency_key == f"ask:{ask_id}")
+    )
+    if row is None:
+        return False
+    if row.status == "pending" and row.locked_by is not None:
+        return None
+    return row.status == "sent" and not (row.result or {}).get("skipped")
 
 
 def _question_id(message: OutboundMessage) -> int | None:

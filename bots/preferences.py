@@ -1,8 +1,9 @@
 """A person's own settings from ``/ask``: opt out or in, weekly ask budget, stated interests.
 
-Written to the core's conventions (caller-owned session, flush never commit, keyword-only
-arguments, ``router.errors`` only) so they can move into ``router/people.py`` as they are; the
-core has no such functions yet. Snoozing is the core's (``router.questions.snooze_person``).
+Opting out and budgets go through the core's ``router.directory.update_person``; snoozing is the
+core's ``router.questions.snooze_person``. Interests (evidence of kind ``interest`` keyed by
+person and topic) and the budget in force are written to the core's conventions (caller-owned
+session, flush never commit, keyword-only arguments) so they can move into the core as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from router import people
+from router import directory, people
 from router.errors import InvalidInput
 from router.schema import Evidence, Network, Person
 from router.settings import Settings
@@ -35,10 +36,9 @@ class Standing:
 
 def set_opted_out(session: Session, *, network_id: int, person_id: int, opted_out: bool) -> Person:
     """Stop (or resume) being asked anything."""
-    person = people.get_person_by_id(session, network_id=network_id, person_id=person_id)
-    person.opted_out = opted_out
-    session.flush()
-    return person
+    return directory.update_person(
+        session, network_id=network_id, person_id=person_id, opted_out=opted_out
+    )
 
 
 def set_ask_budget(
@@ -47,10 +47,9 @@ def set_ask_budget(
     """How many asks a week a person accepts; None goes back to the network's default."""
     if per_week is not None and not 0 <= per_week <= limit:
         raise InvalidInput(f"a weekly budget is from 0 to {limit}")
-    person = people.get_person_by_id(session, network_id=network_id, person_id=person_id)
-    person.ask_budget = per_week
-    session.flush()
-    return person
+    return directory.update_person(
+        session, network_id=network_id, person_id=person_id, ask_budget=per_week
+    )
 
 
 def budget_in_force(session: Session, *, person: Person, settings: Settings) -> tuple[int, bool]:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import func, or_, select
 
 from askaround.wiring import Services
 from bots.http import mount_slack
@@ -26,7 +27,7 @@ from router.database import Database
 from router.embedding import HashingEmbedder
 from router.indexing import embed_pending
 from router.outbox import outbox_counts
-from router.schema import Person
+from router.schema import OutboxMessage, Person
 from router.settings import Settings
 from tests import slack_signing
 from tests.fake_slack import FakeSlack
@@ -60,6 +61,22 @@ class SlackHarness:
                 if outbox_counts(session)["pending"] == 0:
                     return
             assert time.monotonic() < deadline, "the outbox never emptied"
+            time.sleep(0.02)
+
+    def idle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued message was tried at least once and no worker holds one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.bot.transaction() as session:
+                busy = session.scalar(
+                    select(func.count(OutboxMessage.id)).where(
+                        or_(OutboxMessage.locked_by.is_not(None), OutboxMessage.attempts == 0),
+                        OutboxMessage.status == "pending",
+                    )
+                )
+            if not busy:
+                return
+            assert time.monotonic() < deadline, "the courier never went idle"
             time.sleep(0.02)
 
     def post(

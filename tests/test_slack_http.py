@@ -3,6 +3,7 @@ and refuses oversized or undecodable bodies before bolt sees them."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 import pytest
@@ -15,8 +16,11 @@ from bots.runtime import SlackBot
 from router.database import Database
 from router.embedding import HashingEmbedder
 from router.errors import Unavailable
+from router.outbox import outbox_counts
 from router.settings import Settings
-from tests.slack_signing import signed_headers
+from tests.fake_slack import FakeSlack
+from tests.slack_harness import seed
+from tests.slack_signing import signed_headers, slash_command_body
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "slack_settings"]
@@ -64,4 +68,32 @@ def test_oversized_and_undecodable_bodies_are_refused(
         raw = b"text=\xff\xfe"
         headers = signed_headers(raw.decode("latin-1"))
         assert client.post("/slack/events", content=raw, headers=headers).status_code == 400
+    bot.close()
+
+
+def test_the_app_starts_and_takes_questions_while_slack_is_unreachable(
+    slack_settings: Settings, database: Database, fake_slack: FakeSlack, now: datetime
+) -> None:
+    seed(database, now, HashingEmbedder())
+    response_url = fake_slack.response_url()
+    fake_slack.stop()  # nothing listens at the Web API URL any more
+    services = _services(slack_settings, database)
+    bot = SlackBot(services, clock=lambda: now, jobs=[])
+    app = FastAPI()
+    mount_slack(app, services, bot=bot)
+    body = slash_command_body(
+        "which hops for a hazy IPA?", user_id="UANA", response_url=response_url
+    )
+    with TestClient(app) as client:
+        response = client.post("/slack/events", content=body.encode(), headers=signed_headers(body))
+        assert response.status_code == 200
+        assert response.json()["text"].startswith("Finding the right people")
+        deadline = time.monotonic() + 10
+        while True:
+            with database.transaction() as session:
+                counts = outbox_counts(session)
+            if counts["pending"] == 2:
+                break  # both asks wait in the outbox for Slack to come back
+            assert time.monotonic() < deadline, counts
+            time.sleep(0.05)
     bot.close()

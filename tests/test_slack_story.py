@@ -255,3 +255,71 @@ def test_the_ask_dm_shows_the_favours_between_the_asked_person_and_the_asker(
     dm = next(p for p in _ask(h) if p["channel"] == "DUBO")
     assert "Between you: Ana has answered you 1×, you have answered Ana 0×." in text_of(dm)
     assert "favour" not in text_of(dm).split("Why you")[1].split("Between you")[0]
+
+
+def test_not_my_area_and_snooze_me_update_the_dm_and_the_core(harness: SlackHarness) -> None:
+    from router.schema import Person
+
+    h = harness
+    dms = {p["channel"]: p for p in _ask(h)}
+    bo_ts = h.fake.messages("DUBO")[0]["ts"]
+    cy_ts = h.fake.messages("DUCY")[0]["ts"]
+    h.click(
+        messages.DECLINE,
+        buttons(dms["DUBO"])[messages.DECLINE],
+        user="UBO",
+        channel="DUBO",
+        ts=bo_ts,
+    )
+    h.click(
+        messages.SNOOZE_ME,
+        buttons(dms["DUCY"])[messages.SNOOZE_ME],
+        user="UCY",
+        channel="DUCY",
+        ts=cy_ts,
+    )
+    updates = {u.params["channel"]: text_of(u.params) for u in h.fake.wait_for("chat.update", 2)}
+    assert "Not your area" in updates["DUBO"] and "Snoozed" in updates["DUCY"]
+    with h.bot.transaction() as session:
+        statuses = dict(session.execute(select(Ask.person_id, Ask.status)).all())
+        cy = session.get(Person, h.people["UCY"])
+        assert cy is not None and cy.snoozed_until == h.clock.at + timedelta(days=7)
+    assert statuses == {h.people["UBO"]: "declined", h.people["UCY"]: "passed"}
+
+
+def test_someone_else_clicking_an_ask_changes_nothing(harness: SlackHarness) -> None:
+    h = harness
+    dm = next(p for p in _ask(h) if p["channel"] == "DUBO")
+    ts = h.fake.messages("DUBO")[0]["ts"]
+    h.click(messages.PASS, buttons(dm)[messages.PASS], user="UDEE", channel="DUBO", ts=ts)
+    (reply,) = h.fake.wait_for("response_url", 2)[1:]
+    assert "sent to someone else" in text_of(reply.params)
+    with h.bot.transaction() as session:
+        assert set(session.scalars(select(Ask.status))) == {"pending"}
+    assert h.fake.count("chat.update") == 0
+
+
+def test_asks_of_a_question_closed_while_slack_was_down_are_never_sent(
+    harness: SlackHarness,
+) -> None:
+    from router import questions
+
+    h = harness
+    h.fake.fail("conversations.open", status=None, times=100)
+    h.slash(QUESTION, user="UANA")
+    h.fake.wait_for("response_url")
+    h.idle()  # the asks were tried, failed, and wait for a retry
+    with h.bot.transaction() as session:
+        question_id = session.scalars(select(Question.id)).one()
+        questions.close_question(
+            session,
+            network_id=_network(h),
+            question_id=question_id,
+            person_id=h.people["UANA"],
+            now=h.clock.at,
+        )
+    h.fake.clear_failures()
+    h.clock.at = h.clock.at + timedelta(minutes=10)
+    h.bot.courier.deliver()
+    h.settle()
+    assert h.fake.count("chat.postMessage") == 0 and h.fake.count("chat.update") == 0
