@@ -13,7 +13,7 @@ from router.errors import AskaroundError
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning core errors into one line and exit code 2."""
+    """Entry point: run the CLI; core errors and usage errors become one line and a non-zero exit."""
     register_all()
     try:
         app(standalone_mode=False)
@@ -22,12 +22,14 @@ def main() -> None:
         sys.exit(2)
     except SystemExit:
         raise
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:
+        # Typer bundles its own click, so usage errors are matched by shape, not by class.
+        if type(exc).__name__ == "Abort":
             sys.exit(130)
-        if isinstance(exc, click.ClickException):
-            print(f"error: {exc.format_message()}", file=sys.stderr)
-            sys.exit(exc.exit_code)
+        message = getattr(exc, "format_message", None)
+        if callable(message) and hasattr(exc, "exit_code"):
+            text = str(message()).strip()
+            if text:
+                print(f"error: {text}", file=sys.stderr)
+            sys.exit(int(exc.exit_code) or 2)
         raise

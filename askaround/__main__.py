@@ -1,0 +1,5 @@
+"""``python -m askaround`` runs the CLI."""
+
+from askaround.cli import main
+
+main()

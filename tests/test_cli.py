@@ -1,0 +1,53 @@
+"""The CLI's contract for bad input: one line on stderr and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from router.settings import Settings
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        "ASKAROUND_DATA_DIR": str(settings.data_dir),
+        "ASKAROUND_DATABASE_URL": settings.resolved_database_url,
+        "ASKAROUND_MODEL_NAME": "hashing-test",
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "askaround", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["route", "anything", "-k", "lots"], "Invalid value for '-k'"),
+        (["route", "anything", "--bogus"], "No such option: --bogus"),
+        (["route", "anything", "--network", "nowhere"], "no network named 'nowhere'"),
+    ],
+)
+def test_bad_input_gets_one_line_and_a_non_zero_exit(
+    settings: Settings, args: list[str], says: str
+) -> None:
+    result = run_cli(settings, *args)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_route_on_the_demo_network_explains_each_person(settings: Settings) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    result = run_cli(settings, "route", "which payment provider handles EU VAT?", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"candidates"' in result.stdout and '"reasons"' in result.stdout
