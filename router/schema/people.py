@@ -78,6 +78,8 @@ class Evidence(Base):
     __table_args__ = (
         UniqueConstraint("network_id", "source_key"),
         Index("ix_evidence_network_person", "network_id", "person_id"),
+        # Covers the index-freshness check (counts and id sums per model) without reading rows.
+        Index("ix_evidence_network_model", "network_id", "embedding_model"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
