@@ -51,3 +51,14 @@ def test_route_on_the_demo_network_explains_each_person(settings: Settings) -> N
     result = run_cli(settings, "route", "which payment provider handles EU VAT?", "--json")
     assert result.returncode == 0, result.stderr
     assert '"candidates"' in result.stdout and '"reasons"' in result.stdout
+
+
+def test_summary_send_twice_queues_each_person_once(settings: Settings) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    first = run_cli(settings, "summary", "send", "--network", "demo", "--week", "2026-W47")
+    second = run_cli(settings, "summary", "send", "--network", "demo", "--week", "2026-W47")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    queued = int(first.stdout.split(": ")[1].split()[0])
+    assert queued > 0
+    assert second.stdout.startswith("week 2026-W47: 0 summaries queued")
+    assert f"{queued} already sent" in second.stdout

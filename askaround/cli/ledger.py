@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -14,7 +14,12 @@ from router import people
 from router.errors import InvalidInput
 from router.ledger import network_totals, pair_balance, person_ledger
 from router.question_views import names_of
-from router.summary import build_weekly_summary, moment_in_week
+from router.summary import (
+    build_weekly_summary,
+    enqueue_weekly_summaries,
+    iso_week,
+    moment_in_week,
+)
 from router.summary_text import render_network_summary, render_person_summary
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
@@ -116,14 +121,26 @@ def ledger(
         typer.echo(f"{names.get(pid, pid)!s:<30} {t.given:>8g} {t.received:>9g} {t.balance:>8g}")
 
 
-@app.command()
+summary_app = typer.Typer(
+    help="The weekly favours summary: show it, or send it to everyone with news.",
+    invoke_without_command=True,
+)
+app.add_typer(summary_app, name="summary")
+
+
+@summary_app.callback()
 def summary(
-    network: NetworkOption,
+    context: typer.Context,
+    network: Annotated[str | None, typer.Option("--network", "-n", help="Network name.")] = None,
     week: Annotated[str | None, typer.Option("--week", help="ISO week, e.g. 2026-W48.")] = None,
     person: Annotated[str | None, typer.Option("--person", help="One person's summary.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """The weekly favours summary (this week so far, or --week), for the network or one person."""
+    if context.invoked_subcommand is not None:
+        return
+    if network is None:
+        raise InvalidInput("--network is required")
     now = datetime.now(UTC)
     as_of = moment_in_week(week, now=now) if week else now
     with services().database.transaction() as session:
@@ -140,3 +157,32 @@ def summary(
         typer.echo(
             json.dumps(result.as_dict(), indent=2) if as_json else render_network_summary(result)
         )
+
+
+@summary_app.command("send")
+def send(
+    network: NetworkOption,
+    week: Annotated[
+        str | None, typer.Option("--week", help="ISO week; default: the week that just ended.")
+    ] = None,
+) -> None:
+    """Queue last week's summary for everyone with news, once per person and week.
+
+    With Slack configured this is the Slack job (Monday morning in each person's timezone);
+    otherwise the summaries go to the outbox for `askaround worker` to deliver.
+    """
+    built = services()
+    if built.settings.slack_bot_token or built.settings.slack_client_id:
+        from bots.cli import summary_send
+
+        summary_send()
+        return
+    now = datetime.now(UTC)
+    chosen = week or iso_week(now - timedelta(days=7))
+    with built.database.transaction() as session:
+        network_id, _ = _ids(session, network, None)
+        run = enqueue_weekly_summaries(session, network_id=network_id, now=now, week=chosen)
+    typer.echo(
+        f"week {chosen}: {len(run.enqueued)} summaries queued, {len(run.already_sent)} already "
+        f"sent, {run.skipped} with nothing to report; `askaround worker` delivers them"
+    )
