@@ -14,7 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bots import messages, preferences
+from bots import messages
 from bots.clients import respond
 from bots.runtime import Member, SlackBot
 from bots.subcommands import (
@@ -28,7 +28,7 @@ from bots.subcommands import (
     Snooze,
     parse_ask,
 )
-from router import ledger, questions
+from router import ledger, preferences, questions
 from router.errors import AskaroundError, InvalidInput
 from router.indexing import embed_pending
 from router.schema import Person

@@ -12,11 +12,11 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bots import messages, preferences
+from bots import messages
 from bots.clients import SLACK_FAILURES
 from bots.messages import clip, context, escape, section
 from bots.runtime import SlackBot
-from router import ledger, questions
+from router import ledger, preferences, questions
 from router.ledger import PersonLedger
 from router.question_views import QuestionView
 from router.schema import Person, Question

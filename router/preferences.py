@@ -1,9 +1,7 @@
-"""A person's own settings from ``/ask``: opt out or in, weekly ask budget, stated interests.
+"""A person's own settings: opt out or in, weekly ask budget, stated interests.
 
-Opting out and budgets go through the core's ``router.directory.update_person``; snoozing is the
-core's ``router.questions.snooze_person``. Interests (evidence of kind ``interest`` keyed by
-person and topic) and the budget in force are written to the core's conventions (caller-owned
-session, flush never commit, keyword-only arguments) so they can move into the core as they are.
+Interests are evidence of kind ``interest`` keyed by person and topic, so routing finds them like
+any other evidence. Snoozing is ``router.questions.snooze_person``.
 """
 
 from __future__ import annotations
