@@ -274,6 +274,7 @@ def plain_text(text: str, names: dict[str, str]) -> str:
 
 
 def when(ts: str) -> datetime:
+    """A Slack timestamp ("1700000000.000100") as an aware UTC datetime."""
     return datetime.fromtimestamp(float(ts), tz=UTC)
 
 

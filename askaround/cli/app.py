@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "bots.cli",
 )
 
+
 def register_all() -> None:
     """Import every command module (each adds its commands to ``app`` when first imported)."""
     for name in COMMAND_MODULES:
