@@ -28,6 +28,7 @@ from router.embedding import SentenceTransformerEmbedder
 from router.routing import Router
 from router.schema import Evidence
 from router.settings import Settings
+from router.vectors import VectorIndex
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 WORDS = [
@@ -198,6 +199,27 @@ def time_parts(router: Router, database: Database, network_id: int, n: int) -> d
     return {name: statistics.median(values) for name, values in parts.items()}
 
 
+def hnsw_recall(router: Router, database: Database, network_id: int, n: int = 100) -> float | None:
+    """Recall@100 of the approximate index against exact search over the same vectors."""
+    with database.transaction() as session:
+        index = router.indexes.get(session, network_id=network_id)
+    if not index.vectors.approximate:
+        return None
+    exact = VectorIndex(index.vectors.dimension, exact_max=10**9, hnsw_m=16, ef_search=16)
+    ids, vectors = index.vectors.stored()
+    exact.add(ids, vectors)
+    rng = np.random.default_rng(11)
+    queries = vectors[rng.choice(len(vectors), n, replace=False)] + 0.3 * rng.standard_normal(
+        (n, vectors.shape[1])
+    ).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    found = [
+        len(set(index.vectors.search(q, 100)[0]) & set(exact.search(q, 100)[0])) / 100
+        for q in queries
+    ]
+    return float(np.mean(found))
+
+
 def time_http(services: Services, network_name: str, n: int) -> list[float] | None:
     try:
         import httpx
@@ -284,6 +306,9 @@ def main() -> None:
             )
             for name, ms in time_parts(router, database, network_id, 50).items():
                 print(f"    {name:>13}: {ms:.2f} ms median")
+            recall = hnsw_recall(router, database, network_id)
+            if recall is not None:
+                print(f"  HNSW recall@100 vs exact search: {recall:.3f}")
             http = time_http(services, f"bench-{size}", args.queries)
             if http:
                 print(

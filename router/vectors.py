@@ -78,7 +78,7 @@ class VectorIndex:
         else:
             self._index.remove_ids(np.asarray(gone, dtype=np.int64))
 
-    def _stored(self) -> tuple[Ids, Vectors]:
+    def stored(self) -> tuple[Ids, Vectors]:
         """Every live (id, vector) pair held by the FAISS index."""
         id_map = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
@@ -94,7 +94,7 @@ class VectorIndex:
         extra_ids: Ids | None = None,
         extra_vectors: Vectors | None = None,
     ) -> None:
-        ids, vectors = self._stored()
+        ids, vectors = self.stored()
         if extra_ids is not None and extra_vectors is not None:
             ids = np.concatenate([ids, extra_ids])
             vectors = np.vstack([vectors, extra_vectors])
