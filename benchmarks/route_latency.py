@@ -3,7 +3,7 @@
 Synthetic rows (topic-clustered unit vectors, text drawn from a tech vocabulary) stand in for
 size; queries are embedded by the real model. Prints figures; asserts nothing.
 
-    .venv/bin/python benchmarks/route_latency.py [--sizes 10000 100000] [--queries 200]
+    .venv/bin/python -m benchmarks.route_latency [--sizes 10000 100000] [--queries 200]
 """
 
 from __future__ import annotations
@@ -15,151 +15,18 @@ import statistics
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert
 
 from askaround.wiring import Services, pin_threads
+from benchmarks.synthetic import NOW, QUERIES, WORDS, percentile, populate
 from router import people
 from router.database import Database
 from router.embedding import SentenceTransformerEmbedder
 from router.routing import Router
-from router.schema import Evidence
 from router.settings import Settings
 from router.vectors import VectorIndex
-
-NOW = datetime(2026, 11, 25, tzinfo=UTC)
-WORDS = [
-    "grafana",
-    "prometheus",
-    "kubernetes",
-    "terraform",
-    "dbt",
-    "snowflake",
-    "bigquery",
-    "stripe",
-    "airflow",
-    "kafka",
-    "postgres",
-    "redis",
-    "react",
-    "django",
-    "fastapi",
-    "pytorch",
-    "mlflow",
-    "amplitude",
-    "segment",
-    "looker",
-    "tableau",
-    "datadog",
-    "sentry",
-    "pagerduty",
-    "jenkins",
-    "github",
-    "gitlab",
-    "docker",
-    "helm",
-    "istio",
-    "spark",
-    "flink",
-    "pandas",
-    "numpy",
-    "scala",
-    "golang",
-    "rust",
-    "billing",
-    "invoices",
-    "churn",
-    "retention",
-    "funnel",
-    "cohort",
-    "experiment",
-    "hiring",
-    "onboarding",
-    "interview",
-    "roadmap",
-    "pricing",
-    "security",
-    "compliance",
-    "gdpr",
-    "soc2",
-    "latency",
-    "caching",
-    "queue",
-    "index",
-    "migration",
-    "backup",
-    "replica",
-    "dashboard",
-    "alert",
-    "metric",
-    "trace",
-    "log",
-    "deploy",
-    "rollback",
-    "canary",
-    "schema",
-    "model",
-    "pipeline",
-    "warehouse",
-]
-QUERIES = [
-    "what tool do you use to analyse retention cohorts?",
-    "how do you tune noisy grafana alerts at night?",
-    "dbt incremental models on snowflake, any advice?",
-    "which payment provider handles EU VAT?",
-    "how do you run postgres migrations without downtime?",
-    "kafka or kinesis for event streaming?",
-    "how do you interview senior engineers?",
-    "best way to deploy pytorch models behind an api?",
-]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def populate(database: Database, size: int, dimension: int, seed: int = 7) -> int:
-    """A network of ``size`` synthetic evidence rows over size/20 people; returns its id."""
-    rng = np.random.default_rng(seed)
-    pick = random.Random(seed)
-    centres = rng.standard_normal((200, dimension)).astype(np.float32)
-    with database.transaction() as session:
-        network = people.ensure_network(session, name=f"bench-{size}", now=NOW)
-        person_ids = [
-            people.ensure_person(
-                session,
-                network_id=network.id,
-                external_ids=[f"b:{n}"],
-                display_name=f"P{n}",
-                now=NOW,
-            ).id
-            for n in range(max(size // 20, 10))
-        ]
-        for start in range(0, size, 5000):
-            rows = []
-            for n in range(start, min(size, start + 5000)):
-                vector = centres[n % 200] + 0.6 * rng.standard_normal(dimension).astype(np.float32)
-                vector /= np.linalg.norm(vector)
-                rows.append(
-                    {
-                        "network_id": network.id,
-                        "person_id": pick.choice(person_ids),
-                        "kind": "answer",
-                        "text": " ".join(pick.choices(WORDS, k=30)),
-                        "context": " ".join(pick.choices(WORDS, k=8)),
-                        "source": "bench",
-                        "weight": 1.0,
-                        "created_at": NOW - timedelta(days=pick.randint(1, 900)),
-                        "embedding": vector.astype(np.float32).tobytes(),
-                        "embedding_model": "all-MiniLM-L6-v2",
-                    }
-                )
-            session.execute(insert(Evidence), rows)
-        return network.id
 
 
 def time_in_process(router: Router, database: Database, network_id: int, n: int) -> list[float]:
@@ -287,7 +154,9 @@ def main() -> None:
             database = Database(settings.resolved_database_url)
             database.migrate()
             t0 = time.perf_counter()
-            network_id = populate(database, size, embedder.dimension)
+            network_id, _ = populate(
+                database, size=size, dimension=embedder.dimension, name=f"bench-{size}"
+            )
             services = Services(settings=settings, embedder_override=embedder)
             services.__dict__["database"] = database
             router = services.router

@@ -16,109 +16,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import uvicorn
 from fastapi import FastAPI
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from askaround.wiring import Services, pin_threads
+from benchmarks.synthetic import percentile, populate
 from bots.http import mount_slack
 from bots.runtime import SlackBot
-from router import people
-from router.database import Database
-from router.schema import Ask, Evidence, Question
+from router.schema import Ask, Question
 from router.settings import Settings
 from tests import slack_signing
 from tests.fake_slack import TEAM_ID, FakeSlack
 
-NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
-WORDS = [
-    "grafana",
-    "prometheus",
-    "kubernetes",
-    "terraform",
-    "dbt",
-    "snowflake",
-    "bigquery",
-    "stripe",
-    "airflow",
-    "kafka",
-    "postgres",
-    "redis",
-    "react",
-    "django",
-    "fastapi",
-    "pytorch",
-    "mlflow",
-    "amplitude",
-    "segment",
-    "looker",
-    "tableau",
-    "datadog",
-    "sentry",
-    "pagerduty",
-    "jenkins",
-    "github",
-    "gitlab",
-    "docker",
-    "helm",
-    "istio",
-    "spark",
-    "flink",
-    "pandas",
-    "numpy",
-    "scala",
-    "golang",
-    "rust",
-    "billing",
-    "invoices",
-    "churn",
-    "retention",
-    "funnel",
-    "cohort",
-    "experiment",
-    "hiring",
-    "onboarding",
-    "interview",
-    "roadmap",
-    "pricing",
-    "security",
-    "compliance",
-    "gdpr",
-    "soc2",
-    "latency",
-    "caching",
-    "queue",
-    "index",
-    "migration",
-    "backup",
-    "replica",
-    "dashboard",
-    "alert",
-    "metric",
-    "trace",
-    "log",
-    "deploy",
-    "rollback",
-    "canary",
-    "schema",
-    "model",
-    "pipeline",
-    "warehouse",
-]
 QUESTIONS = [
     "what tool do you use to analyse retention cohorts?",
     "how do you tune noisy grafana alerts at night?",
@@ -129,52 +51,6 @@ QUESTIONS = [
     "how do you interview senior engineers?",
     "best way to deploy pytorch models behind an api?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def populate(database: Database, *, size: int, model: str, dimension: int) -> int:
-    """A Slack network of ``size`` synthetic evidence rows over size/20 people; returns its size."""
-    rng = np.random.default_rng(7)
-    pick = random.Random(7)
-    centres = rng.standard_normal((200, dimension)).astype(np.float32)
-    with database.transaction() as session:
-        network = people.ensure_network(session, name="bench-slack", now=NOW)
-        network.slack_team_id = TEAM_ID
-        person_ids = [
-            people.ensure_person(
-                session,
-                network_id=network.id,
-                external_ids=[f"slack:U{n:06d}"],
-                display_name=f"Person {n}",
-                now=NOW,
-            ).id
-            for n in range(max(size // 20, 10))
-        ]
-        for start in range(0, size, 5000):
-            rows = []
-            for n in range(start, min(size, start + 5000)):
-                vector = centres[n % 200] + 0.6 * rng.standard_normal(dimension).astype(np.float32)
-                vector /= np.linalg.norm(vector)
-                rows.append(
-                    {
-                        "network_id": network.id,
-                        "person_id": pick.choice(person_ids),
-                        "kind": "answer",
-                        "text": " ".join(pick.choices(WORDS, k=30)),
-                        "context": " ".join(pick.choices(WORDS, k=8)),
-                        "source": "bench",
-                        "weight": 1.0,
-                        "created_at": NOW - timedelta(days=pick.randint(1, 900)),
-                        "embedding": vector.astype(np.float32).tobytes(),
-                        "embedding_model": model,
-                    }
-                )
-            session.execute(insert(Evidence), rows)
-        return len(person_ids)
 
 
 def serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, int]:
@@ -286,8 +162,14 @@ def main() -> None:
         services = Services(settings=settings)
         embedder = services.embedder
         started = time.perf_counter()
-        population = populate(
-            services.database, size=args.size, model=embedder.name, dimension=embedder.dimension
+        _, population = populate(
+            services.database,
+            size=args.size,
+            model=embedder.name,
+            dimension=embedder.dimension,
+            name="bench-slack",
+            id_prefix="slack:U",
+            team_id=TEAM_ID,
         )
         print(
             f"{args.size} evidence rows over {population} people, model {embedder.name}, "
