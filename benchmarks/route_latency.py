@@ -66,12 +66,14 @@ def time_parts(router: Router, database: Database, network_id: int, n: int) -> d
     return {name: statistics.median(values) for name, values in parts.items()}
 
 
-def hnsw_recall(router: Router, database: Database, network_id: int, n: int = 100) -> float | None:
-    """Recall@100 of the approximate index against exact search over the same vectors."""
+def hnsw_recall(
+    router: Router, database: Database, network_id: int, n: int = 100
+) -> dict[int, tuple[float, float]]:
+    """Recall@100 of the approximate index against exact search, and ms per search, by efSearch."""
     with database.transaction() as session:
         index = router.indexes.get(session, network_id=network_id)
     if not index.vectors.approximate:
-        return None
+        return {}
     exact = VectorIndex(index.vectors.dimension, exact_max=10**9, hnsw_m=16, ef_search=16)
     ids, vectors = index.vectors.stored()
     exact.add(ids, vectors)
@@ -80,11 +82,20 @@ def hnsw_recall(router: Router, database: Database, network_id: int, n: int = 10
         (n, vectors.shape[1])
     ).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
-    found = [
-        len(set(index.vectors.search(q, 100)[0]) & set(exact.search(q, 100)[0])) / 100
-        for q in queries
-    ]
-    return float(np.mean(found))
+    truth = [set(exact.search(q, 100)[0]) for q in queries]
+    hnsw = index.vectors.hnsw()
+    configured = hnsw.efSearch
+    results = {}
+    for ef in (128, 256, 512, 1024):
+        hnsw.efSearch = ef
+        started = time.perf_counter()
+        found = [
+            len(set(index.vectors.search(q, 100)[0]) & t) / 100
+            for q, t in zip(queries, truth, strict=True)
+        ]
+        results[ef] = (float(np.mean(found)), (time.perf_counter() - started) * 1000 / n)
+    hnsw.efSearch = configured
+    return results
 
 
 def time_http(services: Services, network_name: str, n: int) -> list[float] | None:
@@ -175,9 +186,10 @@ def main() -> None:
             )
             for name, ms in time_parts(router, database, network_id, 50).items():
                 print(f"    {name:>13}: {ms:.2f} ms median")
-            recall = hnsw_recall(router, database, network_id)
-            if recall is not None:
-                print(f"  HNSW recall@100 vs exact search: {recall:.3f}")
+            for ef, (recall, ms) in hnsw_recall(router, database, network_id).items():
+                print(
+                    f"  HNSW efSearch {ef:>4}: recall@100 vs exact {recall:.3f}, {ms:.2f} ms/search"
+                )
             http = time_http(services, f"bench-{size}", args.queries)
             if http:
                 print(

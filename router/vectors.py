@@ -78,6 +78,13 @@ class VectorIndex:
         else:
             self._index.remove_ids(np.asarray(gone, dtype=np.int64))
 
+    def hnsw(self) -> Any:
+        """The HNSW graph (to tune ``efSearch``); only for an approximate index."""
+        if not self._approximate:
+            raise ValueError("an exact index has no HNSW graph")
+        inner: Any = faiss.downcast_index(self._index.index)
+        return inner.hnsw
+
     def stored(self) -> tuple[Ids, Vectors]:
         """Every live (id, vector) pair held by the FAISS index."""
         id_map = faiss.vector_to_array(self._index.id_map).astype(np.int64)
@@ -152,8 +159,7 @@ class VectorIndex:
         index._index = raw  # read_index returns the concrete type; a downcast copy would outlive it
         index._approximate = bool(meta["approximate"])
         if index._approximate:
-            inner: Any = faiss.downcast_index(index._index.index)
-            inner.hnsw.efSearch = ef_search
+            index.hnsw().efSearch = ef_search
         index._masked = {int(i) for i in meta["masked"]}
         stored = faiss.vector_to_array(index._index.id_map).astype(np.int64)
         index._ids = {int(i) for i in stored} - index._masked
