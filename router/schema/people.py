@@ -79,7 +79,7 @@ class Evidence(Base):
         UniqueConstraint("network_id", "source_key"),
         Index("ix_evidence_network_person", "network_id", "person_id"),
         # Covers the index-freshness check (counts and id sums per model) without reading rows.
-        Index("ix_evidence_network_model", "network_id", "embedding_model"),
+        Index("ix_evidence_network_model", "network_id", "embedding_model", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
