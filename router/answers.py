@@ -15,7 +15,7 @@ from router.asks import ask_for, notify, open_question, record_event
 from router.errors import InvalidInput, NotFound, PermissionDenied
 from router.idempotency import insert_once
 from router.ledger import record_favour
-from router.people import record_tie
+from router.people import ASKAROUND_SOURCE, add_evidence, record_tie
 from router.question_views import AnswerView, answer_view, load_question, names_of
 from router.schema import Answer, Question
 
@@ -87,6 +87,17 @@ def answer_ask(
     )
     record_tie(
         session, network_id=network_id, helper_id=person_id, helped_id=question.asker_id, at=now
+    )
+    add_evidence(  # what they answered here is evidence of what they know, for later questions
+        session,
+        network_id=network_id,
+        person_id=person_id,
+        kind="answer",
+        text=text,
+        context=question.text,
+        source=ASKAROUND_SOURCE,
+        source_key=f"askaround:answer:{answer.id}",
+        created_at=now,
     )
     notify(
         session,

@@ -28,6 +28,7 @@ from router.settings import Settings
 from router.vectors import VectorIndex
 
 EMBED_CHUNK = 512
+EMBED_ON_SYNC_MAX = 64
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
 
 
@@ -224,6 +225,12 @@ class IndexCache:
         signature = self._signature(session, network_id)
         if signature == index.signature:
             return
+        missing = signature[0] - signature[3]
+        if 0 < missing <= EMBED_ON_SYNC_MAX:
+            # A few new rows (an answer given here, an interest added): embed them now rather than
+            # leave them to text search. Thousands (a model change) are `askaround reembed`'s job.
+            embed_pending(session, network_id=network_id, embedder=self.embedder)
+            signature = self._signature(session, network_id)
         models = session.execute(
             select(Evidence.id, Evidence.embedding_model).where(Evidence.network_id == network_id)
         ).all()

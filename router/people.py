@@ -15,6 +15,7 @@ from router.errors import Conflict, InvalidInput, NotFound
 from router.schema import Evidence, ExternalId, Network, Person, Tie
 
 EVIDENCE_KINDS = ("answer", "interest", "profile")
+ASKAROUND_SOURCE = "askaround"  # answers given through Askaround itself: private, never quoted
 MAX_NETWORK_NAME = 100
 
 

@@ -19,7 +19,7 @@ from router.database import Database
 from router.embedding import Embedder
 from router.errors import InvalidInput
 from router.indexing import IndexCache, NetworkIndex
-from router.people import primary_external_id
+from router.people import ASKAROUND_SOURCE, primary_external_id
 from router.progress import Progress, silent
 from router.ranking import PersonScore, RankingWeights, merge_hits, score_people
 from router.route import Candidate, Reason, Route, RoutingPolicy
@@ -330,6 +330,15 @@ def _evidence_reason(row: Any, similarity: float | None) -> Reason:
     created: datetime = row.created_at
     snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
     title = context.split("\n")[0] if context else ""
+    if row.source == ASKAROUND_SOURCE:  # a private exchange: say that, never quote it
+        return Reason(
+            kind="evidence",
+            text=f"answered a similar question through Askaround ({created.date().isoformat()})",
+            evidence_id=int(row.id),
+            source=ASKAROUND_SOURCE,
+            date=created,
+            score=None if similarity is None else round(float(similarity), 4),
+        )
     if kind == "answer":
         about = f'answered "{_clip(title, 90)}"' if title else f'answered "{_clip(text, 90)}"'
         sentence = f"{about} ({created.date().isoformat()})"

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         description="Above this many vectors a network's index goes approximate (HNSW).",
     )
     hnsw_m: int = Field(default=32, ge=4, le=128)
-    hnsw_ef_search: int = Field(default=512, ge=8, le=4096)  # recall@100 ≈ .87 on hard synthetic data
+    # efSearch 512: recall@100 ≈ .87 on hard synthetic vectors, under a millisecond at 100k
+    hnsw_ef_search: int = Field(default=512, ge=8, le=4096)
     index_check_seconds: float = Field(
         default=2.0,
         ge=0,

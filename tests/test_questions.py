@@ -447,3 +447,28 @@ def test_history_shows_every_state_change_in_order(
     assert [e.at for e in history.events] == sorted(e.at for e in history.events)
     assert history.events[3].actor_name == ask.person_name
     assert history.as_dict()["question"]["status"] == "closed"
+
+
+def test_an_answer_given_here_becomes_private_evidence_for_the_next_question(
+    router: Router, config: Settings, net: NetworkBuilder
+) -> None:
+    asked = _ask(router, config, net, text="Which terraform layout for many AWS accounts?", k=1)
+    ask = asked.question.asks[0]
+    _answer(net, ask.id, ask.person_id, text="Terragrunt with one module per account, state in S3")
+    with net.database.transaction() as session:
+        evidence = session.scalars(select(Evidence).where(Evidence.source == "askaround")).all()
+        assert [(e.person_id, e.kind) for e in evidence] == [(ask.person_id, "answer")]
+        later = router.route(
+            session,
+            network_id=net.network_id,
+            question="terragrunt modules per AWS account?",
+            asker_id=net.ids["ada"],
+            k=1,
+            now=net.now + timedelta(days=1),
+        )
+    top = later.candidates[0]
+    assert top.person_id == ask.person_id
+    private = [r for r in top.reasons if r.source == "askaround"]
+    assert private and "through Askaround" in private[0].text
+    assert private[0].snippet is None and "terraform" not in private[0].text.lower()
+    assert not later.notes  # the new row was embedded on the way, not left to text search
