@@ -183,7 +183,7 @@ def _budget(rest: str) -> Budget:
         return Budget(None)
     if rest in ("default", "reset"):
         return Budget(None, reset=True)
-    if not rest.isdigit() or int(rest) > MAX_BUDGET:
+    if not re.fullmatch(r"[0-9]{1,4}", rest) or int(rest) > MAX_BUDGET:  # "²".isdigit() is True
         raise InvalidInput(
             f"Give a number of questions per week from 0 to {MAX_BUDGET}, like `/ask budget 3`, "
             "or `/ask budget default`."

@@ -114,15 +114,31 @@ def _due(now: datetime) -> Any:
 
 
 def _claim(
-    database: Database, *, now: datetime, token: str, batch: int, lease: timedelta
+    database: Database,
+    *,
+    now: datetime,
+    token: str,
+    batch: int,
+    lease: timedelta,
+    max_attempts: int,
 ) -> list[OutboundMessage]:
-    """Lease up to ``batch`` due rows to ``token`` and commit, so no other worker can take them."""
+    """Lease up to ``batch`` due rows to ``token`` and commit, so no other worker can take them.
+
+    A due row that has already been claimed ``max_attempts`` times killed every worker that took
+    it (a clean failure is settled as dead at once): it is marked dead here, never sent again.
+    """
     claim = {
         "locked_by": token,
         "locked_until": now + lease,
         "attempts": OutboxMessage.attempts + 1,
     }
     with database.transaction() as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(_due(now), OutboxMessage.attempts >= max_attempts)
+            .values(status="dead", last_error="the worker died while sending it, every time")
+            .execution_options(synchronize_session=False)
+        )
         oldest = select(OutboxMessage.id).where(_due(now))
         oldest = oldest.order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch)
         if database.is_sqlite:
@@ -191,7 +207,14 @@ def deliver_due(
         raise InvalidInput("a batch is at least one message")
     retry = retry or RetryPolicy()
     token = f"{worker_id[:60]}/{uuid.uuid4().hex[:12]}"
-    messages = _claim(database, now=now, token=token, batch=batch, lease=retry.lease)
+    messages = _claim(
+        database,
+        now=now,
+        token=token,
+        batch=batch,
+        lease=retry.lease,
+        max_attempts=retry.max_attempts,
+    )
     outcomes = {"sent": 0, "retrying": 0, "dead": 0, "lost": 0}
     for message in messages:
         values: dict[str, Any]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
+
+    @model_validator(mode="after")
+    def _k_fits(self) -> Settings:
+        if self.default_k > self.max_k:
+            raise ValueError(f"default_k ({self.default_k}) is above max_k ({self.max_k})")
+        return self
 
     @field_validator("data_dir")
     @classmethod

@@ -11,12 +11,15 @@ import pytest
 from router.settings import Settings
 
 
-def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    settings: Settings, *args: str, env_extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         "ASKAROUND_DATA_DIR": str(settings.data_dir),
         "ASKAROUND_DATABASE_URL": settings.resolved_database_url,
         "ASKAROUND_MODEL_NAME": "hashing-test",
         "PATH": "/usr/bin:/bin",
+        **(env_extra or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "askaround", *args],
@@ -62,3 +65,27 @@ def test_summary_send_twice_queues_each_person_once(settings: Settings) -> None:
     assert queued > 0
     assert second.stdout.startswith("week 2026-W47: 0 summaries queued")
     assert f"{queued} already sent" in second.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        (
+            {"ASKAROUND_DEFAULT_K": "abc"},
+            "setting ASKAROUND_DEFAULT_K: Input should be a valid integer",
+        ),
+        ({"ASKAROUND_DEFAULT_K": "60"}, "ASKAROUND_DEFAULT_K"),
+        (
+            {"ASKAROUND_DATABASE_URL": "postgresql+psycopg://x@127.0.0.1:1/x"},
+            "cannot use the database",
+        ),
+        ({"ASKAROUND_DATABASE_URL": "nonsense"}, "cannot use the database"),
+    ],
+)
+def test_bad_settings_get_one_line_naming_the_setting(
+    settings: Settings, env: dict[str, str], says: str
+) -> None:
+    result = run_cli(settings, "route", "anything", env_extra=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr

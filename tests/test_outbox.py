@@ -177,6 +177,32 @@ def test_message_of_a_crashed_worker_is_retried_after_its_lease_and_delivered_on
     assert [json.loads(line)["idempotency_key"] for line in lines] == ["once"]
 
 
+def test_a_message_that_kills_every_worker_goes_dead_and_stops_blocking_the_queue(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    network_id = _network(database, now)
+    _enqueue(database, network_id, ["poison"], now)
+    retry = RetryPolicy(lease=timedelta(minutes=5), max_attempts=3)
+    path = tmp_path / "out.jsonl"
+    at = now
+    for _ in range(retry.max_attempts):
+        with pytest.raises(SystemExit):
+            deliver_due(
+                database, CrashAfterSend(LogChannel(path)), now=at, worker_id="w", retry=retry
+            )
+        at += timedelta(minutes=6)
+    _enqueue(database, network_id, ["after"], now)
+    report = deliver_due(database, LogChannel(path), now=at, worker_id="w", retry=retry)
+    assert report.sent == 1
+    with database.transaction() as session:
+        states = dict(
+            session.execute(select(OutboxMessage.idempotency_key, OutboxMessage.status))
+            .tuples()
+            .all()
+        )
+    assert states == {"poison": "dead", "after": "sent"}
+
+
 def test_webhook_sends_json_with_the_idempotency_key_header() -> None:
     seen: list[httpx.Request] = []
 

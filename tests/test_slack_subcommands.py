@@ -79,6 +79,7 @@ def test_anon_asks_without_saying_who_asks() -> None:
         ("snooze 0d", "at least an hour"),
         ("snooze 100d", "at most 90 days"),
         ("budget lots", "from 0 to 50"),
+        ("budget ²", "from 0 to 50"),
         ("budget 51", "from 0 to 50"),
         ("interests add", "at least one interest"),
         ("interests juggle x", "don't know `interests juggle`"),

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from pydantic import ValidationError
+from sqlalchemy.exc import ArgumentError, OperationalError
+
 from askaround.cli.app import app, register_all
 from router.errors import AskaroundError
 
@@ -19,6 +22,16 @@ def main() -> None:
         app(standalone_mode=False)
     except AskaroundError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except ValidationError as exc:  # settings from the environment
+        for problem in exc.errors():
+            field = "_".join(str(part) for part in problem["loc"]).upper()
+            where = f"ASKAROUND_{field}" if field else "settings"
+            print(f"error: setting {where}: {problem['msg']}", file=sys.stderr)
+        sys.exit(2)
+    except (OperationalError, ArgumentError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        print(f"error: cannot use the database: {reason}", file=sys.stderr)
         sys.exit(2)
     except SystemExit:
         raise
