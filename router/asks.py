@@ -193,8 +193,11 @@ def ask_for(session: Session, *, network_id: int, ask_id: int, person_id: int) -
 
 
 def open_question(session: Session, ask: Ask) -> Question:
-    """The ask's question, or Conflict if it is already closed or expired."""
-    question = load_question(session, network_id=ask.network_id, question_id=ask.question_id)
+    """The ask's question, locked for the change to come, or Conflict if closed or expired."""
+    question = load_question(
+        session, network_id=ask.network_id, question_id=ask.question_id, lock=True
+    )
+    session.refresh(ask)  # what a concurrent tick or click did before the lock was ours
     if question.status in ("closed", "expired"):
         raise Conflict(f"question #{question.id} is {question.status}")
     return question

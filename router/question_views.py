@@ -262,8 +262,20 @@ def question_views(session: Session, questions: list[Question]) -> list[Question
     ]
 
 
-def load_question(session: Session, *, network_id: int, question_id: int) -> Question:
-    question = session.get(Question, question_id)
+def load_question(
+    session: Session, *, network_id: int, question_id: int, lock: bool = False
+) -> Question:
+    """The network's question; with ``lock`` its row is locked (PostgreSQL) until the caller's
+    transaction ends, so a state change never interleaves with ``tick`` or another writer."""
+    if lock:
+        question = session.scalar(
+            select(Question)
+            .where(Question.id == question_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    else:
+        question = session.get(Question, question_id)
     if question is None or question.network_id != network_id:
         raise NotFound(f"no question #{question_id} in this network")
     return question

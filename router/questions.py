@@ -177,6 +177,8 @@ def _refuse(
     if ask.status != "pending":
         raise Conflict(f"ask #{ask.id} is already {ask.status}")
     question = open_question(session, ask)
+    if ask.status != "pending":  # changed while we waited for the question's lock
+        raise Conflict(f"ask #{ask.id} is already {ask.status}")
     ask.status = status
     ask.responded_at = now
     record_event(
@@ -286,7 +288,7 @@ def close_question(
     session: Session, *, network_id: int, question_id: int, person_id: int, now: datetime
 ) -> QuestionView:
     """The asker closes a question; people still asked are told it no longer needs them."""
-    question = load_question(session, network_id=network_id, question_id=question_id)
+    question = load_question(session, network_id=network_id, question_id=question_id, lock=True)
     if question.asker_id != person_id:
         raise PermissionDenied("only the asker can close a question")
     if question.status == "expired":
