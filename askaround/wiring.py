@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from askaround.settings import AppSettings
 from router.database import Database
 from router.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from router.settings import Settings
@@ -40,7 +41,7 @@ def build_embedder(settings: Settings) -> Embedder:
 class Services:
     """Everything an edge needs, built lazily so a CLI command pays only for what it uses."""
 
-    settings: Settings
+    settings: AppSettings
     embedder_override: Embedder | None = field(default=None)
 
     @cached_property

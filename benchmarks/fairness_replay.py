@@ -16,11 +16,11 @@ import tempfile
 from pathlib import Path
 
 from askaround.cli.progress import ProgressBar
+from askaround.settings import AppSettings
 from askaround.wiring import build_embedder, pin_threads
 from router.database import Database
 from router.fairness import FairnessRules
 from router.fairness_replay import replay_fairness
-from router.settings import Settings
 
 DEFAULT_SITE = Path("/work/shared/data/stackexchange/beer")
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="askaround-fairness-"))
-    settings = Settings(data_dir=data_dir, database_url=None)
+    settings = AppSettings(data_dir=data_dir, database_url=None)
     if args.model:
         settings = settings.model_copy(update={"model_name": args.model})
     pin_threads(settings)

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
+from askaround.settings import AppSettings
 from askaround.wiring import Services, pin_threads
 from benchmarks.synthetic import NOW, QUERIES, WORDS, percentile, populate
 from router import people
 from router.database import Database
 from router.embedding import SentenceTransformerEmbedder
 from router.routing import Router
-from router.settings import Settings
 from router.vectors import VectorIndex
 
 
@@ -153,7 +153,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        settings = Settings(
+        settings = AppSettings(
             data_dir=base / "data", database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL")
         )
         pin_threads(settings)

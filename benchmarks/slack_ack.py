@@ -32,12 +32,12 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from askaround.settings import AppSettings
 from askaround.wiring import Services, pin_threads
 from benchmarks.synthetic import percentile, populate
 from bots.http import mount_slack
 from bots.runtime import SlackBot
 from router.schema import Ask, Question
-from router.settings import Settings
 from tests import slack_signing
 from tests.fake_slack import TEAM_ID, FakeSlack
 
@@ -149,7 +149,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     fake = FakeSlack().start()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
+        settings = AppSettings(
             data_dir=Path(tmp) / "data",
             database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL"),
             slack_signing_secret=slack_signing.SECRET,

@@ -28,8 +28,8 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.webhook import WebhookClient
 
+from askaround.settings import AppSettings
 from router.errors import Unavailable
-from router.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def retry_handlers(*, repeatable: bool = True, backoff: float = 0.5) -> list[Ret
 
 
 def web_client(
-    settings: Settings, token: str | None, *, repeatable: bool = True, backoff: float = 0.5
+    settings: AppSettings, token: str | None, *, repeatable: bool = True, backoff: float = 0.5
 ) -> WebClient:
     """A client for one token at the configured API URL, with the retry policy."""
     return WebClient(
@@ -80,7 +80,7 @@ class SlackClients:
     """Clients per workspace, built on first use; the token comes from settings or installs."""
 
     def __init__(
-        self, settings: Settings, *, tokens: TokenLookup | None = None, backoff: float = 0.5
+        self, settings: AppSettings, *, tokens: TokenLookup | None = None, backoff: float = 0.5
     ) -> None:
         self.settings = settings
         self._tokens = tokens

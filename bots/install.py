@@ -25,9 +25,9 @@ from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from askaround.settings import AppSettings
 from bots import workspace
 from router.database import Database
-from router.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,11 @@ BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", 
 STATE_SECONDS = 600
 
 
-def multi_workspace(settings: Settings) -> bool:
+def multi_workspace(settings: AppSettings) -> bool:
     return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def installation_store(settings: Settings, database: Database) -> SQLAlchemyInstallationStore:
+def installation_store(settings: AppSettings, database: Database) -> SQLAlchemyInstallationStore:
     """The store of installations in the Askaround database (its tables created if missing)."""
     assert settings.slack_client_id, "multi-workspace mode needs ASKAROUND_SLACK_CLIENT_ID"
     store = SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=database.engine)
@@ -48,7 +48,7 @@ def installation_store(settings: Settings, database: Database) -> SQLAlchemyInst
 
 
 def token_lookup(
-    store: InstallationStore | None, settings: Settings
+    store: InstallationStore | None, settings: AppSettings
 ) -> Callable[[str], str | None]:
     """Team id -> bot token: the workspace's installation, else the configured single token."""
 
@@ -90,7 +90,7 @@ class StoredTokenAuthorize(Authorize):
 
 
 def oauth_settings(
-    settings: Settings,
+    settings: AppSettings,
     database: Database,
     store: InstallationStore,
     *,

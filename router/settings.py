@@ -55,14 +55,6 @@ class Settings(BaseSettings):
     rest_hours: float = Field(default=12.0, ge=0)
     fairness: bool = True
 
-    # slack
-    slack_signing_secret: str | None = None
-    slack_bot_token: str | None = None
-    slack_app_token: str | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    slack_client_id: str | None = None
-    slack_client_secret: str | None = None
-
     @model_validator(mode="after")
     def _k_fits(self) -> Settings:
         if self.default_k > self.max_k:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from askaround.settings import AppSettings
 from router.database import Database
 from router.embedding import HashingEmbedder
 from router.settings import Settings
@@ -68,6 +69,6 @@ def embedder() -> HashingEmbedder:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(
+    return AppSettings(
         data_dir=tmp_path / "data", database_url=database_url, model_name="hashing-test"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from askaround.settings import AppSettings
 from bots import workspace
 from router.database import Database
 from router.settings import Settings
@@ -32,7 +33,7 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> Settings:
-    return Settings(
+    return AppSettings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         model_name="hashing-test",

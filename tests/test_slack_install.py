@@ -12,13 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from askaround.settings import AppSettings
 from askaround.wiring import Services
 from bots.http import mount_slack
 from bots.runtime import SlackBot
 from router.database import Database
 from router.embedding import HashingEmbedder
 from router.schema import Network
-from router.settings import Settings
 from tests import slack_signing
 from tests.fake_slack import FakeSlack
 from tests.slack_world import fake_slack
@@ -30,7 +30,7 @@ __all__ = ["fake_slack"]
 def multi(
     tmp_path: Path, database_url: str, database: Database, fake_slack: FakeSlack, now: datetime
 ) -> Iterator[tuple[TestClient, SlackBot]]:
-    settings = Settings(
+    settings = AppSettings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         model_name="hashing-test",

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from slack_bolt import BoltRequest
 
+from askaround.settings import AppSettings
 from askaround.wiring import Services
 from bots.runtime import SlackBot
 from bots.socket import socket_handler
 from router.database import Database
 from router.embedding import HashingEmbedder
 from router.errors import Unavailable
-from router.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_harness import seed
 from tests.slack_signing import slash_command_body
@@ -29,7 +29,7 @@ __all__ = ["fake_slack"]
 def socket_services(
     tmp_path: Path, database_url: str, database: Database, fake_slack: FakeSlack
 ) -> Iterator[Services]:
-    settings = Settings(
+    settings = AppSettings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         model_name="hashing-test",

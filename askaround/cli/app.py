@@ -6,8 +6,8 @@ import importlib
 
 import typer
 
+from askaround.settings import AppSettings
 from askaround.wiring import Services
-from router.settings import Settings
 
 app = typer.Typer(
     help="Askaround: route questions to the people in your network who can answer.",
@@ -39,4 +39,4 @@ def register_all() -> None:
 
 def services() -> Services:
     """Services from the environment (``ASKAROUND_*``), built when a command runs."""
-    return Services(settings=Settings())
+    return Services(settings=AppSettings())
