@@ -8,6 +8,8 @@ People are named by external id (``--as slack:U123``, ``--as se:42``) in a netwo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -54,6 +56,15 @@ def _ids(session: Session, network: str, person: str | None = None) -> tuple[int
     return network_id, people.get_person(session, network_id=network_id, external_id=person).id
 
 
+@contextmanager
+def _acting(network: str, person: str) -> Iterator[tuple[Session, int, int]]:
+    """One transaction on behalf of a person of the network, both named on the command line."""
+    with services().database.transaction() as session:
+        network_id, person_id = _ids(session, network, person)
+        assert person_id is not None
+        yield session, network_id, person_id
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
@@ -98,9 +109,7 @@ def answer(
     person: PersonOption,
 ) -> None:
     """Answer an ask; the answer goes to the asker and counts as a favour."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = answer_ask(
             session,
             network_id=network_id,
@@ -119,9 +128,7 @@ def pass_(
     person: PersonOption,
 ) -> None:
     """Not now: pass an ask on (others may be asked instead)."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = pass_ask(
             session, network_id=network_id, ask_id=ask_id, person_id=person_id, now=_now()
         )
@@ -135,9 +142,7 @@ def decline(
     person: PersonOption,
 ) -> None:
     """Not my area: decline an ask; the evidence that matched it counts less from now on."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = decline_ask(
             session, network_id=network_id, ask_id=ask_id, person_id=person_id, now=_now()
         )
@@ -153,9 +158,7 @@ def snooze(
 ) -> None:
     """Get no questions for a while (and optionally pass one ask)."""
     now = _now()
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         until = snooze_person(
             session,
             network_id=network_id,
@@ -174,9 +177,7 @@ def helpful(
     person: PersonOption,
 ) -> None:
     """Mark an answer to your question helpful (a favour more for its author)."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = mark_helpful(
             session, network_id=network_id, answer_id=answer_id, person_id=person_id, now=_now()
         )
@@ -190,9 +191,7 @@ def thank(
     person: PersonOption,
 ) -> None:
     """Thank the author of an answer to your question."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = thank_answer(
             session, network_id=network_id, answer_id=answer_id, person_id=person_id, now=_now()
         )
@@ -206,9 +205,7 @@ def close(
     person: PersonOption,
 ) -> None:
     """Close your question; people still asked are told it no longer needs them."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         view = close_question(
             session,
             network_id=network_id,
@@ -250,9 +247,7 @@ def history(
 @app.command()
 def inbox(network: NetworkOption, person: PersonOption, as_json: JsonOption = False) -> None:
     """The asks still waiting on you."""
-    with services().database.transaction() as session:
-        network_id, person_id = _ids(session, network, person)
-        assert person_id is not None
+    with _acting(network, person) as (session, network_id, person_id):
         waiting = pending_asks(session, network_id=network_id, person_id=person_id)
         texts = {
             w.question_id: get_question(
