@@ -6,6 +6,7 @@ COPY router ./router
 COPY askaround ./askaround
 COPY bots ./bots
 COPY models ./models
+ENV ASKAROUND_MODELS_DIR=/app/models
 # torch is pinned to 2.13.0 in pyproject; pass a CPU wheel index as PIP_EXTRA_INDEX_URL at build
 # time to keep the image free of CUDA.
 ARG PIP_EXTRA_INDEX_URL=""

@@ -8,12 +8,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from askaround.settings import AppSettings
-from router.database import Database
-from router.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from router.search.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
 from router.settings import Settings
+from router.storage.database import Database
 
 if TYPE_CHECKING:
-    from router.routing import Router
+    from router.routing.router import Router
 
 
 def pin_threads(settings: Settings) -> None:
@@ -34,6 +34,7 @@ def build_embedder(settings: Settings) -> Embedder:
         settings.model_name,
         batch_size=settings.embedding_batch_size,
         threads=settings.torch_threads,
+        models_dir=settings.models_dir,
     )
 
 
@@ -58,6 +59,6 @@ class Services:
 
     @cached_property
     def router(self) -> Router:
-        from router.routing import Router
+        from router.routing.router import Router
 
         return Router(database=self.database, embedder=self.embedder, settings=self.settings)

@@ -1,5 +1,5 @@
 """Fair routing on a replayed Stack Exchange site: Hit@k, the most asks anyone got in a week and
-the Gini of asks, with fairness off and on (see ``router/fairness_replay.py``).
+the Gini of asks, with fairness off and on (see ``router/evaluation/fairness_replay.py``).
 
 Every test question (after the 80th-percentile cutoff, in date order) really asks k people
 through the question lifecycle. Prints a table; asserts nothing.
@@ -18,9 +18,9 @@ from pathlib import Path
 from askaround.cli.progress import ProgressBar
 from askaround.settings import AppSettings
 from askaround.wiring import build_embedder, pin_threads
-from router.database import Database
-from router.fairness import FairnessRules
-from router.fairness_replay import replay_fairness
+from router.evaluation.fairness_replay import replay_fairness
+from router.ledger.fairness import FairnessRules
+from router.storage.database import Database
 
 DEFAULT_SITE = Path("/work/shared/data/stackexchange/beer")
 

@@ -22,11 +22,11 @@ import numpy as np
 from askaround.settings import AppSettings
 from askaround.wiring import Services, pin_threads
 from benchmarks.synthetic import NOW, QUERIES, WORDS, percentile, populate
-from router import people
-from router.database import Database
-from router.embedding import SentenceTransformerEmbedder
-from router.routing import Router
-from router.vectors import VectorIndex
+from router.network import people
+from router.routing.router import Router
+from router.search.embedding import SentenceTransformerEmbedder
+from router.search.vectors import VectorIndex
+from router.storage.database import Database
 
 
 def time_in_process(router: Router, database: Database, network_id: int, n: int) -> list[float]:
@@ -104,7 +104,7 @@ def time_http(services: Services, network_name: str, n: int) -> list[float] | No
         import uvicorn
 
         from askaround.api.app import create_app
-        from router.keys import create_key
+        from router.network.keys import create_key
     except ImportError as exc:
         print(f"  (HTTP skipped: {exc})")
         return None

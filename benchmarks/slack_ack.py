@@ -37,7 +37,7 @@ from askaround.wiring import Services, pin_threads
 from benchmarks.synthetic import percentile, populate
 from bots.http import mount_slack
 from bots.runtime import SlackBot
-from router.schema import Ask, Question
+from router.storage.schema import Ask, Question
 from tests import slack_signing
 from tests.fake_slack import TEAM_ID, FakeSlack
 

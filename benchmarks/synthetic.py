@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 from sqlalchemy import insert, text
 
-from router import people
-from router.database import Database
-from router.schema import Evidence
+from router.network import people
+from router.storage.database import Database
+from router.storage.schema import Evidence
 
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)
 WORDS = [

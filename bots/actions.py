@@ -19,8 +19,8 @@ from bots import messages, outbound
 from bots.clients import SLACK_FAILURES, respond
 from bots.runtime import Member, SlackBot
 from bots.snapshots import AskSnapshot, answer_snapshot, ask_snapshot
-from router import questions
 from router.errors import AskaroundError, Conflict
+from router.lifecycle import questions
 
 log = logging.getLogger(__name__)
 

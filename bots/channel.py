@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from bots import outbound, workspace
 from bots.clients import CONNECTION_ERRORS, SlackClients
 from bots.snapshots import ask_snapshot
-from router.channels import OutboundMessage
-from router.database import Database
+from router.delivery.channels import OutboundMessage
 from router.errors import NotFound, Unavailable
-from router.schema import Ask, OutboxMessage, Person, Question
+from router.storage.database import Database
+from router.storage.schema import Ask, OutboxMessage, Person, Question
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def parse_ref(value: str | None) -> tuple[str, str] | None:
 
 
 class SlackChannel:
-    """Delivers outbox messages as Slack DMs; satisfies ``router.channels.Channel``."""
+    """Delivers outbox messages as Slack DMs; satisfies ``router.delivery.channels.Channel``."""
 
     name = "slack"
 

@@ -22,8 +22,8 @@ from askaround.cli.progress import ProgressBar
 from bots import members, slack_export, summary, workspace
 from bots.runtime import SlackBot
 from router.errors import InvalidInput
-from router.indexing import embed_pending
-from router.schema import Network
+from router.search.indexing import embed_pending
+from router.storage.schema import Network
 
 slack_app = typer.Typer(help="Slack: members, weekly summaries, delivery.", no_args_is_help=True)
 app.add_typer(slack_app, name="slack")

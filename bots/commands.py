@@ -28,10 +28,12 @@ from bots.subcommands import (
     Snooze,
     parse_ask,
 )
-from router import ledger, preferences, questions
 from router.errors import AskaroundError, InvalidInput
-from router.indexing import embed_pending
-from router.schema import Person
+from router.ledger import favours as ledger
+from router.lifecycle import questions
+from router.network import preferences
+from router.search.indexing import embed_pending
+from router.storage.schema import Person
 
 log = logging.getLogger(__name__)
 

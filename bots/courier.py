@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from router.channels import Channel
-from router.database import Database
-from router.outbox import DeliveryReport, RetryPolicy, deliver_due
+from router.delivery.channels import Channel
+from router.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due
+from router.storage.database import Database
 
 log = logging.getLogger(__name__)
 

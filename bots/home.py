@@ -16,11 +16,13 @@ from bots import messages
 from bots.clients import SLACK_FAILURES
 from bots.messages import clip, context, escape, section
 from bots.runtime import SlackBot
-from router import ledger, preferences, questions
-from router.ledger import PersonLedger
-from router.question_views import QuestionView
-from router.schema import Person, Question
+from router.ledger import favours as ledger
+from router.ledger.favours import PersonLedger
+from router.lifecycle import questions
+from router.lifecycle.views import QuestionView
+from router.network import preferences
 from router.settings import Settings
+from router.storage.schema import Person, Question
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
 from askaround.settings import AppSettings
 from bots import workspace
-from router.database import Database
+from router.storage.database import Database
 
 log = logging.getLogger(__name__)
 

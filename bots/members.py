@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from bots import workspace
-from router import people
 from router.errors import Unavailable
+from router.network import people
 from router.progress import Progress, silent
 
 PAGE_SIZE = 200

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bots.subcommands import USAGE
-from router.ledger import Debt, PersonLedger
-from router.route import Candidate, Route
+from router.ledger.favours import Debt, PersonLedger
+from router.routing.route import Candidate, Route
 
 Block = dict[str, Any]
 Message = dict[str, Any]

@@ -31,7 +31,7 @@ from bots.messages import (
     quote,
     section,
 )
-from router.channels import OutboundMessage
+from router.delivery.channels import OutboundMessage
 
 # reasons that read right to the person asked (social and fairness ones speak to the asker)
 YOUR_REASONS = frozenset({"evidence", "activity"})

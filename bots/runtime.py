@@ -24,11 +24,11 @@ from bots import install, workspace
 from bots.channel import SlackChannel
 from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
-from router import questions
-from router.database import Database
-from router.idempotency import insert_once
-from router.schema import Network, SeenEvent
+from router.lifecycle import questions
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.idempotency import insert_once
+from router.storage.schema import Network, SeenEvent
 
 log = logging.getLogger(__name__)
 

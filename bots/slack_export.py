@@ -41,10 +41,11 @@ from bots.slack_archive import (
     read_export,
     when,
 )
-from router import ledger, people
 from router.errors import ImportFormatError
+from router.ledger import favours as ledger
+from router.network import people
 from router.progress import Progress, silent
-from router.schema import Evidence
+from router.storage.schema import Evidence
 
 
 @dataclass

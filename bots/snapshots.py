@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from router import ledger
 from router.errors import NotFound
-from router.schema import Answer, Ask, Person, Question
+from router.ledger import favours as ledger
+from router.storage.schema import Answer, Ask, Person, Question
 
 
 @dataclass(frozen=True)

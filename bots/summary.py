@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.asks import address
-from router.outbox import enqueue
-from router.schema import Network, OutboxMessage, Person
-from router.snapshot import load_snapshot
-from router.summary import moment_in_week, summary_key, weekly_summary
-from router.summary_text import render_person_summary
+from router.delivery.outbox import enqueue
+from router.ledger.snapshot import load_snapshot
+from router.ledger.summary import moment_in_week, summary_key, weekly_summary
+from router.ledger.summary_text import render_person_summary
+from router.lifecycle.asks import address
+from router.storage.schema import Network, OutboxMessage, Person
 
 if TYPE_CHECKING:
     from bots.runtime import SlackBot

@@ -17,8 +17,8 @@ from bots import messages, outbound
 from bots.actions import DONE_NOTES, update
 from bots.runtime import SlackBot
 from bots.snapshots import ask_snapshot
-from router import questions
 from router.errors import AskaroundError
+from router.lifecycle import questions
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router import people
 from router.errors import InvalidInput
-from router.schema import ExternalId, Network, Person
+from router.network import people
+from router.storage.schema import ExternalId, Network, Person
 
 SLACK_PREFIX = "slack:"
 

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="A sentence-transformers model: a name the model package provides or a directory.",
     )
+    models_dir: Path = Field(
+        default=Path(__file__).resolve().parents[1] / "models",
+        description="The models/ folder: manifest.json of named models, and local artefacts.",
+    )
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     torch_threads: int = Field(default=2, ge=1, le=64)
     faiss_threads: int = Field(default=1, ge=1, le=64)

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from askaround.api import create_app
 from askaround.wiring import Services
-from router.embedding import HashingEmbedder
-from router.keys import create_key
-from router.people import ensure_network
+from router.network.keys import create_key
+from router.network.people import ensure_network
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 
 

@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from askaround.settings import AppSettings
-from router.database import Database
-from router.embedding import HashingEmbedder
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
+from router.storage.database import Database
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from router import people
-from router.database import Database
-from router.embedding import Embedder
-from router.indexing import embed_pending
+from router.network import people
+from router.search.embedding import Embedder
+from router.search.indexing import embed_pending
+from router.storage.database import Database
 
 
 @dataclass

@@ -22,13 +22,13 @@ from sqlalchemy import func, or_, select
 from askaround.wiring import Services
 from bots.http import mount_slack
 from bots.runtime import SlackBot
-from router import people
-from router.database import Database
-from router.embedding import HashingEmbedder
-from router.indexing import embed_pending
-from router.outbox import outbox_counts
-from router.schema import OutboxMessage, Person
+from router.delivery.outbox import outbox_counts
+from router.network import people
+from router.search.embedding import HashingEmbedder
+from router.search.indexing import embed_pending
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import OutboxMessage, Person
 from tests import slack_signing
 from tests.fake_slack import FakeSlack
 from tests.slack_world import add_members, member

@@ -13,8 +13,8 @@ import pytest
 
 from askaround.settings import AppSettings
 from bots import workspace
-from router.database import Database
 from router.settings import Settings
+from router.storage.database import Database
 from tests.fake_slack import TEAM_ID, FakeSlack
 from tests.slack_signing import SECRET
 

@@ -21,8 +21,8 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from askaround.api.app import ROUTERS
-from router.schema import Base
 from router.settings import Settings
+from router.storage.schema import Base
 from tests.api_client import ApiHarness, Tenant
 
 MARK = "zebracorn"

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 import askaround.cli.keys  # noqa: F401 - registers the keys commands
 from askaround.cli.app import app as cli_app
-from router.database import Database
 from router.errors import Conflict, NotFound, Unauthenticated
-from router.keys import authenticate, create_key, list_keys, revoke_key
-from router.people import ensure_network
-from router.schema import ApiKey
+from router.network.keys import authenticate, create_key, list_keys, revoke_key
+from router.network.people import ensure_network
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import ApiKey
 from tests.api_client import ApiHarness
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from router.schema import OutboxMessage
 from router.settings import Settings
+from router.storage.schema import OutboxMessage
 from tests.api_client import ApiHarness, Tenant
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from router.schema import Ask, OutboxMessage, Question
 from router.settings import Settings
+from router.storage.schema import Ask, OutboxMessage, Question
 from tests.api_client import ApiHarness, Tenant
 
 

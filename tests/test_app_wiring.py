@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from askaround.api.app import create_app
 from askaround.wiring import Services
-from router.embedding import HashingEmbedder
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 from tests.fake_slack import FakeSlack
 from tests.slack_signing import signed_headers

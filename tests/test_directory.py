@@ -1,4 +1,4 @@
-"""The directory core (``router.directory``) called directly, as every edge calls it."""
+"""The directory core (``router.network.directory``) called directly, as every edge calls it."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from datetime import datetime
 
 import pytest
 
-from router import directory
-from router.database import Database
-from router.embedding import HashingEmbedder
 from router.errors import Conflict, InvalidInput, NotFound
-from router.indexing import embed_pending
-from router.people import ensure_network
+from router.network import directory
+from router.network.people import ensure_network
+from router.search.embedding import HashingEmbedder
+from router.search.indexing import embed_pending
+from router.storage.database import Database
 
 
 def test_creating_a_person_with_a_taken_external_id_is_refused_not_merged(

@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.database import Database
-from router.embedding import HashingEmbedder
 from router.errors import InvalidInput
 from router.evaluation import (
     SYSTEMS,
@@ -27,7 +25,9 @@ from router.evaluation import (
 from router.evaluation.baselines import Bm25Threads, MostActive, people_from_threads
 from router.evaluation.cases import Thread, cutoff_of
 from router.evaluation.metrics import busiest_share
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
+from router.storage.database import Database
 
 SITE = Path(__file__).parent / "fixtures" / "stackexchange"
 ALICE, BOB, CAROL, DAVE, ERIN = 1, 2, 3, 4, 5

@@ -9,15 +9,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from router.database import Database
-from router.embedding import HashingEmbedder
-from router.fairness import FairnessPolicy, gini
-from router.fairness_replay import replay_fairness
-from router.ledger import record_favour
-from router.route import Route
-from router.routing import Router
-from router.schema import Ask, Favour, Network, Person, Question
+from router.evaluation.fairness_replay import replay_fairness
+from router.ledger.fairness import FairnessPolicy, gini
+from router.ledger.favours import record_favour
+from router.routing.route import Route
+from router.routing.router import Router
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import Ask, Favour, Network, Person, Question
 from tests.network_builder import NetworkBuilder
 
 SAME = "How do I keep a sourdough starter alive?|Feed it flour and water daily, keep it warm"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from router.database import Database
 from router.errors import ImportFormatError
 from router.importers import ImportReport
 from router.importers.people_file import import_people_file
-from router.people import ensure_network, ensure_person, find_person
+from router.network.people import ensure_network, ensure_person, find_person
 from router.progress import Progress, silent
-from router.schema import Evidence, ExternalId, Person
+from router.storage.database import Database
+from router.storage.schema import Evidence, ExternalId, Person
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = "name,external_ids,email,timezone,interests,profile\n"

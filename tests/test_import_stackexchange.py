@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from router.database import Database
 from router.errors import ImportFormatError, InvalidInput
 from router.importers import ImportReport, parse_when
 from router.importers.stackexchange import import_stackexchange, strip_html
-from router.people import ensure_network, find_person
-from router.schema import Evidence, ExternalId, Person, Tie
+from router.network.people import ensure_network, find_person
+from router.storage.database import Database
+from router.storage.schema import Evidence, ExternalId, Person, Tie
 
 SITE = Path(__file__).parent / "fixtures" / "stackexchange"
 CUTOFF = datetime(2020, 4, 1, tzinfo=UTC)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.lexical import LexicalIndex, tokenize
-from router.vectors import VectorIndex
+from router.search.lexical import LexicalIndex, tokenize
+from router.search.vectors import VectorIndex
 
 
 def unit(rows: int, dim: int, seed: int) -> np.ndarray:

@@ -10,9 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from router.database import Database
 from router.errors import InvalidInput, NotFound
-from router.ledger import (
+from router.ledger.favours import (
     balances,
     network_totals,
     pair_balance,
@@ -20,8 +19,9 @@ from router.ledger import (
     person_totals,
     record_favour,
 )
-from router.people import ensure_network, ensure_person
-from router.schema import Favour
+from router.network.people import ensure_network, ensure_person
+from router.storage.database import Database
+from router.storage.schema import Favour
 
 
 def _people(database: Database, now: datetime, names: list[str]) -> tuple[int, list[int]]:

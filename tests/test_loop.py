@@ -15,15 +15,15 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from router.database import Database
-from router.embedding import HashingEmbedder
-from router.ledger import pair_balance, person_totals
-from router.outbox import deliver_due, outbox_counts
-from router.questions import answer_ask, ask_question, mark_helpful, thank_answer
-from router.routing import Router
-from router.schema import OutboxMessage
+from router.delivery.outbox import deliver_due, outbox_counts
+from router.ledger.favours import pair_balance, person_totals
+from router.ledger.summary import build_weekly_summary, enqueue_weekly_summaries
+from router.lifecycle.questions import answer_ask, ask_question, mark_helpful, thank_answer
+from router.routing.router import Router
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
-from router.summary import build_weekly_summary, enqueue_weekly_summaries
+from router.storage.database import Database
+from router.storage.schema import OutboxMessage
 from tests.network_builder import NetworkBuilder
 from tests.test_outbox import FlakyChannel
 

@@ -16,12 +16,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from router.channels import LogChannel, OutboundMessage, WebhookChannel
-from router.database import Database
+from router.delivery.channels import LogChannel, OutboundMessage, WebhookChannel
+from router.delivery.outbox import RetryPolicy, deliver_due, enqueue, outbox_counts
 from router.errors import Unavailable
-from router.outbox import RetryPolicy, deliver_due, enqueue, outbox_counts
-from router.people import ensure_network
-from router.schema import OutboxMessage
+from router.network.people import ensure_network
+from router.storage.database import Database
+from router.storage.schema import OutboxMessage
 
 
 class FlakyChannel:
@@ -234,8 +234,8 @@ WORKER = textwrap.dedent(
     """
     import sys
     from datetime import datetime
-    from router.database import Database
-    from router.outbox import deliver_due
+    from router.storage.database import Database
+    from router.delivery.outbox import deliver_due
 
     url, out, now = sys.argv[1], sys.argv[2], datetime.fromisoformat(sys.argv[3])
 

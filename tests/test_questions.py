@@ -7,11 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from router.database import Database
-from router.embedding import HashingEmbedder
 from router.errors import Conflict, InvalidInput, PermissionDenied
-from router.ledger import person_totals
-from router.questions import (
+from router.ledger.favours import person_totals
+from router.lifecycle.questions import (
     AskedQuestion,
     answer_ask,
     ask_question,
@@ -26,9 +24,11 @@ from router.questions import (
     thank_answer,
     tick,
 )
-from router.routing import Router
-from router.schema import Evidence, Favour, OutboxMessage, Question
+from router.routing.router import Router
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import Evidence, Favour, OutboxMessage, Question
 from tests.network_builder import NetworkBuilder
 
 QUESTION = "How should we monitor our Kubernetes cluster, Prometheus alerts or Grafana?"

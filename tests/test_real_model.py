@@ -7,12 +7,12 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from router.database import Database
 from router.demo import load_demo
-from router.embedding import SentenceTransformerEmbedder
 from router.errors import Unavailable
-from router.routing import Router
+from router.routing.router import Router
+from router.search.embedding import SentenceTransformerEmbedder
 from router.settings import Settings
+from router.storage.database import Database
 
 pytestmark = pytest.mark.model
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from router import people
-from router.database import Database
-from router.embedding import HashingEmbedder
 from router.errors import InvalidInput
-from router.indexing import embed_pending
-from router.route import Adjustment
-from router.routing import Router
-from router.schema import Evidence, Person
+from router.network import people
+from router.routing.route import Adjustment
+from router.routing.router import Router
+from router.search.embedding import HashingEmbedder
+from router.search.indexing import embed_pending
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import Evidence, Person
 from tests.network_builder import NetworkBuilder
 
 

@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from router.database import Database
-from router.schema import Base
+from router.storage.database import Database
+from router.storage.schema import Base
 
 
 def test_migrations_and_models_agree(database: Database) -> None:

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from bots.channel import SlackChannel
 from bots.clients import SlackClients
-from router.database import Database
-from router.outbox import RetryPolicy, deliver_due, enqueue
-from router.schema import OutboxMessage
+from router.delivery.outbox import RetryPolicy, deliver_due, enqueue
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import OutboxMessage
 from tests.fake_slack import FakeSlack
 from tests.slack_world import add_members, fake_slack, member, network_id, slack_settings
 
@@ -152,7 +152,7 @@ def test_a_message_posted_before_a_crash_is_not_posted_again_on_the_next_attempt
 def test_a_recipient_without_a_slack_id_is_skipped_not_retried_forever(
     database: Database, slack_settings: Settings, fake_slack: FakeSlack, now: datetime
 ) -> None:
-    from router import people
+    from router.network import people
 
     nid = network_id(database, now)
     with database.transaction() as session:

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from bots.courier import Courier
-from router.channels import OutboundMessage
-from router.database import Database
-from router.outbox import enqueue
-from router.people import ensure_network
+from router.delivery.channels import OutboundMessage
+from router.delivery.outbox import enqueue
+from router.network.people import ensure_network
+from router.storage.database import Database
 
 
 class Recorder:

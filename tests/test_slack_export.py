@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from askaround.cli.app import app, register_all
 from bots import slack_export
 from bots.slack_export import ArchiveLimits, import_slack_export, looks_like_question, plain_text
-from router.database import Database
 from router.errors import ImportFormatError
-from router.schema import Evidence, Favour, Network, Person, Tie
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import Evidence, Favour, Network, Person, Tie
 from tests.slack_world import member
 
 T0 = 1_730_000_000  # Oct 2024

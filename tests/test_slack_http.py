@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from askaround.wiring import Services
 from bots.http import MAX_BODY, mount_slack
 from bots.runtime import SlackBot
-from router.database import Database
-from router.embedding import HashingEmbedder
+from router.delivery.outbox import outbox_counts
 from router.errors import Unavailable
-from router.outbox import outbox_counts
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
+from router.storage.database import Database
 from tests.fake_slack import FakeSlack
 from tests.slack_harness import seed
 from tests.slack_signing import signed_headers, slash_command_body

@@ -16,9 +16,9 @@ from askaround.settings import AppSettings
 from askaround.wiring import Services
 from bots.http import mount_slack
 from bots.runtime import SlackBot
-from router.database import Database
-from router.embedding import HashingEmbedder
-from router.schema import Network
+from router.search.embedding import HashingEmbedder
+from router.storage.database import Database
+from router.storage.schema import Network
 from tests import slack_signing
 from tests.fake_slack import FakeSlack
 from tests.slack_world import fake_slack

@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 from askaround.cli.app import app, register_all
 from bots import members, workspace
 from bots.clients import web_client
-from router.database import Database
 from router.errors import Unavailable
-from router.schema import ExternalId, Person
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import ExternalId, Person
 from tests.fake_slack import TEAM_ID, FakeSlack
 from tests.slack_world import BOT_TOKEN, add_members, fake_slack, member, slack_settings
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from router.schema import Evidence, OutboxMessage, Person, Question, SeenEvent
+from router.storage.schema import Evidence, OutboxMessage, Person, Question, SeenEvent
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, member, slack_settings

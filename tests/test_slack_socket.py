@@ -14,9 +14,9 @@ from askaround.settings import AppSettings
 from askaround.wiring import Services
 from bots.runtime import SlackBot
 from bots.socket import socket_handler
-from router.database import Database
-from router.embedding import HashingEmbedder
 from router.errors import Unavailable
+from router.search.embedding import HashingEmbedder
+from router.storage.database import Database
 from tests.fake_slack import FakeSlack
 from tests.slack_harness import seed
 from tests.slack_signing import slash_command_body

@@ -10,8 +10,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bots import messages
-from router import ledger
-from router.schema import Answer, Ask, Favour, OutboxMessage, Question
+from router.ledger import favours as ledger
+from router.storage.schema import Answer, Ask, Favour, OutboxMessage, Question
 from tests.slack_harness import GatedRouter, SlackHarness, buttons, harness, text_of
 from tests.slack_world import fake_slack, slack_settings
 
@@ -186,7 +186,7 @@ def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness
 
 
 def test_a_closed_question_updates_the_waiting_ask_dm_in_place(harness: SlackHarness) -> None:
-    from router import questions
+    from router.lifecycle import questions
 
     h = harness
     _ask(h)
@@ -208,7 +208,7 @@ def test_a_closed_question_updates_the_waiting_ask_dm_in_place(harness: SlackHar
 
 
 def _network(h: SlackHarness) -> int:
-    from router.schema import Person
+    from router.storage.schema import Person
 
     with h.bot.transaction() as session:
         person = session.get(Person, h.people["UANA"])
@@ -239,7 +239,7 @@ def test_escalation_and_expiry_reach_the_asker_threaded_under_one_message(
 def test_the_ask_dm_shows_the_favours_between_the_asked_person_and_the_asker(
     harness: SlackHarness,
 ) -> None:
-    from router.ledger import record_favour
+    from router.ledger.favours import record_favour
 
     h = harness
     with h.bot.transaction() as session:
@@ -258,7 +258,7 @@ def test_the_ask_dm_shows_the_favours_between_the_asked_person_and_the_asker(
 
 
 def test_not_my_area_and_snooze_me_update_the_dm_and_the_core(harness: SlackHarness) -> None:
-    from router.schema import Person
+    from router.storage.schema import Person
 
     h = harness
     dms = {p["channel"]: p for p in _ask(h)}
@@ -302,7 +302,7 @@ def test_someone_else_clicking_an_ask_changes_nothing(harness: SlackHarness) -> 
 def test_asks_of_a_question_closed_while_slack_was_down_are_never_sent(
     harness: SlackHarness,
 ) -> None:
-    from router import questions
+    from router.lifecycle import questions
 
     h = harness
     h.fake.fail("conversations.open", status=None, times=100)

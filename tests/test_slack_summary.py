@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bots.runtime import SlackBot
 from bots.summary import week_due
-from router.ledger import record_favour
+from router.ledger.favours import record_favour
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_world import fake_slack, slack_settings
 
@@ -72,7 +72,7 @@ def test_two_machines_running_the_job_at_once_send_each_summary_once(
 
 
 def _network(h: SlackHarness) -> int:
-    from router.schema import Person
+    from router.storage.schema import Person
 
     with h.bot.transaction() as session:
         person = session.get(Person, h.people["UANA"])

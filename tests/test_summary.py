@@ -7,13 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from router.database import Database
 from router.errors import InvalidInput
-from router.ledger import record_favour
-from router.people import ensure_network, ensure_person
-from router.schema import Ask, OutboxMessage, Person, Question
-from router.snapshot import AskRow, FavourRow, LedgerSnapshot, QuestionRow
-from router.summary import (
+from router.ledger.favours import record_favour
+from router.ledger.snapshot import AskRow, FavourRow, LedgerSnapshot, QuestionRow
+from router.ledger.summary import (
     build_weekly_summary,
     enqueue_weekly_summaries,
     iso_week,
@@ -21,7 +18,10 @@ from router.summary import (
     week_bounds,
     weekly_summary,
 )
-from router.summary_text import render_network_summary, render_person_summary
+from router.ledger.summary_text import render_network_summary, render_person_summary
+from router.network.people import ensure_network, ensure_person
+from router.storage.database import Database
+from router.storage.schema import Ask, OutboxMessage, Person, Question
 
 MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # start of 2026-W48
 NOW = MONDAY + timedelta(days=3, hours=9)  # Thursday

@@ -9,8 +9,8 @@ from askaround.api.dependencies import NetworkDep, NowDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, Id
 from askaround.api.question_models import AnswerOut
-from router import questions
-from router.people import get_person
+from router.lifecycle import questions
+from router.network.people import get_person
 
 router = APIRouter(prefix="/v1/answers", tags=["answers"], responses=DATA_ERRORS)
 

@@ -15,10 +15,10 @@ from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, Sessi
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, Id, LongText, UtcDateTime
 from askaround.api.question_models import AnswerOut, AskOut
-from router import questions
-from router.people import get_person, get_person_by_id
-from router.question_views import ask_view, names_of
-from router.schema import Ask
+from router.lifecycle import questions
+from router.lifecycle.views import ask_view, names_of
+from router.network.people import get_person, get_person_by_id
+from router.storage.schema import Ask
 
 router = APIRouter(tags=["asks"], responses=DATA_ERRORS)
 

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from askaround.wiring import Services
 from router.errors import Unauthenticated
-from router.keys import authenticate
-from router.people import get_network
+from router.network.keys import authenticate
+from router.network.people import get_network
 
 Clock = Callable[[], datetime]
 

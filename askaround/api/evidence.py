@@ -34,10 +34,10 @@ from askaround.api.fields import (
 )
 from askaround.api.indexing import embed_new_evidence, refresh_after_commit
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
-from router import directory
 from router.errors import InvalidInput
-from router.people import delete_evidence, get_person_by_id
-from router.schema import Evidence
+from router.network import directory
+from router.network.people import delete_evidence, get_person_by_id
+from router.storage.schema import Evidence
 
 router = APIRouter(tags=["evidence"], responses=DATA_ERRORS)
 

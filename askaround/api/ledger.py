@@ -10,9 +10,9 @@ from pydantic import BaseModel
 from askaround.api.dependencies import ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Id, UtcDateTime
-from router import ledger
 from router.errors import InvalidInput
-from router.people import get_person_by_id
+from router.ledger import favours as ledger
+from router.network.people import get_person_by_id
 
 router = APIRouter(prefix="/v1/people", tags=["ledger"], responses=DATA_ERRORS)
 

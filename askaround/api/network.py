@@ -7,9 +7,9 @@ from pydantic import BaseModel
 
 from askaround.api.dependencies import ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
-from router import directory
-from router.people import count_people
-from router.schema import Network
+from router.network import directory
+from router.network.people import count_people
+from router.storage.schema import Network
 
 router = APIRouter(prefix="/v1", tags=["network"], responses=DATA_ERRORS)
 

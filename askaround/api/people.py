@@ -21,10 +21,10 @@ from askaround.api.fields import (
     UtcDateTime,
 )
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
-from router import directory
 from router.errors import InvalidInput
-from router.people import get_person_by_id
-from router.schema import Person
+from router.network import directory
+from router.network.people import get_person_by_id
+from router.storage.schema import Person
 
 router = APIRouter(prefix="/v1/people", tags=["people"], responses=DATA_ERRORS)
 

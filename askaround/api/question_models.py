@@ -1,6 +1,6 @@
 """Response shapes of the question lifecycle: questions, their asks, answers and history.
 
-Built from the core's frozen views (``router.question_views``) through their ``as_dict()``, so
+Built from the core's frozen views (``router.lifecycle.views``) through their ``as_dict()``, so
 the API shows exactly what the CLI and the Slack bot show.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from askaround.api.route import ReasonOut, RouteOut
-from router.question_views import (
+from router.lifecycle.views import (
     AnswerView,
     AskedQuestion,
     AskView,

@@ -21,8 +21,8 @@ from askaround.api.question_models import (
     QuestionList,
     QuestionOut,
 )
-from router import questions
-from router.people import get_person
+from router.lifecycle import questions
+from router.network.people import get_person
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=DATA_ERRORS)
 

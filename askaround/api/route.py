@@ -11,9 +11,9 @@ from pydantic import AfterValidator, BaseModel, Field, StrictInt
 from askaround.api.dependencies import NowDep, ReadNetworkDep, ServicesDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, storable
-from router.fairness import fairness_policy
-from router.people import find_person
-from router.route import Candidate, Reason, Route
+from router.ledger.fairness import fairness_policy
+from router.network.people import find_person
+from router.routing.route import Candidate, Reason, Route
 
 router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
 

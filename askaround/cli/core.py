@@ -12,10 +12,10 @@ import typer
 from askaround.cli.app import app, services
 from askaround.cli.progress import ProgressBar
 from askaround.cli.render import render_route
-from router import people
 from router.demo import load_demo
-from router.fairness import fairness_policy
-from router.indexing import embed_pending
+from router.ledger.fairness import fairness_policy
+from router.network import people
+from router.search.indexing import embed_pending
 
 
 @app.command()

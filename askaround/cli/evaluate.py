@@ -17,8 +17,8 @@ import typer
 
 from askaround.cli.app import app, services
 from askaround.cli.progress import ProgressBar
-from router.database import Database
 from router.evaluation import SYSTEMS, evaluate_site
+from router.storage.database import Database
 
 eval_app = typer.Typer(help="Measure routing quality on replayed data.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")

@@ -19,8 +19,8 @@ from askaround.wiring import Services
 from router.importers import ImportReport, parse_when
 from router.importers.people_file import import_people_file
 from router.importers.stackexchange import import_stackexchange
-from router.indexing import embed_pending
-from router.people import ensure_network
+from router.network.people import ensure_network
+from router.search.indexing import embed_pending
 
 
 def _embed(built: Services, *, network_id: int, progress: ProgressBar) -> int:

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from askaround.cli.app import app, services
-from router.keys import create_key, list_keys, revoke_key
-from router.people import ensure_network, get_network
+from router.network.keys import create_key, list_keys, revoke_key
+from router.network.people import ensure_network, get_network
 
 keys_app = typer.Typer(help="API keys for the HTTP API (each belongs to one network).")
 app.add_typer(keys_app, name="keys", no_args_is_help=True)

@@ -10,17 +10,17 @@ import typer
 from sqlalchemy.orm import Session
 
 from askaround.cli.app import app, services
-from router import people
 from router.errors import InvalidInput
-from router.ledger import network_totals, pair_balance, person_ledger
-from router.question_views import names_of
-from router.summary import (
+from router.ledger.favours import network_totals, pair_balance, person_ledger
+from router.ledger.summary import (
     build_weekly_summary,
     enqueue_weekly_summaries,
     iso_week,
     moment_in_week,
 )
-from router.summary_text import render_network_summary, render_person_summary
+from router.ledger.summary_text import render_network_summary, render_person_summary
+from router.lifecycle.views import names_of
+from router.network import people
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]

@@ -18,9 +18,7 @@ from sqlalchemy.orm import Session
 
 from askaround.cli.app import app, services
 from askaround.cli.render import render_route
-from router import people
-from router.question_views import QuestionHistory
-from router.questions import (
+from router.lifecycle.questions import (
     answer_ask,
     ask_question,
     close_question,
@@ -34,6 +32,8 @@ from router.questions import (
     thank_answer,
     tick,
 )
+from router.lifecycle.views import QuestionHistory
+from router.network import people
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
 PersonOption = Annotated[str, typer.Option("--as", help="Your external id, e.g. slack:U123.")]

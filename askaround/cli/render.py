@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from router.route import Route
+from router.routing.route import Route
 
 
 def render_route(route: Route, *, asker: str | None = None) -> str:

@@ -16,7 +16,7 @@ import typer
 from askaround.cli.app import app, services
 from askaround.cli.progress import ProgressBar
 from router.errors import InvalidInput
-from router.people import get_network
+from router.network.people import get_network
 
 
 def is_loopback(host: str) -> bool:

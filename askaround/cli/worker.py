@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 
 from askaround.cli.app import app, services
-from router.channels import Channel, LogChannel, WebhookChannel
+from router.delivery.channels import Channel, LogChannel, WebhookChannel
+from router.delivery.outbox import DeliveryReport, deliver_due, outbox_counts
 from router.errors import InvalidInput
-from router.outbox import DeliveryReport, deliver_due, outbox_counts
 
 
 class ChannelKind(StrEnum):

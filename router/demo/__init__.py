@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from router import people
-from router.embedding import Embedder
-from router.indexing import embed_pending
-from router.ledger import record_favour
+from router.ledger.favours import record_favour
+from router.network import people
 from router.progress import Progress, silent
-from router.schema import Tie
+from router.search.embedding import Embedder
+from router.search.indexing import embed_pending
+from router.storage.schema import Tie
 
 DEMO_FILE = Path(__file__).with_name("network.json")
 

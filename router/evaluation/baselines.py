@@ -23,9 +23,9 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from router.embedding import Embedder
 from router.evaluation.cases import Case, Split, Thread
 from router.progress import Progress, silent
+from router.search.embedding import Embedder
 
 RRF_K = 60.0
 FUSION_DEPTH = 100

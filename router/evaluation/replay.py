@@ -16,21 +16,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.database import Database
-from router.embedding import Embedder
 from router.errors import InvalidInput
 from router.evaluation.baselines import Bm25Threads, DenseThreads, Fusion, MostActive
 from router.evaluation.cases import Case, Ranker, Split, split_site
 from router.evaluation.metrics import Scored, Scores
 from router.importers import ImportReport
 from router.importers.stackexchange import import_stackexchange
-from router.indexing import embed_pending
-from router.people import ensure_network
+from router.network.people import ensure_network
 from router.progress import Progress, silent
-from router.ranking import RankingWeights
-from router.routing import Router
-from router.schema import ExternalId
+from router.routing.ranking import RankingWeights
+from router.routing.router import Router
+from router.search.embedding import Embedder
+from router.search.indexing import embed_pending
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import ExternalId
 
 SYSTEMS = ("router", "most-active", "bm25-threads", "dense-threads", "fusion")
 MIN_K = 10  # Hit@10 and nDCG@10 need ten people

@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from router.errors import AskaroundError, ImportFormatError
 from router.importers import ImportReport
-from router.people import add_evidence, delete_evidence, ensure_person
+from router.network.people import add_evidence, delete_evidence, ensure_person
 from router.progress import Progress, silent
-from router.schema import Evidence, ExternalId
+from router.storage.schema import Evidence, ExternalId
 
 SOURCE = "people-file"
 FIELDS = ("name", "external_ids", "email", "timezone", "interests", "profile")

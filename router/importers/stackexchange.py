@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from router.errors import ImportFormatError
 from router.importers import ImportReport
-from router.people import add_evidence, ensure_person, record_tie
+from router.network.people import add_evidence, ensure_person, record_tie
 from router.progress import Progress, silent
-from router.schema import Evidence, ExternalId
+from router.storage.schema import Evidence, ExternalId
 
 SOURCE = "stackexchange"
 QUESTION = 1

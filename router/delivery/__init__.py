@@ -1,0 +1,1 @@
+"""Delivery: the transactional outbox and the channels messages go out through."""

@@ -1,0 +1,1 @@
+"""The give/take ledger: favours, fairness in routing, and the weekly summary."""

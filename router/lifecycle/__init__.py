@@ -1,0 +1,1 @@
+"""A question's life: asking, answering, passing, escalating; its states and their values."""

@@ -1,0 +1,310 @@
+"""A question's life: asked, answered or passed on, marked helpful, closed; escalated or expired.
+
+    open ──answer──▶ answered ──close──▶ closed
+      │                 │
+      └──── no answer within answer_timeout_hours: tick() asks the next best people
+            (up to max_rounds rounds, never anyone already asked) ──▶ ... ──▶ expired
+            after question_ttl_days (tick(); the asker is told)
+
+Every state change is a ``QuestionEvent`` row with its time, and every message it causes goes
+to the outbox in the same transaction. Each function takes the caller's session (flush, never
+commit) and ``now``; the acting person is checked (only the person asked answers, only the asker
+closes) and an illegal transition raises ``Conflict``. Repeating a call that already happened
+(a double click, a retried request) returns the same result and changes nothing.
+
+Favours (see ``router.ledger.favours``): an answer is a favour of 1.0 from the answerer to the asker;
+marking it helpful adds 1.0 and thanking adds 0.25, each its own row and source key.
+
+This module is the public face of the lifecycle; edges import everything from here. Behind it:
+``router.lifecycle.answers`` (answer, helpful, thanks), ``router.lifecycle.escalation`` (``tick``),
+``router.lifecycle.asks`` (sending asks, events, messages) and ``router.lifecycle.views`` (the values
+returned, and the reads that build them).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from router.errors import Conflict, InvalidInput, PermissionDenied
+from router.ledger.fairness import fairness_policy
+from router.lifecycle.answers import answer_ask, mark_helpful, thank_answer
+from router.lifecycle.asks import (
+    Routing,
+    ask_for,
+    open_question,
+    record_event,
+    send_asks,
+    withdraw_pending_asks,
+)
+from router.lifecycle.escalation import tick
+from router.lifecycle.views import (
+    AnswerView,
+    AskedQuestion,
+    AskView,
+    QuestionHistory,
+    QuestionView,
+    TickReport,
+    ask_view,
+    get_question,
+    list_questions,
+    load_question,
+    names_of,
+    pending_asks,
+    question_history,
+    question_views,
+)
+from router.network.people import get_person_by_id
+from router.routing.route import RoutingPolicy
+from router.settings import Settings
+from router.storage.schema import Ask, Evidence, Question
+
+MAX_SNOOZE = timedelta(days=90)
+DECLINE_FACTOR = 0.5  # a decline halves the weight of the evidence that matched
+MIN_EVIDENCE_WEIGHT = 0.05
+
+__all__ = [
+    "AnswerView",
+    "AskView",
+    "AskedQuestion",
+    "QuestionHistory",
+    "QuestionView",
+    "Routing",
+    "TickReport",
+    "answer_ask",
+    "ask_question",
+    "close_question",
+    "decline_ask",
+    "get_question",
+    "list_questions",
+    "mark_helpful",
+    "pass_ask",
+    "pending_asks",
+    "question_history",
+    "snooze_person",
+    "thank_answer",
+    "tick",
+    "unsnooze_person",
+]
+
+
+def ask_question(
+    session: Session,
+    *,
+    router: Routing,
+    settings: Settings,
+    network_id: int,
+    asker_id: int,
+    text: str,
+    now: datetime,
+    k: int | None = None,
+    anonymous: bool = False,
+    policy: RoutingPolicy | None = None,
+) -> AskedQuestion:
+    """Store a question, route it, and ask the ``k`` best people (fairness per the settings)."""
+    asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
+    if asker.deactivated:
+        raise PermissionDenied("a deactivated person cannot ask")
+    text = text.strip()
+    if not text:
+        raise InvalidInput("the question is empty")
+    if len(text) > settings.max_question_chars:
+        raise InvalidInput(
+            f"the question is {len(text)} characters; the limit is {settings.max_question_chars}"
+        )
+    k = settings.default_k if k is None else k
+    if not 1 <= k <= settings.max_k:
+        raise InvalidInput(f"k must be between 1 and {settings.max_k}")
+    route = router.route(
+        session,
+        network_id=network_id,
+        question=text,
+        asker_id=asker_id,
+        k=k,
+        now=now,
+        exclude=frozenset({asker_id}),
+        policy=policy if policy is not None else fairness_policy(settings),
+    )
+    question = Question(
+        network_id=network_id,
+        asker_id=asker_id,
+        text=text,
+        anonymous=anonymous,
+        k=k,
+        status="open",
+        round=1,
+        created_at=now,
+        next_escalation_at=now + timedelta(hours=settings.answer_timeout_hours),
+        expires_at=now + timedelta(days=settings.question_ttl_days),
+    )
+    session.add(question)
+    session.flush()
+    record_event(
+        session,
+        question=question,
+        kind="created",
+        now=now,
+        actor_id=asker_id,
+        detail={
+            "k": k,
+            "anonymous": anonymous,
+            "adjusted": route.adjusted,
+            "notes": list(route.notes),
+        },
+    )
+    send_asks(session, question=question, candidates=route.candidates, round_number=1, now=now)
+    session.flush()
+    return AskedQuestion(question=question_views(session, [question])[0], route=route)
+
+
+def _refuse(
+    session: Session,
+    *,
+    network_id: int,
+    ask_id: int,
+    person_id: int,
+    now: datetime,
+    status: str,
+    event: str,
+    detail: dict[str, object] | None = None,
+) -> tuple[Ask, Question | None]:
+    """Move a pending ask to ``passed``/``declined``; a repeat is a no-op (question None)."""
+    ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
+    if ask.status == status:
+        return ask, None
+    if ask.status != "pending":
+        raise Conflict(f"ask #{ask.id} is already {ask.status}")
+    question = open_question(session, ask)
+    if ask.status != "pending":  # changed while we waited for the question's lock
+        raise Conflict(f"ask #{ask.id} is already {ask.status}")
+    ask.status = status
+    ask.responded_at = now
+    record_event(
+        session,
+        question=question,
+        kind=event,
+        now=now,
+        actor_id=person_id,
+        detail={"ask_id": ask.id, **(detail or {})},
+    )
+    still_waiting = session.scalar(
+        select(Ask.id).where(Ask.question_id == question.id, Ask.status == "pending").limit(1)
+    )
+    if question.status == "open" and still_waiting is None and question.next_escalation_at:
+        question.next_escalation_at = now  # everyone said no: the next tick asks others
+    return ask, question
+
+
+def pass_ask(
+    session: Session, *, network_id: int, ask_id: int, person_id: int, now: datetime
+) -> AskView:
+    """Say "not now" to an ask; if everyone asked has said no, others are asked at the next tick."""
+    ask, _ = _refuse(
+        session,
+        network_id=network_id,
+        ask_id=ask_id,
+        person_id=person_id,
+        now=now,
+        status="passed",
+        event="passed",
+    )
+    session.flush()
+    return ask_view(ask, names_of(session, [person_id]))
+
+
+def decline_ask(
+    session: Session, *, network_id: int, ask_id: int, person_id: int, now: datetime
+) -> AskView:
+    """Say "not my area": like a pass, and the evidence that matched weighs half from now on."""
+    ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
+    evidence_ids = sorted(
+        {
+            int(reason["evidence_id"])
+            for reason in ask.reasons or []
+            if isinstance(reason, dict) and reason.get("evidence_id") is not None
+        }
+    )
+    ask, question = _refuse(
+        session,
+        network_id=network_id,
+        ask_id=ask_id,
+        person_id=person_id,
+        now=now,
+        status="declined",
+        event="declined",
+        detail={"evidence_lowered": evidence_ids},
+    )
+    if question is not None and evidence_ids:
+        for evidence in session.scalars(
+            select(Evidence).where(
+                Evidence.id.in_(evidence_ids),
+                Evidence.person_id == person_id,
+                Evidence.network_id == network_id,
+            )
+        ):
+            evidence.weight = max(MIN_EVIDENCE_WEIGHT, evidence.weight * DECLINE_FACTOR)
+    session.flush()
+    return ask_view(ask, names_of(session, [person_id]))
+
+
+def snooze_person(
+    session: Session,
+    *,
+    network_id: int,
+    person_id: int,
+    until: datetime,
+    now: datetime,
+    ask_id: int | None = None,
+) -> datetime:
+    """Stop asking a person until ``until``; given an ask, that ask is passed too."""
+    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    if not now < until <= now + MAX_SNOOZE:
+        raise InvalidInput(f"a snooze ends in the future, at most {MAX_SNOOZE.days} days ahead")
+    if ask_id is not None:
+        _refuse(
+            session,
+            network_id=network_id,
+            ask_id=ask_id,
+            person_id=person_id,
+            now=now,
+            status="passed",
+            event="snoozed",
+            detail={"until": until.isoformat()},
+        )
+    person.snoozed_until = until
+    session.flush()
+    return until
+
+
+def unsnooze_person(session: Session, *, network_id: int, person_id: int) -> None:
+    """Make a snoozed person available again."""
+    get_person_by_id(session, network_id=network_id, person_id=person_id).snoozed_until = None
+    session.flush()
+
+
+def close_question(
+    session: Session, *, network_id: int, question_id: int, person_id: int, now: datetime
+) -> QuestionView:
+    """The asker closes a question; people still asked are told it no longer needs them."""
+    question = load_question(session, network_id=network_id, question_id=question_id, lock=True)
+    if question.asker_id != person_id:
+        raise PermissionDenied("only the asker can close a question")
+    if question.status == "expired":
+        raise Conflict(f"question #{question.id} has expired")
+    if question.status != "closed":
+        question.status = "closed"
+        question.closed_at = now
+        question.next_escalation_at = None
+        withdrawn = withdraw_pending_asks(session, question=question, now=now, reason="closed")
+        record_event(
+            session,
+            question=question,
+            kind="closed",
+            now=now,
+            actor_id=person_id,
+            detail={"withdrawn_asks": [ask.id for ask in withdrawn]},
+        )
+        session.flush()
+    return question_views(session, [question])[0]

@@ -1,0 +1,212 @@
+"""Networks, people and what they know: the service functions every importer and edge calls.
+
+Functions take a session the caller owns (they flush, never commit) and keyword-only arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from router.errors import Conflict, InvalidInput, NotFound
+from router.storage.schema import Evidence, ExternalId, Network, Person, Tie
+
+EVIDENCE_KINDS = ("answer", "interest", "profile")
+ASKAROUND_SOURCE = "askaround"  # answers given through Askaround itself: private, never quoted
+MAX_NETWORK_NAME = 100
+
+
+def get_network(session: Session, *, name: str) -> Network:
+    """The network called ``name``; NotFound if there is none."""
+    network = session.scalar(select(Network).where(Network.name == name))
+    if network is None:
+        raise NotFound(f"no network named {name!r}")
+    return network
+
+
+def ensure_network(session: Session, *, name: str, now: datetime) -> Network:
+    """The network called ``name``, created if missing."""
+    name = name.strip()
+    if not name or len(name) > MAX_NETWORK_NAME:
+        raise InvalidInput(f"a network name has 1 to {MAX_NETWORK_NAME} characters")
+    network = session.scalar(select(Network).where(Network.name == name))
+    if network is None:
+        network = Network(name=name, created_at=now)
+        session.add(network)
+        session.flush()
+    return network
+
+
+def find_person(session: Session, *, network_id: int, external_id: str) -> Person | None:
+    """The person in this network known by ``external_id``, or None."""
+    return session.scalar(
+        select(Person)
+        .join(ExternalId, ExternalId.person_id == Person.id)
+        .where(ExternalId.network_id == network_id, ExternalId.value == external_id)
+    )
+
+
+def get_person(session: Session, *, network_id: int, external_id: str) -> Person:
+    person = find_person(session, network_id=network_id, external_id=external_id)
+    if person is None:
+        raise NotFound(f"no person {external_id!r} in this network")
+    return person
+
+
+def get_person_by_id(session: Session, *, network_id: int, person_id: int) -> Person:
+    person = session.get(Person, person_id)
+    if person is None or person.network_id != network_id:
+        raise NotFound(f"no person #{person_id} in this network")
+    return person
+
+
+def ensure_person(
+    session: Session,
+    *,
+    network_id: int,
+    external_ids: Iterable[str],
+    display_name: str,
+    now: datetime,
+    email: str | None = None,
+    timezone: str | None = None,
+) -> Person:
+    """The person known by any of ``external_ids``, created if none matches; new ids are attached.
+
+    Fields already set are updated only when a new value is given, so re-importing is idempotent.
+    """
+    ids = [value.strip() for value in external_ids if value and value.strip()]
+    if not ids:
+        raise InvalidInput("a person needs at least one external id")
+    if not display_name.strip():
+        raise InvalidInput("a person needs a name")
+    rows = session.scalars(
+        select(ExternalId).where(ExternalId.network_id == network_id, ExternalId.value.in_(ids))
+    ).all()
+    owners = {row.person_id for row in rows}
+    if len(owners) > 1:
+        raise Conflict(f"external ids {ids} belong to different people")
+    if owners:
+        person = session.get(Person, owners.pop())
+        assert person is not None
+    else:
+        person = Person(
+            network_id=network_id,
+            display_name=display_name.strip(),
+            created_at=now,
+            timezone=timezone or "UTC",
+            opted_out=False,
+            deactivated=False,
+        )
+        session.add(person)
+        session.flush()
+    known = {row.value for row in rows}
+    for value in ids:
+        if value not in known:
+            session.add(ExternalId(network_id=network_id, person_id=person.id, value=value))
+    if display_name.strip() and person.display_name != display_name.strip():
+        person.display_name = display_name.strip()
+    if email is not None:
+        person.email = email
+    if timezone is not None:
+        person.timezone = timezone
+    session.flush()
+    return person
+
+
+def add_evidence(
+    session: Session,
+    *,
+    network_id: int,
+    person_id: int,
+    kind: str,
+    text: str,
+    source: str,
+    created_at: datetime,
+    context: str = "",
+    link: str | None = None,
+    source_key: str | None = None,
+) -> Evidence:
+    """Store one piece of evidence (not yet embedded); with a ``source_key`` a second call is a no-op."""
+    if kind not in EVIDENCE_KINDS:
+        raise InvalidInput(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
+    if not text.strip():
+        raise InvalidInput("evidence text is empty")
+    if source_key is not None:
+        existing = session.scalar(
+            select(Evidence).where(
+                Evidence.network_id == network_id, Evidence.source_key == source_key
+            )
+        )
+        if existing is not None:
+            return existing
+    evidence = Evidence(
+        network_id=network_id,
+        person_id=person_id,
+        kind=kind,
+        text=text.strip(),
+        context=context.strip(),
+        source=source,
+        source_key=source_key,
+        link=link,
+        weight=1.0,
+        created_at=created_at,
+    )
+    session.add(evidence)
+    session.flush()
+    return evidence
+
+
+def delete_evidence(session: Session, *, network_id: int, evidence_id: int) -> None:
+    result = session.execute(
+        delete(Evidence).where(Evidence.id == evidence_id, Evidence.network_id == network_id)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise NotFound(f"no evidence #{evidence_id} in this network")
+
+
+def record_tie(
+    session: Session,
+    *,
+    network_id: int,
+    helper_id: int,
+    helped_id: int,
+    at: datetime,
+    times: int = 1,
+) -> None:
+    """Count that ``helper`` helped ``helped`` (``times`` more); self-help is not a tie."""
+    if helper_id == helped_id:
+        return
+    tie = session.scalar(
+        select(Tie).where(
+            Tie.network_id == network_id, Tie.helper_id == helper_id, Tie.helped_id == helped_id
+        )
+    )
+    if tie is None:
+        session.add(
+            Tie(
+                network_id=network_id,
+                helper_id=helper_id,
+                helped_id=helped_id,
+                count=times,
+                last_at=at,
+            )
+        )
+    else:
+        tie.count += times
+        tie.last_at = max(tie.last_at, at)
+    session.flush()
+
+
+def count_people(session: Session, *, network_id: int) -> int:
+    return int(
+        session.scalar(select(func.count(Person.id)).where(Person.network_id == network_id)) or 0
+    )
+
+
+def primary_external_id(person: Person) -> str:
+    """The id shown for a person: the first one attached."""
+    ids = sorted(person.external_ids, key=lambda row: row.id)
+    return ids[0].value if ids else f"person:{person.id}"

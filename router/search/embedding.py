@@ -1,0 +1,141 @@
+"""Turning text into unit vectors: the real sentence-transformers model, and a deterministic fake.
+
+Both satisfy ``Embedder``: a ``name`` stored beside every vector (so a model change is detected and
+re-embedded rather than mixed), a ``dimension``, and ``encode`` returning L2-normalised float32 rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from router.errors import Unavailable
+from router.progress import Progress, silent
+from router.search.lexical import tokenize
+
+Vectors = npt.NDArray[np.float32]
+# The repository's models/ folder: the manifest of named models and local artefacts (never weights).
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors: ...
+
+
+def _manifest_entry(name: str, models_dir: Path = DEFAULT_MODELS_DIR) -> dict[str, Any] | None:
+    manifest = models_dir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    for entry in json.loads(manifest.read_text())["models"]:
+        if name in (entry["name"], entry["source"]):
+            return dict(entry)
+    return None
+
+
+def resolve_model_path(name: str, models_dir: Path = DEFAULT_MODELS_DIR) -> Path:
+    """Where the weights for ``name`` live: a directory given as is, or the package the manifest names."""
+    candidate = Path(name).expanduser()
+    if candidate.is_dir():
+        return candidate
+    entry = _manifest_entry(name, models_dir)
+    if entry is None:
+        raise Unavailable(
+            f"unknown embedding model {name!r}: not a directory and not in the manifest"
+        )
+    try:
+        module = importlib.import_module(entry["module"])
+    except ImportError as exc:
+        raise Unavailable(f"model package {entry['package']!r} is not installed") from exc
+    path = Path(module.__file__ or "").parent / "model"
+    if not path.is_dir():
+        raise Unavailable(f"model package {entry['package']!r} has no model directory")
+    return path
+
+
+class SentenceTransformerEmbedder:
+    """all-MiniLM-L6-v2 (or any sentence-transformers directory), loaded offline on the CPU."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        batch_size: int = 64,
+        threads: int = 2,
+        models_dir: Path = DEFAULT_MODELS_DIR,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = resolve_model_path(name, models_dir)
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        _quiet_transformers()
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        entry = _manifest_entry(name, models_dir)
+        self.name = entry["name"] if entry else str(path)
+        measure = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dimension = measure()
+        if dimension is None:
+            raise Unavailable(f"model {name!r} does not report its dimension")
+        self.dimension = int(dimension)
+        self.batch_size = batch_size
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        chunk = max(self.batch_size * 4, 1)
+        for start in range(0, len(texts), chunk):
+            part = texts[start : start + chunk]
+            vectors = self._model.encode(
+                part,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            out[start : start + len(part)] = vectors
+            progress("embedding", start + len(part), len(texts))
+        return out
+
+
+def _quiet_transformers() -> None:
+    """Loading prints a progress bar per load; the CLI shows its own progress instead."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    except ImportError:  # pragma: no cover - transformers always comes with sentence-transformers
+        pass
+
+
+class HashingEmbedder:
+    """A deterministic bag-of-words embedder for fast tests: shared words mean similar vectors."""
+
+    def __init__(self, dimension: int = 1024, name: str = "hashing-test") -> None:
+        self.dimension = dimension
+        self.name = name
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for token in tokenize(text):
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self.dimension] += 1.0
+            norm = float(np.linalg.norm(out[row]))
+            if norm > 0:
+                out[row] /= norm
+        progress("embedding", len(texts), len(texts))
+        return out

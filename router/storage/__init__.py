@@ -1,0 +1,1 @@
+"""Storage: engines and sessions, the tables, Alembic migrations, insert-once helpers."""
