@@ -24,6 +24,7 @@ from bots import install, workspace
 from bots.channel import SlackChannel
 from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
+from router.ledger.schedule import SummaryRun, enqueue_due_summaries
 from router.lifecycle import questions
 from router.settings import Settings
 from router.storage.database import Database
@@ -194,11 +195,17 @@ class SlackBot:
                 session, router=self.services.router, settings=self.settings, now=now
             )
 
-    def enqueue_summaries(self, now: datetime) -> object:
-        """Queue the weekly summary for everyone whose Monday morning has come."""
-        from bots import summary
-
-        return summary.enqueue_due(self, now=now)
+    def enqueue_summaries(self, now: datetime) -> SummaryRun:
+        """The core's weekly-summary job over every Slack network, each in its own transaction."""
+        with self.transaction() as session:
+            networks = list(
+                session.scalars(select(Network.id).where(Network.slack_team_id.is_not(None)))
+            )
+        total = SummaryRun()
+        for network_id in networks:
+            with self.transaction() as session:
+                total += enqueue_due_summaries(session, network_id=network_id, now=now)
+        return total
 
     def forget_seen(self, now: datetime) -> object:
         with self.transaction() as session:

@@ -37,6 +37,7 @@ def run_cli(
         (["route", "anything", "-k", "lots"], "Invalid value for '-k'"),
         (["route", "anything", "--bogus"], "No such option: --bogus"),
         (["route", "anything", "--network", "nowhere"], "no network named 'nowhere'"),
+        (["summary", "send", "--network", "nowhere"], "no network named 'nowhere'"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(
@@ -65,6 +66,23 @@ def test_summary_send_twice_queues_each_person_once(settings: Settings) -> None:
     assert queued > 0
     assert second.stdout.startswith("week 2026-W47: 0 summaries queued")
     assert f"{queued} already sent" in second.stdout
+    assert "nothing is due now: every summary due was already sent" in second.stdout
+
+
+def test_summary_send_honours_network_and_week_with_slack_configured(settings: Settings) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    slack = {"ASKAROUND_SLACK_BOT_TOKEN": "xoxb-test"}
+    unknown = run_cli(settings, "summary", "send", "--network", "nowhere", env_extra=slack)
+    assert unknown.returncode == 2 and "no network named 'nowhere'" in unknown.stderr
+    future = run_cli(
+        settings, "summary", "send", "--network", "demo", "--week", "2099-W01", env_extra=slack
+    )
+    assert future.returncode == 2 and "week 2099-W01 has not started yet" in future.stderr
+    past = run_cli(
+        settings, "summary", "send", "--network", "demo", "--week", "2026-W40", env_extra=slack
+    )
+    assert past.returncode == 0, past.stderr
+    assert past.stdout.startswith("week 2026-W40: ") and "Monday" not in past.stdout
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 from router.delivery.outbox import deliver_due, outbox_counts
 from router.ledger.favours import pair_balance, person_totals
-from router.ledger.summary import build_weekly_summary, enqueue_weekly_summaries
+from router.ledger.schedule import enqueue_due_summaries
+from router.ledger.summary import build_weekly_summary
 from router.lifecycle.questions import answer_ask, ask_question, mark_helpful, thank_answer
 from router.routing.router import Router
 from router.search.embedding import HashingEmbedder
@@ -124,9 +125,11 @@ def test_ask_deliver_answer_helpful_ledger_and_summary_with_a_flaky_channel(
     assert summary.person(asker).unanswered == ()
     assert summary.spread.asks == 2
 
+    monday = (clock - timedelta(days=clock.weekday())).replace(hour=9, minute=0, second=0)
+    clock = monday + timedelta(days=7)  # the week's summaries are due (everyone is in UTC)
     for _ in range(2):
         with database.transaction() as session:
-            enqueue_weekly_summaries(session, network_id=net.network_id, now=clock)
+            enqueue_due_summaries(session, network_id=net.network_id, now=clock)
     _drain(database, channel, clock)
 
     with database.transaction() as session:
@@ -155,9 +158,9 @@ def test_the_loop_runs_from_the_terminal(
     monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
     monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path))
     from askaround.cli import main
-    from askaround.cli.app import app, register_all
+    from askaround.cli.registry import build_cli
 
-    register_all()
+    app = build_cli()
     runner = CliRunner()
 
     def run(*args: str) -> str:

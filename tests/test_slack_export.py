@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from askaround.cli.app import app, register_all
+from askaround.cli.app import app
+from askaround.cli.registry import build_cli
 from bots import slack_export
 from bots.slack_export import ArchiveLimits, import_slack_export, looks_like_question, plain_text
 from router.errors import ImportFormatError
@@ -281,7 +282,7 @@ def test_the_cli_imports_into_the_workspace_network_and_reports(
         "ASKAROUND_MODEL_NAME": "hashing-test",
     }.items():
         monkeypatch.setenv(key, value)
-    register_all()
+    build_cli()
     path = make_export(tmp_path / "export.zip")
     result = CliRunner().invoke(app, ["import", "slack-export", str(path)])
     assert result.exit_code == 0, result.output
@@ -294,7 +295,7 @@ def test_the_cli_refuses_a_bad_archive_in_one_line(
 ) -> None:
     monkeypatch.setenv("ASKAROUND_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
-    register_all()
+    build_cli()
     path = make_export(tmp_path / "evil.zip", raw={"../x.json": b"[]"})
     from askaround.cli import main
 

@@ -7,8 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 from bots.runtime import SlackBot
-from bots.summary import week_due
 from router.ledger.favours import record_favour
+from router.ledger.schedule import week_due
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_world import fake_slack, slack_settings
 
@@ -18,16 +18,18 @@ MONDAY = datetime(2026, 11, 30, tzinfo=UTC)  # ISO week 2026-W49 starts
 
 
 def test_a_person_is_due_from_nine_on_their_own_monday() -> None:
-    assert week_due(MONDAY + timedelta(hours=8, minutes=59), "Europe/London") is None
+    before = "2026-W47"  # still the week before: W48's Monday morning has not come
+    assert week_due(MONDAY + timedelta(hours=8, minutes=59), "Europe/London") == before
     assert week_due(MONDAY + timedelta(hours=9), "Europe/London") == "2026-W48"
     assert week_due(MONDAY + timedelta(hours=8), "Europe/Paris") == "2026-W48"  # 09:00 there
-    assert week_due(MONDAY + timedelta(hours=13), "America/New_York") is None  # 08:00 there
+    assert week_due(MONDAY + timedelta(hours=13), "America/New_York") == before  # 08:00 there
     assert week_due(MONDAY + timedelta(hours=14), "America/New_York") == "2026-W48"
-    assert week_due(MONDAY - timedelta(hours=5), "Pacific/Auckland") is None  # Mon 08:00 there
+    assert week_due(MONDAY - timedelta(hours=5), "Pacific/Auckland") == before  # Mon 08:00 there
     assert week_due(MONDAY - timedelta(hours=4), "Pacific/Auckland") == "2026-W48"  # Mon 09:00
-    assert week_due(MONDAY - timedelta(hours=2), "Asia/Tokyo") is None  # Mon 07:00 there
+    assert week_due(MONDAY - timedelta(hours=2), "Asia/Tokyo") == before  # Mon 07:00 there
     assert week_due(MONDAY, "Asia/Tokyo") == "2026-W48"  # Mon 09:00 there
-    assert week_due(MONDAY + timedelta(days=1, hours=10), "UTC") is None  # Tuesday
+    assert week_due(MONDAY + timedelta(days=1, hours=10), "UTC") == "2026-W48"  # a missed Monday
+    assert week_due(MONDAY + timedelta(days=6, hours=23), "UTC") == "2026-W48"  # Sunday night
     assert week_due(MONDAY + timedelta(hours=10), "Not/AZone") == "2026-W48"  # falls back to UTC
 
 

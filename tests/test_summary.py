@@ -9,10 +9,10 @@ from sqlalchemy import func, select, update
 
 from router.errors import InvalidInput
 from router.ledger.favours import record_favour
+from router.ledger.schedule import describe_run, enqueue_due_summaries
 from router.ledger.snapshot import AskRow, FavourRow, LedgerSnapshot, QuestionRow
 from router.ledger.summary import (
     build_weekly_summary,
-    enqueue_weekly_summaries,
     iso_week,
     moment_in_week,
     week_bounds,
@@ -25,6 +25,7 @@ from router.storage.schema import Ask, OutboxMessage, Person, Question
 
 MONDAY = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # start of 2026-W48
 NOW = MONDAY + timedelta(days=3, hours=9)  # Thursday
+DUE = MONDAY + timedelta(days=7, hours=9)  # W48's summaries are due (UTC people)
 ANA, BEN, CY, DEE = 1, 2, 3, 4
 NAMES = {ANA: "Ana", BEN: "Ben", CY: "Cy", DEE: "Dee"}
 
@@ -219,25 +220,24 @@ def test_summary_from_the_database_matches_its_ledger(database: Database) -> Non
 def test_running_the_summary_job_twice_in_a_week_sends_once(database: Database) -> None:
     network_id, ids = _network(database)
     with database.transaction() as session:
-        first = enqueue_weekly_summaries(session, network_id=network_id, now=NOW)
+        first = enqueue_due_summaries(session, network_id=network_id, now=DUE)
     with database.transaction() as session:
-        second = enqueue_weekly_summaries(
-            session, network_id=network_id, now=NOW + timedelta(days=1)
-        )
+        second = enqueue_due_summaries(session, network_id=network_id, now=DUE + timedelta(days=1))
         count = session.scalar(select(func.count(OutboxMessage.id)))
         message = session.scalars(
             select(OutboxMessage).where(OutboxMessage.recipient_id == ids["Ana"])
         ).one()
+    assert first.weeks == ("2026-W48",)
     assert sorted(first.enqueued) == sorted([ids["Ana"], ids["Ben"], ids["Cy"]])
     assert second.enqueued == () and sorted(second.already_sent) == sorted(first.enqueued)
     assert count == 3
     assert message.idempotency_key == f"summary:{network_id}:{ids['Ana']}:2026-W48"
     assert "Your Askaround week 2026-W48, Ana" in message.payload["text"]
     with database.transaction() as session:
-        next_week = enqueue_weekly_summaries(
-            session, network_id=network_id, now=NOW + timedelta(days=7)
+        next_week = enqueue_due_summaries(
+            session, network_id=network_id, now=DUE + timedelta(days=7)
         )
-    assert len(next_week.enqueued) == 3
+    assert len(next_week.enqueued) == 3 and next_week.weeks == ("2026-W49",)
 
 
 def test_people_with_nothing_to_report_or_who_opted_out_get_no_summary(
@@ -246,6 +246,58 @@ def test_people_with_nothing_to_report_or_who_opted_out_get_no_summary(
     network_id, ids = _network(database)
     with database.transaction() as session:
         session.execute(update(Person).where(Person.id == ids["Cy"]).values(opted_out=True))
-        run = enqueue_weekly_summaries(session, network_id=network_id, now=NOW)
+        run = enqueue_due_summaries(session, network_id=network_id, now=DUE)
     assert sorted(run.enqueued) == sorted([ids["Ana"], ids["Ben"]])
-    assert run.skipped == 2  # Cy opted out, Dee has nothing
+    assert run.nothing_to_say == (ids["Dee"],)
+
+
+def test_a_missed_monday_is_still_summarised_later_that_week(database: Database) -> None:
+    network_id, _ = _network(database)
+    with database.transaction() as session:
+        early = enqueue_due_summaries(session, network_id=network_id, now=DUE - timedelta(hours=1))
+        late = enqueue_due_summaries(session, network_id=network_id, now=DUE + timedelta(days=3))
+    assert early.weeks == ("2026-W47",) and early.enqueued == ()  # W48 not due before 09:00
+    assert late.weeks == ("2026-W48",) and len(late.enqueued) == 3
+
+
+def test_each_person_is_due_on_their_own_monday_morning(database: Database) -> None:
+    network_id, ids = _network(database)
+    with database.transaction() as session:
+        session.execute(
+            update(Person).where(Person.id == ids["Ana"]).values(timezone="America/New_York")
+        )
+        at_nine_utc = enqueue_due_summaries(session, network_id=network_id, now=DUE)
+        at_nine_there = enqueue_due_summaries(
+            session, network_id=network_id, now=DUE + timedelta(hours=5)
+        )
+    assert ids["Ana"] not in at_nine_utc.enqueued and ids["Ben"] in at_nine_utc.enqueued
+    assert at_nine_there.enqueued == (ids["Ana"],)
+
+
+def test_an_explicit_week_not_over_yet_is_not_sent_and_says_why(database: Database) -> None:
+    network_id, _ = _network(database)
+    with database.transaction() as session:
+        run = enqueue_due_summaries(session, network_id=network_id, now=NOW, week="2026-W48")
+    line = describe_run(run, week="2026-W48")
+    assert run.enqueued == () and len(run.not_due) == 4
+    assert "nothing is due now: week 2026-W48 is not over yet" in line
+
+
+def test_an_explicit_past_week_is_sent_whatever_the_weekday(database: Database) -> None:
+    network_id, _ = _network(database)
+    with database.transaction() as session:
+        run = enqueue_due_summaries(
+            session, network_id=network_id, now=DUE - timedelta(hours=8), week="2026-W48"
+        )
+        again = enqueue_due_summaries(
+            session, network_id=network_id, now=DUE - timedelta(hours=7), week="2026-W48"
+        )
+    assert len(run.enqueued) == 3 and run.not_due == ()
+    line = describe_run(again, week="2026-W48")
+    assert "every summary due was already sent" in line and "Monday" not in line
+
+
+def test_a_malformed_week_is_refused_before_anything_is_read(database: Database) -> None:
+    network_id, _ = _network(database)
+    with database.transaction() as session, pytest.raises(InvalidInput):
+        enqueue_due_summaries(session, network_id=network_id, now=NOW, week="2026-48")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, FastAPI
 
+from askaround import edges
 from askaround.api import (
     answers,
     asks,
@@ -78,8 +79,5 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web.router)  # the page for people, outside the API and its schema
-    if services.settings.slack_signing_secret:
-        from bots.http import mount_slack
-
-        mount_slack(app, services)  # Slack's HTTP mode at /slack/events
+    edges.register_mounts(app, services)  # e.g. Slack's HTTP mode at /slack/events
     return app

@@ -11,13 +11,13 @@ import sys
 from pydantic import ValidationError
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from askaround.cli.app import app, register_all
+from askaround.cli.registry import build_cli
 from router.errors import AskaroundError
 
 
 def main() -> None:
     """Entry point: run the CLI; core errors and usage errors become one line and a non-zero exit."""
-    register_all()
+    app = build_cli()
     try:
         app(standalone_mode=False)
     except AskaroundError as exc:

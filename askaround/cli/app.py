@@ -1,8 +1,10 @@
-"""The Typer app, its sub-command groups, and the shared way a command gets its services."""
+"""The Typer app, its sub-command groups, and the shared way a command gets its services.
+
+Command modules add to ``app`` when imported; ``askaround.cli.registry.build_cli`` imports them
+and lets the edges add theirs.
+"""
 
 from __future__ import annotations
-
-import importlib
 
 import typer
 
@@ -18,23 +20,6 @@ import_app = typer.Typer(
     help="Bring people and their knowledge into a network.", no_args_is_help=True
 )
 app.add_typer(import_app, name="import")
-
-# Modules that add commands to ``app`` / ``import_app`` when imported.
-COMMAND_MODULES = (
-    "askaround.cli.core",
-    "askaround.cli.imports",
-    "askaround.cli.evaluate",
-    "askaround.cli.lifecycle",
-    "askaround.cli.keys",
-    "askaround.cli.serve",
-    "bots.cli",
-)
-
-
-def register_all() -> None:
-    """Import every command module (each adds its commands to ``app`` when first imported)."""
-    for name in COMMAND_MODULES:
-        importlib.import_module(name)
 
 
 def services() -> Services:

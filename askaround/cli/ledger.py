@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -12,12 +12,8 @@ from sqlalchemy.orm import Session
 from askaround.cli.app import app, services
 from router.errors import InvalidInput
 from router.ledger.favours import network_totals, pair_balance, person_ledger
-from router.ledger.summary import (
-    build_weekly_summary,
-    enqueue_weekly_summaries,
-    iso_week,
-    moment_in_week,
-)
+from router.ledger.schedule import describe_run, enqueue_due_summaries
+from router.ledger.summary import build_weekly_summary, moment_in_week
 from router.ledger.summary_text import render_network_summary, render_person_summary
 from router.lifecycle.views import names_of
 from router.network import people
@@ -163,26 +159,21 @@ def summary(
 def send(
     network: NetworkOption,
     week: Annotated[
-        str | None, typer.Option("--week", help="ISO week; default: the week that just ended.")
+        str | None,
+        typer.Option("--week", help="ISO week; default: each person's week that just ended."),
     ] = None,
 ) -> None:
-    """Queue last week's summary for everyone with news, once per person and week.
+    """Queue the weekly summary for everyone with news, once per person and week.
 
-    With Slack configured this is the Slack job (Monday morning in each person's timezone);
-    otherwise the summaries go to the outbox for `askaround worker` to deliver.
+    Without --week, each person gets the week whose Monday 09:00 (their timezone) has passed
+    most recently; `askaround worker` or the Slack bot delivers what is queued.
     """
     built = services()
-    if built.settings.slack_bot_token or built.settings.slack_client_id:
-        from bots.cli import summary_send
-
-        summary_send()
-        return
     now = datetime.now(UTC)
-    chosen = week or iso_week(now - timedelta(days=7))
     with built.database.transaction() as session:
         network_id, _ = _ids(session, network, None)
-        run = enqueue_weekly_summaries(session, network_id=network_id, now=now, week=chosen)
-    typer.echo(
-        f"week {chosen}: {len(run.enqueued)} summaries queued, {len(run.already_sent)} already "
-        f"sent, {run.skipped} with nothing to report; `askaround worker` delivers them"
-    )
+        run = enqueue_due_summaries(session, network_id=network_id, now=now, week=week)
+    line = describe_run(run, week=week)
+    if run.enqueued:
+        line += "; `askaround worker` (or the Slack bot) delivers them"
+    typer.echo(line)

@@ -281,10 +281,3 @@ def tick_(
         f"escalated {len(report.escalated)} questions ({report.asks_sent} new asks), "
         f"expired {len(report.expired)}"
     )
-
-
-# The ledger, summary and worker commands live in their own modules; importing them registers them.
-from askaround.cli import ledger as _ledger_commands  # noqa: E402
-from askaround.cli import worker as _worker_commands  # noqa: E402
-
-__all__ = ["_ledger_commands", "_worker_commands"]

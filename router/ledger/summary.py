@@ -5,8 +5,7 @@ questions, all as of ``now``); ``weekly_summary`` turns a snapshot into values a
 ledger and the same ``now`` always give the same summary, and a past week can be recomputed
 (pass a ``now`` inside it). Weeks are ISO weeks in UTC, Monday 00:00 to Monday 00:00.
 
-Sending (``enqueue_weekly_summaries``) puts one message per person in the outbox under the key
-``summary:<network>:<person>:<ISO week>``, so running the job twice in a week sends once.
+Sending it is ``router.ledger.schedule``'s job (each person's Monday morning, once per week).
 """
 
 from __future__ import annotations
@@ -17,17 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from router.delivery.outbox import enqueue
 from router.errors import InvalidInput, NotFound
 from router.ledger.fairness import gini
 from router.ledger.favours import COUNTED_KINDS
 from router.ledger.snapshot import FavourRow, LedgerSnapshot, load_snapshot
-from router.ledger.summary_text import render_person_summary
-from router.lifecycle.asks import address
-from router.storage.schema import OutboxMessage
 
 TOP_GIVERS = 5
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -340,68 +334,3 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
 def build_weekly_summary(session: Session, *, network_id: int, now: datetime) -> NetworkSummary:
     """The summary of the week of ``now`` for a network, read from its ledger."""
     return weekly_summary(load_snapshot(session, network_id=network_id, now=now), now=now)
-
-
-@dataclass(frozen=True)
-class SummaryRun:
-    """What ``enqueue_weekly_summaries`` did: messages queued now, already queued, skipped."""
-
-    week: str
-    enqueued: tuple[int, ...]  # person ids
-    already_sent: tuple[int, ...]
-    skipped: int  # people with nothing to report, or who opted out
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "week": self.week,
-            "enqueued": list(self.enqueued),
-            "already_sent": list(self.already_sent),
-            "skipped": self.skipped,
-        }
-
-
-def summary_key(network_id: int, person_id: int, week: str) -> str:
-    return f"summary:{network_id}:{person_id}:{week}"
-
-
-def enqueue_weekly_summaries(
-    session: Session, *, network_id: int, now: datetime, week: str | None = None
-) -> SummaryRun:
-    """Queue a week's summary (default: the week of ``now``) for everyone with news, once per week."""
-    as_of = now if week is None else moment_in_week(week, now=now)
-    snapshot = load_snapshot(session, network_id=network_id, now=as_of)
-    summary = weekly_summary(snapshot, now=as_of)
-    wanted = [p for p in summary.people if p.person_id in snapshot.recipients and not p.is_empty]
-    keys = {summary_key(network_id, p.person_id, summary.week): p for p in wanted}
-    known = set(
-        session.scalars(
-            select(OutboxMessage.idempotency_key).where(OutboxMessage.idempotency_key.in_(keys))
-        )
-    )
-    enqueued, already = [], []
-    for key, person in keys.items():
-        if key in known:
-            already.append(person.person_id)
-            continue
-        enqueue(
-            session,
-            network_id=network_id,
-            recipient_id=person.person_id,
-            kind="summary",
-            payload={
-                "to": address(session, person.person_id),
-                "week": summary.week,
-                "text": render_person_summary(person, now=as_of),
-                "summary": person.as_dict(),
-            },
-            idempotency_key=key,
-            now=now,
-        )
-        enqueued.append(person.person_id)
-    session.flush()
-    return SummaryRun(
-        week=summary.week,
-        enqueued=tuple(enqueued),
-        already_sent=tuple(already),
-        skipped=len(summary.people) - len(wanted),
-    )

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from router.delivery.outbox import enqueue
 from router.errors import Conflict, NotFound, PermissionDenied
 from router.lifecycle.views import load_question
+from router.network.people import address
 from router.routing.route import Candidate, Route, RoutingPolicy
-from router.storage.schema import Ask, ExternalId, Person, Question, QuestionEvent
+from router.storage.schema import Ask, Person, Question, QuestionEvent
 
 
 class Routing(Protocol):
@@ -58,19 +59,6 @@ def record_event(
     )
     session.add(event)
     return event
-
-
-def address(session: Session, person_id: int) -> dict[str, Any]:
-    """Who a message is for, as a channel needs it: id, name and every external id."""
-    person = session.get(Person, person_id)
-    external = session.scalars(
-        select(ExternalId.value).where(ExternalId.person_id == person_id).order_by(ExternalId.id)
-    ).all()
-    return {
-        "person_id": person_id,
-        "name": person.display_name if person else f"#{person_id}",
-        "external_ids": list(external),
-    }
 
 
 def notify(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -210,3 +211,16 @@ def primary_external_id(person: Person) -> str:
     """The id shown for a person: the first one attached."""
     ids = sorted(person.external_ids, key=lambda row: row.id)
     return ids[0].value if ids else f"person:{person.id}"
+
+
+def address(session: Session, person_id: int) -> dict[str, Any]:
+    """Who a message is for, as a channel needs it: id, name and every external id."""
+    person = session.get(Person, person_id)
+    external = session.scalars(
+        select(ExternalId.value).where(ExternalId.person_id == person_id).order_by(ExternalId.id)
+    ).all()
+    return {
+        "person_id": person_id,
+        "name": person.display_name if person else f"#{person_id}",
+        "external_ids": list(external),
+    }

@@ -1,0 +1,56 @@
+"""The one hook through which edges (the Slack bot today) add CLI commands and HTTP mounts.
+
+Like ``simonw/llm``'s ``register_commands``: an edge is a module, named in ``EDGES``, that may
+define ``register_commands(cli: CommandHooks)`` and ``register_mounts(app, services)``. The
+modules are loaded by name, so ``askaround`` never imports an edge and no edge needs to import
+the CLI or the HTTP API (import-linter keeps it so; see ``pyproject.toml``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from askaround.wiring import Services
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+# Every edge plugin, in registration order.
+EDGES: tuple[str, ...] = ("bots.edge",)
+
+
+@dataclass(frozen=True)
+class CommandHooks:
+    """What an edge gets to add commands: the Typer app, its groups, and how commands get services."""
+
+    app: typer.Typer
+    import_app: typer.Typer
+    services: Callable[[], Services]
+    progress: Callable[[], Any]  # a context manager that is a ``router.progress.Progress``
+
+
+def edge_modules() -> list[ModuleType]:
+    """The edge plugin modules, imported by name."""
+    return [importlib.import_module(name) for name in EDGES]
+
+
+def register_commands(hooks: CommandHooks) -> None:
+    """Let every edge add its commands to the CLI."""
+    for module in edge_modules():
+        hook = getattr(module, "register_commands", None)
+        if hook is not None:
+            hook(hooks)
+
+
+def register_mounts(app: FastAPI, services: Services) -> None:
+    """Let every edge mount its routes on the HTTP app (each decides from the settings)."""
+    for module in edge_modules():
+        hook = getattr(module, "register_mounts", None)
+        if hook is not None:
+            hook(app, services)
