@@ -8,17 +8,13 @@ import pytest
 from sqlalchemy import func, select, update
 
 from router.errors import InvalidInput
+from router.ledger.balances import Window, pair_sums_of
 from router.ledger.favours import record_favour
 from router.ledger.schedule import describe_run, enqueue_due_summaries
-from router.ledger.snapshot import AskRow, FavourRow, LedgerSnapshot, QuestionRow
-from router.ledger.summary import (
-    build_weekly_summary,
-    iso_week,
-    moment_in_week,
-    week_bounds,
-    weekly_summary,
-)
+from router.ledger.snapshot import AskRow, LedgerSnapshot, QuestionRow
+from router.ledger.summary import build_weekly_summary, weekly_summary
 from router.ledger.summary_text import render_network_summary, render_person_summary
+from router.ledger.weeks import iso_week, moment_in_week, week_bounds
 from router.network.people import ensure_network, ensure_person
 from router.storage.database import Database
 from router.storage.schema import Ask, OutboxMessage, Person, Question
@@ -34,16 +30,21 @@ def _snapshot(
     favours: list[tuple[int, int, str, datetime]],
     asks: tuple[AskRow, ...] = (),
     questions: tuple[QuestionRow, ...] = (),
+    now: datetime | None = None,
 ) -> LedgerSnapshot:
+    now = now or NOW
+    rows = [
+        (giver, taker, kind, {"answer": 1.0, "helpful": 1.0, "thanks": 0.25}[kind], at)
+        for giver, taker, kind, at in favours
+    ]
+    week_start, _ = week_bounds(iso_week(now))
     return LedgerSnapshot(
         network_id=7,
         network_name="brewers",
         names=NAMES,
         recipients=frozenset(NAMES),
-        favours=tuple(
-            FavourRow(giver, taker, kind, {"answer": 1.0, "helpful": 1.0, "thanks": 0.25}[kind], at)
-            for giver, taker, kind, at in favours
-        ),
+        pairs_total=tuple(pair_sums_of(rows, Window.as_of(now))),
+        pairs_week=tuple(pair_sums_of(rows, Window.as_of(now, since=week_start))),
         asks=asks,
         questions=questions,
     )
@@ -62,12 +63,10 @@ LEDGER = [
 
 def test_weekly_summary_lists_favours_owed_both_ways() -> None:
     ana = weekly_summary(_snapshot(LEDGER), now=NOW).person(ANA)
-    assert [(o.name, o.net, o.they_answered, o.you_answered) for o in ana.owed_by] == [
+    assert [(o.name, o.net, o.their_count, o.your_count) for o in ana.owed_by] == [
         ("Ben", 2.0, 1, 2)
     ]
-    assert [(o.name, o.net, o.they_answered, o.you_answered) for o in ana.owes] == [
-        ("Cy", 1.0, 1, 0)
-    ]
+    assert [(o.name, o.net, o.their_count, o.your_count) for o in ana.owes] == [("Cy", 1.0, 1, 0)]
 
 
 def test_this_week_counts_favours_since_monday_and_all_time_counts_all() -> None:
@@ -79,7 +78,8 @@ def test_this_week_counts_favours_since_monday_and_all_time_counts_all() -> None
 
 
 def test_summary_of_a_past_week_ignores_what_came_after() -> None:
-    past = weekly_summary(_snapshot(LEDGER), now=LAST_WEEK + timedelta(hours=1)).person(ANA)
+    past_now = LAST_WEEK + timedelta(hours=1)
+    past = weekly_summary(_snapshot(LEDGER, now=past_now), now=past_now).person(ANA)
     assert past.week == "2026-W47"
     assert (past.given_total.count, past.received_total.count) == (1, 1)
 

@@ -16,8 +16,9 @@ from askaround.api.dependencies import NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Id
 from router.errors import InvalidInput
-from router.ledger.summary import build_weekly_summary, moment_in_week
+from router.ledger.summary import build_weekly_summary
 from router.ledger.summary_text import render_person_summary
+from router.ledger.weeks import moment_in_week
 from router.network.people import get_person_by_id
 
 router = APIRouter(tags=["summary"], responses=DATA_ERRORS)

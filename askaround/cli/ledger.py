@@ -13,8 +13,9 @@ from askaround.cli.app import app, services
 from router.errors import InvalidInput
 from router.ledger.favours import network_totals, pair_balance, person_ledger
 from router.ledger.schedule import describe_run, enqueue_due_summaries
-from router.ledger.summary import build_weekly_summary, moment_in_week
+from router.ledger.summary import build_weekly_summary
 from router.ledger.summary_text import render_network_summary, render_person_summary
+from router.ledger.weeks import moment_in_week
 from router.lifecycle.views import names_of
 from router.network import people
 

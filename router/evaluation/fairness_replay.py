@@ -29,7 +29,7 @@ from router.evaluation.cases import Case, Split, split_site
 from router.evaluation.replay import import_history
 from router.ledger.fairness import FairnessPolicy, FairnessRules, gini
 from router.ledger.favours import record_favour
-from router.ledger.summary import iso_week
+from router.ledger.weeks import iso_week
 from router.lifecycle.questions import answer_ask, ask_question
 from router.network.people import ensure_person
 from router.progress import Progress, silent

@@ -25,12 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from router.ledger.balances import Window, pair_balances_of, pair_sums, totals_of
 from router.routing.route import Adjustment
 from router.settings import Settings
-from router.storage.schema import Ask, Favour, Network, Person
+from router.storage.schema import Ask, Network, Person
 
 
 @dataclass(frozen=True)
@@ -161,25 +162,10 @@ class FairnessPolicy:
         """How much each person owes the asker: what the asker gave them minus what they gave."""
         if asker_id is None:
             return {}
-        rows = session.execute(
-            select(Favour.giver_id, Favour.taker_id, func.sum(Favour.weight))
-            .where(
-                Favour.network_id == network_id,
-                Favour.created_at <= now,
-                or_(
-                    and_(Favour.giver_id == asker_id, Favour.taker_id.in_(ids)),
-                    and_(Favour.taker_id == asker_id, Favour.giver_id.in_(ids)),
-                ),
-            )
-            .group_by(Favour.giver_id, Favour.taker_id)
-        ).tuples()
-        owed: dict[int, float] = {}
-        for giver, taker, weight in rows:
-            if giver == asker_id:
-                owed[int(taker)] = owed.get(int(taker), 0.0) + float(weight)
-            else:
-                owed[int(giver)] = owed.get(int(giver), 0.0) - float(weight)
-        return owed
+        pairs = pair_sums(
+            session, network_id=network_id, window=Window.as_of(now), between=(asker_id, ids)
+        )
+        return {pair.other_id: pair.net for pair in pair_balances_of(asker_id, pairs)}
 
     def _totals(
         self,
@@ -189,20 +175,12 @@ class FairnessPolicy:
         since: datetime | None,
         now: datetime,
     ) -> dict[int, tuple[float, float]]:
-        """Weight given and received by each person in (since, now]."""
-        totals: dict[int, list[float]] = {pid: [0.0, 0.0] for pid in ids}
-        window = [Favour.network_id == network_id, Favour.created_at <= now]
-        if since is not None:
-            window.append(Favour.created_at > since)
-        for column, slot in ((Favour.giver_id, 0), (Favour.taker_id, 1)):
-            rows = session.execute(
-                select(column, func.sum(Favour.weight))
-                .where(*window, column.in_(ids))
-                .group_by(column)
-            ).tuples()
-            for pid, weight in rows:
-                totals[int(pid)][slot] = float(weight or 0.0)
-        return {pid: (given, received) for pid, (given, received) in totals.items()}
+        """Weight given and received by each person from ``since`` up to and including ``now``."""
+        pairs = pair_sums(
+            session, network_id=network_id, window=Window.as_of(now, since=since), people=ids
+        )
+        totals = totals_of(pairs)
+        return {pid: (totals[pid].given, totals[pid].received) for pid in ids if pid in totals}
 
 
 def fairness_policy(

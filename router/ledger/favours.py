@@ -1,4 +1,4 @@
-"""The give/take ledger: favours between people, totals in any window, and who owes whom.
+"""The give/take ledger: recording favours, and a person's or the network's view of them.
 
 A favour goes from a giver to a taker and has a positive weight. What earns one (the only
 writers are the question lifecycle and importers):
@@ -13,107 +13,51 @@ checks it too), every row adds ``weight`` to one person's *given* and the same t
 *received*, so balances over a network sum to zero and a pair's balance is antisymmetric.
 Each cause has a ``source_key`` unique per network, so recording it again changes nothing.
 
-"Count" below means answers (``answer`` and ``history`` rows); "weight" sums every row, so a
-helpful answer counts once but weighs 2.0.
+The arithmetic (windows ``[since, until)``, sums, totals, who owes whom) is
+``router.ledger.balances``; the functions here read a window and name the people.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput, NotFound
+from router.ledger.balances import (
+    COUNTED_KINDS,
+    Debt,
+    PairBalance,
+    Totals,
+    Window,
+    debts_of,
+    pair_balances_of,
+    pair_sums,
+    totals_of,
+)
 from router.storage.idempotency import insert_once
 from router.storage.schema import Favour, Person
 
+__all__ = [
+    "COUNTED_KINDS",
+    "FAVOUR_WEIGHTS",
+    "Debt",
+    "PairBalance",
+    "PersonLedger",
+    "Totals",
+    "balances",
+    "network_totals",
+    "pair_balance",
+    "pair_balances",
+    "person_ledger",
+    "person_totals",
+    "record_favour",
+]
+
 FAVOUR_WEIGHTS: dict[str, float] = {"answer": 1.0, "helpful": 1.0, "thanks": 0.25, "history": 1.0}
-COUNTED_KINDS = ("answer", "history")
-
-
-@dataclass(frozen=True)
-class Totals:
-    """What one person gave and received in a window: weights and answer counts."""
-
-    given: float = 0.0
-    received: float = 0.0
-    given_count: int = 0
-    received_count: int = 0
-
-    @property
-    def balance(self) -> float:
-        """Given minus received: above zero, the network owes this person."""
-        return self.given - self.received
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "given": self.given,
-            "received": self.received,
-            "given_count": self.given_count,
-            "received_count": self.received_count,
-            "balance": self.balance,
-        }
-
-
-@dataclass(frozen=True)
-class PairBalance:
-    """Favours between two people, from ``person_id``'s side; ``net`` > 0 means ``other`` owes."""
-
-    person_id: int
-    other_id: int
-    gave: float
-    got: float
-    gave_count: int
-    got_count: int
-
-    @property
-    def net(self) -> float:
-        return self.gave - self.got
-
-    @property
-    def debtor_id(self) -> int | None:
-        """Who owes whom: the person who received more, or None when even."""
-        if self.net > 0:
-            return self.other_id
-        if self.net < 0:
-            return self.person_id
-        return None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "other_id": self.other_id,
-            "gave": self.gave,
-            "got": self.got,
-            "gave_count": self.gave_count,
-            "got_count": self.got_count,
-            "net": self.net,
-            "debtor_id": self.debtor_id,
-        }
-
-
-@dataclass(frozen=True)
-class Debt:
-    """One side of an uneven pair, named: ``net`` favours owed, and answers each way."""
-
-    person_id: int
-    name: str
-    net: float
-    their_count: int  # answers they gave the other side
-    your_count: int  # answers the other side gave them
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "net": self.net,
-            "their_count": self.their_count,
-            "your_count": self.your_count,
-        }
 
 
 @dataclass(frozen=True)
@@ -180,30 +124,6 @@ def record_favour(
     return favour
 
 
-def _window(since: datetime | None, until: datetime | None) -> list[ColumnElement[bool]]:
-    """Half-open [since, until) on the favour's time."""
-    if since is not None and until is not None and until < since:
-        raise InvalidInput("a window ends after it starts")
-    conditions: list[ColumnElement[bool]] = []
-    if since is not None:
-        conditions.append(Favour.created_at >= since)
-    if until is not None:
-        conditions.append(Favour.created_at < until)
-    return conditions
-
-
-def _pair_rows(
-    session: Session, conditions: list[ColumnElement[bool]]
-) -> list[tuple[int, int, float, int]]:
-    counted = func.sum(case((Favour.kind.in_(COUNTED_KINDS), 1), else_=0))
-    rows = session.execute(
-        select(Favour.giver_id, Favour.taker_id, func.sum(Favour.weight), counted)
-        .where(*conditions)
-        .group_by(Favour.giver_id, Favour.taker_id)
-    ).all()
-    return [(int(g), int(t), float(w or 0.0), int(c or 0)) for g, t, w, c in rows]
-
-
 def network_totals(
     session: Session,
     *,
@@ -211,19 +131,8 @@ def network_totals(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[int, Totals]:
-    """Given and received for everyone with a favour in the window, by person id."""
-    given: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0])
-    for giver, taker, weight, count in _pair_rows(
-        session, [Favour.network_id == network_id, *_window(since, until)]
-    ):
-        given[giver][0] += weight
-        given[giver][2] += count
-        given[taker][1] += weight
-        given[taker][3] += count
-    return {
-        person: Totals(given=g, received=r, given_count=int(gc), received_count=int(rc))
-        for person, (g, r, gc, rc) in given.items()
-    }
+    """Given and received for everyone with a favour in [since, until), by person id."""
+    return totals_of(pair_sums(session, network_id=network_id, window=Window(since, until)))
 
 
 def person_totals(
@@ -235,22 +144,10 @@ def person_totals(
     until: datetime | None = None,
 ) -> Totals:
     """What one person gave and received in [since, until) (all time when both are None)."""
-    rows = _pair_rows(
-        session,
-        [
-            Favour.network_id == network_id,
-            or_(Favour.giver_id == person_id, Favour.taker_id == person_id),
-            *_window(since, until),
-        ],
+    pairs = pair_sums(
+        session, network_id=network_id, window=Window(since, until), people=[person_id]
     )
-    given = sum(w for g, _, w, _ in rows if g == person_id)
-    received = sum(w for _, t, w, _ in rows if t == person_id)
-    return Totals(
-        given=given,
-        received=received,
-        given_count=sum(c for g, _, _, c in rows if g == person_id),
-        received_count=sum(c for _, t, _, c in rows if t == person_id),
-    )
+    return totals_of(pairs).get(person_id, Totals())
 
 
 def balances(
@@ -281,27 +178,14 @@ def pair_balance(
     """Favours between two people seen from ``person_id``: what each gave the other, who owes."""
     if person_id == other_id:
         raise InvalidInput("a pair needs two different people")
-    rows = _pair_rows(
+    pairs = pair_sums(
         session,
-        [
-            Favour.network_id == network_id,
-            or_(
-                and_(Favour.giver_id == person_id, Favour.taker_id == other_id),
-                and_(Favour.giver_id == other_id, Favour.taker_id == person_id),
-            ),
-            *_window(since, until),
-        ],
+        network_id=network_id,
+        window=Window(since, until),
+        between=(person_id, [other_id]),
     )
-    gave = [(w, c) for g, _, w, c in rows if g == person_id]
-    got = [(w, c) for g, _, w, c in rows if g == other_id]
-    return PairBalance(
-        person_id=person_id,
-        other_id=other_id,
-        gave=sum(w for w, _ in gave),
-        got=sum(w for w, _ in got),
-        gave_count=sum(c for _, c in gave),
-        got_count=sum(c for _, c in got),
-    )
+    found = pair_balances_of(person_id, pairs)
+    return found[0] if found else PairBalance(person_id, other_id, 0.0, 0.0, 0, 0)
 
 
 def pair_balances(
@@ -313,33 +197,10 @@ def pair_balances(
     until: datetime | None = None,
 ) -> list[PairBalance]:
     """Every pair this person has exchanged favours with, seen from their side."""
-    rows = _pair_rows(
-        session,
-        [
-            Favour.network_id == network_id,
-            or_(Favour.giver_id == person_id, Favour.taker_id == person_id),
-            *_window(since, until),
-        ],
+    pairs = pair_sums(
+        session, network_id=network_id, window=Window(since, until), people=[person_id]
     )
-    pairs: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0, 0])
-    for giver, taker, weight, count in rows:
-        if giver == person_id:
-            pairs[taker][0] += weight
-            pairs[taker][2] += count
-        else:
-            pairs[giver][1] += weight
-            pairs[giver][3] += count
-    return [
-        PairBalance(
-            person_id=person_id,
-            other_id=other,
-            gave=gave,
-            got=got,
-            gave_count=int(gave_count),
-            got_count=int(got_count),
-        )
-        for other, (gave, got, gave_count, got_count) in sorted(pairs.items())
-    ]
+    return pair_balances_of(person_id, pairs)
 
 
 def person_ledger(
@@ -354,35 +215,21 @@ def person_ledger(
     person = session.get(Person, person_id)
     if person is None or person.network_id != network_id:
         raise NotFound(f"no person #{person_id} in this network")
-    pairs = pair_balances(
-        session, network_id=network_id, person_id=person_id, since=since, until=until
+    pairs = pair_sums(
+        session, network_id=network_id, window=Window(since, until), people=[person_id]
     )
+    others = {p.giver_id for p in pairs} | {p.taker_id for p in pairs}
     names = {
         int(pid): str(name)
         for pid, name in session.execute(
-            select(Person.id, Person.display_name).where(
-                Person.id.in_([pair.other_id for pair in pairs])
-            )
+            select(Person.id, Person.display_name).where(Person.id.in_(others - {person_id}))
         ).tuples()
     }
-
-    def debt(pair: PairBalance) -> Debt:
-        return Debt(
-            person_id=pair.other_id,
-            name=names.get(pair.other_id, f"#{pair.other_id}"),
-            net=abs(pair.net),
-            their_count=pair.got_count,
-            your_count=pair.gave_count,
-        )
-
-    owes = sorted((debt(p) for p in pairs if p.net < 0), key=lambda d: (-d.net, d.name))
-    owed_by = sorted((debt(p) for p in pairs if p.net > 0), key=lambda d: (-d.net, d.name))
+    owes, owed_by = debts_of(person_id, pairs, names)
     return PersonLedger(
         person_id=person_id,
         name=person.display_name,
-        totals=person_totals(
-            session, network_id=network_id, person_id=person_id, since=since, until=until
-        ),
-        owes=tuple(owes),
-        owed_by=tuple(owed_by),
+        totals=totals_of(pairs).get(person_id, Totals()),
+        owes=owes,
+        owed_by=owed_by,
     )

@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from router.delivery.outbox import enqueue
 from router.ledger.snapshot import load_snapshot
-from router.ledger.summary import moment_in_week, week_bounds, weekly_summary
+from router.ledger.summary import weekly_summary
 from router.ledger.summary_text import render_person_summary
+from router.ledger.weeks import moment_in_week, week_bounds
 from router.network.people import address
 from router.storage.schema import OutboxMessage, Person
 

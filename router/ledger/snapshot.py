@@ -1,6 +1,8 @@
-"""What the weekly summary reads: a network's people, favours, asks and questions as of ``now``.
+"""What the weekly summary reads: a network's people, favour sums, asks and questions as of ``now``.
 
 A frozen snapshot, so ``router.ledger.summary.weekly_summary`` can be a pure function of it.
+Favours are read as sums per pair (``router.ledger.balances``), all time and this week, never row
+by row.
 """
 
 from __future__ import annotations
@@ -12,16 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import NotFound
-from router.storage.schema import Answer, Ask, Favour, Network, Person, Question
-
-
-@dataclass(frozen=True)
-class FavourRow:
-    giver_id: int
-    taker_id: int
-    kind: str
-    weight: float
-    at: datetime
+from router.ledger.balances import PairSum, Window, pair_sums
+from router.ledger.weeks import iso_week, week_bounds
+from router.storage.schema import Answer, Ask, Network, Person, Question
 
 
 @dataclass(frozen=True)
@@ -57,7 +52,8 @@ class LedgerSnapshot:
     network_name: str
     names: dict[int, str]
     recipients: frozenset[int]  # people who receive summaries: not opted out, not deactivated
-    favours: tuple[FavourRow, ...]
+    pairs_total: tuple[PairSum, ...]  # every favour up to and including now
+    pairs_week: tuple[PairSum, ...]  # favours from the start of now's ISO week up to now
     asks: tuple[AskRow, ...]
     questions: tuple[QuestionRow, ...]
 
@@ -72,11 +68,7 @@ def load_snapshot(session: Session, *, network_id: int, now: datetime) -> Ledger
             Person.network_id == network_id
         )
     ).all()
-    favours = session.execute(
-        select(Favour.giver_id, Favour.taker_id, Favour.kind, Favour.weight, Favour.created_at)
-        .where(Favour.network_id == network_id, Favour.created_at <= now)
-        .order_by(Favour.id)
-    ).all()
+    week_start, _ = week_bounds(iso_week(now))
     asks = session.execute(
         select(Ask.id, Ask.question_id, Ask.person_id, Ask.created_at, Ask.responded_at)
         .where(Ask.network_id == network_id, Ask.created_at <= now)
@@ -107,7 +99,10 @@ def load_snapshot(session: Session, *, network_id: int, now: datetime) -> Ledger
         network_name=network.name,
         names={int(p.id): str(p.display_name) for p in people},
         recipients=frozenset(int(p.id) for p in people if not p.opted_out and not p.deactivated),
-        favours=tuple(FavourRow(int(g), int(t), str(k), float(w), a) for g, t, k, w, a in favours),
+        pairs_total=tuple(pair_sums(session, network_id=network_id, window=Window.as_of(now))),
+        pairs_week=tuple(
+            pair_sums(session, network_id=network_id, window=Window.as_of(now, since=week_start))
+        ),
         asks=tuple(AskRow(int(i), int(q), int(p), c, r) for i, q, p, c, r in asks),
         questions=tuple(
             QuestionRow(int(i), int(a), str(t), c, e, x, f) for i, a, t, c, e, x, f in questions

@@ -10,47 +10,20 @@ Sending it is ``router.ledger.schedule``'s job (each person's Monday morning, on
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from router.errors import InvalidInput, NotFound
+from router.errors import NotFound
+from router.ledger.balances import Debt, PairSum, Totals, debts_of, totals_of
 from router.ledger.fairness import gini
-from router.ledger.favours import COUNTED_KINDS
-from router.ledger.snapshot import FavourRow, LedgerSnapshot, load_snapshot
+from router.ledger.snapshot import LedgerSnapshot, load_snapshot
+from router.ledger.weeks import iso_week, week_bounds
 
 TOP_GIVERS = 5
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-
-
-def iso_week(moment: datetime) -> str:
-    """``2026-W48`` for any moment in that ISO week (UTC)."""
-    year, week, _ = moment.astimezone(UTC).isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def week_bounds(week: str) -> tuple[datetime, datetime]:
-    """The first moment of an ISO week and the first moment of the next, in UTC."""
-    match = _WEEK.match(week.strip())
-    if match is None:
-        raise InvalidInput(f"a week looks like 2026-W48, not {week!r}")
-    try:
-        start = datetime.fromisocalendar(int(match[1]), int(match[2]), 1).replace(tzinfo=UTC)
-    except ValueError as exc:
-        raise InvalidInput(f"there is no week {week}") from exc
-    return start, start + timedelta(days=7)
-
-
-def moment_in_week(week: str, *, now: datetime) -> datetime:
-    """The ``now`` a summary of ``week`` is computed at: ``now`` itself, or the week's last moment."""
-    start, end = week_bounds(week)
-    if start > now:
-        raise InvalidInput(f"week {week} has not started yet")
-    return min(now, end - timedelta(microseconds=1))
 
 
 @dataclass(frozen=True)
@@ -62,26 +35,6 @@ class Tally:
 
     def as_dict(self) -> dict[str, Any]:
         return {"count": self.count, "weight": self.weight}
-
-
-@dataclass(frozen=True)
-class Owing:
-    """One named person and the favours between them: ``net`` owed, answers each way."""
-
-    person_id: int
-    name: str
-    net: float
-    they_answered: int  # times this person answered the summary's person
-    you_answered: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "net": self.net,
-            "they_answered": self.they_answered,
-            "you_answered": self.you_answered,
-        }
 
 
 @dataclass(frozen=True)
@@ -120,6 +73,17 @@ class OpenQuestion:
         }
 
 
+def _owing(debt: Debt) -> dict[str, Any]:
+    """A debt in the summary's JSON names (the API's shape since the first release)."""
+    return {
+        "person_id": debt.person_id,
+        "name": debt.name,
+        "net": debt.net,
+        "they_answered": debt.their_count,
+        "you_answered": debt.your_count,
+    }
+
+
 @dataclass(frozen=True)
 class PersonSummary:
     person_id: int
@@ -129,8 +93,8 @@ class PersonSummary:
     received_week: Tally
     given_total: Tally
     received_total: Tally
-    owes: tuple[Owing, ...]  # people this person owes, largest first
-    owed_by: tuple[Owing, ...]  # people who owe this person, largest first
+    owes: tuple[Debt, ...]  # people this person owes, largest first
+    owed_by: tuple[Debt, ...]  # people who owe this person, largest first
     waiting: tuple[WaitingAsk, ...]  # asks still waiting on this person
     unanswered: tuple[OpenQuestion, ...]  # this person's own questions with no answer yet
 
@@ -155,8 +119,8 @@ class PersonSummary:
             "received_week": self.received_week.as_dict(),
             "given_total": self.given_total.as_dict(),
             "received_total": self.received_total.as_dict(),
-            "owes": [o.as_dict() for o in self.owes],
-            "owed_by": [o.as_dict() for o in self.owed_by],
+            "owes": [_owing(d) for d in self.owes],
+            "owed_by": [_owing(d) for d in self.owed_by],
             "waiting": [w.as_dict() for w in self.waiting],
             "unanswered": [q.as_dict() for q in self.unanswered],
         }
@@ -218,10 +182,10 @@ class NetworkSummary:
         }
 
 
-def _tally(rows: list[FavourRow]) -> Tally:
-    return Tally(
-        count=sum(1 for r in rows if r.kind in COUNTED_KINDS), weight=sum(r.weight for r in rows)
-    )
+def _tallies(totals: Totals | None) -> tuple[Tally, Tally]:
+    """Given and received as tallies (answers, weight)."""
+    t = totals or Totals()
+    return Tally(t.given_count, t.given), Tally(t.received_count, t.received)
 
 
 def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary:
@@ -233,14 +197,11 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     def name(pid: int) -> str:
         return names.get(pid, f"#{pid}")
 
-    favours = [f for f in snapshot.favours if f.at <= now]
-    given: dict[int, list[FavourRow]] = defaultdict(list)
-    received: dict[int, list[FavourRow]] = defaultdict(list)
-    pairs: dict[tuple[int, int], list[FavourRow]] = defaultdict(list)
-    for f in favours:
-        given[f.giver_id].append(f)
-        received[f.taker_id].append(f)
-        pairs[(f.giver_id, f.taker_id)].append(f)
+    totals, week_totals = totals_of(snapshot.pairs_total), totals_of(snapshot.pairs_week)
+    pairs_of: dict[int, list[PairSum]] = defaultdict(list)
+    for pair in snapshot.pairs_total:
+        pairs_of[pair.giver_id].append(pair)
+        pairs_of[pair.taker_id].append(pair)
 
     questions = {q.id: q for q in snapshot.questions if q.created_at <= now}
     asks = [a for a in snapshot.asks if a.created_at <= now and a.question_id in questions]
@@ -258,41 +219,20 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
                 WaitingAsk(a.id, q.id, q.text, name(q.asker_id), a.created_at)
             )
 
-    def owing(pid: int) -> tuple[tuple[Owing, ...], tuple[Owing, ...]]:
-        others = {t for (g, t) in pairs if g == pid} | {g for (g, t) in pairs if t == pid}
-        owes, owed_by = [], []
-        for other in others:
-            mine, theirs = pairs.get((pid, other), []), pairs.get((other, pid), [])
-            net = sum(f.weight for f in mine) - sum(f.weight for f in theirs)
-            entry = Owing(
-                person_id=other,
-                name=name(other),
-                net=abs(net),
-                they_answered=_tally(theirs).count,
-                you_answered=_tally(mine).count,
-            )
-            if net < 0:
-                owes.append(entry)
-            elif net > 0:
-                owed_by.append(entry)
-
-        def order(o: Owing) -> tuple[float, str]:
-            return (-o.net, o.name)
-
-        return tuple(sorted(owes, key=order)), tuple(sorted(owed_by, key=order))
-
     people = []
     for pid in sorted(names, key=lambda p: (name(p).lower(), p)):
-        owes, owed_by = owing(pid)
+        owes, owed_by = debts_of(pid, pairs_of[pid], names)
+        given_week, received_week = _tallies(week_totals.get(pid))
+        given_total, received_total = _tallies(totals.get(pid))
         people.append(
             PersonSummary(
                 person_id=pid,
                 name=name(pid),
                 week=week,
-                given_week=_tally([f for f in given[pid] if f.at >= week_start]),
-                received_week=_tally([f for f in received[pid] if f.at >= week_start]),
-                given_total=_tally(given[pid]),
-                received_total=_tally(received[pid]),
+                given_week=given_week,
+                received_week=received_week,
+                given_total=given_total,
+                received_total=received_total,
                 owes=owes,
                 owed_by=owed_by,
                 waiting=tuple(waiting[pid]),

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from router.ledger.summary import NetworkSummary, OpenQuestion, Owing, PersonSummary, Tally
+    from router.ledger.balances import Debt
+    from router.ledger.summary import NetworkSummary, OpenQuestion, PersonSummary, Tally
 
 QUOTE_CHARS = 80
 
@@ -37,11 +38,11 @@ def _ago(then: datetime, now: datetime) -> str:
     return f"{days} day{'' if days == 1 else 's'} ago"
 
 
-def _owing(entry: Owing) -> str:
+def _owing(entry: Debt) -> str:
     """'  - Ben: 2 (Ben answered 3 of yours, you answered 1 of theirs)'."""
     return (
-        f"  - {entry.name}: {entry.net:g} ({entry.name} answered {entry.they_answered} of yours, "
-        f"you answered {entry.you_answered} of theirs)"
+        f"  - {entry.name}: {entry.net:g} ({entry.name} answered {entry.their_count} of yours, "
+        f"you answered {entry.your_count} of theirs)"
     )
 
 
