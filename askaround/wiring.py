@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ class Services:
 
     settings: AppSettings
     embedder_override: Embedder | None = field(default=None)
+    ready: threading.Event = field(default_factory=threading.Event)  # model and indexes loaded
 
     @cached_property
     def database(self) -> Database:

@@ -11,6 +11,7 @@ thread in ``serve``), never on a route.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,7 @@ from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence, EvidenceChange
 
+log = logging.getLogger(__name__)
 EMBED_CHUNK = 512
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
@@ -194,6 +196,23 @@ class IndexCache:
                 index.changed = False
             saved += 1
         return saved
+
+    def follow(self, stop: threading.Event, *, save_seconds: float) -> None:
+        """Until ``stop`` is set: keep every loaded network caught up with the change log (so
+        routes find nothing to apply) and write changed indexes every ``save_seconds``."""
+        interval = max(self.settings.index_check_seconds, 0.2)
+        last_save = time.monotonic()
+        while not stop.wait(interval):
+            try:
+                for network_id in self.loaded():
+                    with self.database.transaction() as session:
+                        self.sync(session, network_id=network_id, limit=None)
+                if time.monotonic() - last_save >= save_seconds:
+                    self.save_changed()
+                    last_save = time.monotonic()
+            except Exception:  # a database hiccup must not stop freshness for the process
+                log.exception("index catch-up failed; retrying")
+        self.save_changed()
 
     def _new_vectors(self) -> VectorIndex:
         return VectorIndex(
