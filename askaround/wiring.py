@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from askaround.settings import AppSettings
+from router.errors import Unavailable
 from router.search.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from router.search.onnx_encoder import OnnxEmbedder, onnx_available
 from router.settings import Settings
 from router.storage.database import Database
 
@@ -30,6 +33,16 @@ def build_embedder(settings: Settings) -> Embedder:
     """The configured embedder; ``hashing-test`` selects the deterministic fake (tests only)."""
     if settings.model_name == "hashing-test":
         return HashingEmbedder()
+    if settings.encoder == "onnx" or (settings.encoder == "auto" and onnx_available()):
+        try:
+            return OnnxEmbedder(
+                settings.model_name,
+                batch_size=settings.embedding_batch_size,
+                models_dir=settings.models_dir,
+            )
+        except Unavailable:
+            if settings.encoder == "onnx":
+                raise
     return SentenceTransformerEmbedder(
         settings.model_name,
         batch_size=settings.embedding_batch_size,
@@ -44,6 +57,7 @@ class Services:
 
     settings: AppSettings
     embedder_override: Embedder | None = field(default=None)
+    ready: threading.Event = field(default_factory=threading.Event)  # model and indexes loaded
 
     @cached_property
     def database(self) -> Database:

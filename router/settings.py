@@ -6,6 +6,7 @@ Built explicitly by the caller (``Settings()``) and passed down; nothing reads t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,11 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parents[1] / "models",
         description="The models/ folder: manifest.json of named models, and local artefacts.",
     )
+    encoder: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="Run the model on ONNX Runtime (exported once into models/) or torch; "
+        "auto picks ONNX when onnxruntime is installed and the model fits.",
+    )
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     torch_threads: int = Field(default=2, ge=1, le=64)
     faiss_threads: int = Field(default=1, ge=1, le=64)
@@ -44,7 +50,12 @@ class Settings(BaseSettings):
     index_check_seconds: float = Field(
         default=2.0,
         ge=0,
-        description="How often a cached index re-checks the database for changes.",
+        description="How often a cached index checks the evidence change log (one index probe).",
+    )
+    index_save_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often `serve` writes changed indexes to the data directory.",
     )
 
     default_k: int = Field(default=3, ge=1, le=50)

@@ -81,3 +81,39 @@ def test_api_answers_over_a_real_socket(settings: Settings, now: datetime) -> No
         server.should_exit = True
         thread.join(timeout=10)
         api.close()
+
+
+@pytest.mark.usefixtures("environment")
+def test_health_answers_at_once_while_the_model_and_indexes_load_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from askaround import wiring
+    from router.search.embedding import HashingEmbedder
+
+    loading = threading.Event()
+    release = threading.Event()
+
+    def slow_model(settings: Settings) -> HashingEmbedder:
+        loading.set()
+        release.wait(30)
+        return HashingEmbedder()
+
+    seen: list[bool] = []
+
+    def run(app: Any, **_: Any) -> None:
+        client = TestClient(app)
+        assert loading.wait(10)
+        health = client.get("/v1/health")  # the model is still loading
+        assert health.status_code == 200 and health.json()["ready"] is False
+        release.set()
+        deadline = time.monotonic() + 10
+        while not client.get("/v1/health").json()["ready"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        seen.append(client.get("/v1/health").json()["ready"])
+
+    monkeypatch.setattr(wiring, "build_embedder", slow_model)
+    monkeypatch.setattr(uvicorn, "run", run)
+    serve(network=None, host="127.0.0.1", port=8125)
+    assert seen == [True]

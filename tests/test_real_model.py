@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import pytest
 from router.demo import load_demo
 from router.errors import Unavailable
 from router.routing.router import Router
-from router.search.embedding import SentenceTransformerEmbedder
+from router.search.embedding import DEFAULT_MODELS_DIR, SentenceTransformerEmbedder
+from router.search.onnx_encoder import OnnxEmbedder
 from router.settings import Settings
 from router.storage.database import Database
 
@@ -56,3 +59,22 @@ def test_demo_questions_reach_the_people_who_answered_similar_ones(
             )
         assert result.candidates[0].name == expected, (question, result.candidates)
         assert any(r.kind == "evidence" for r in result.candidates[0].reasons)
+
+
+def test_onnx_encoder_gives_the_torch_vectors_without_torch_on_the_query_path(
+    tmp_path: Path, minilm: SentenceTransformerEmbedder
+) -> None:
+    shutil.copy(DEFAULT_MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    onnx = OnnxEmbedder("all-MiniLM-L6-v2", models_dir=tmp_path, batch_size=4)
+    assert onnx.name == minilm.name and onnx.dimension == minilm.dimension
+    assert (tmp_path / "all-MiniLM-L6-v2-onnx" / "model.onnx").is_file()
+    texts = [
+        "Which hops for a hazy IPA?",
+        "x",
+        "Kafka or Kinesis for event streams, and how do you monitor consumer lag? " * 30,
+        *[f"question number {n} about brewing lagers at home" for n in range(9)],
+    ]
+    ours, theirs = onnx.encode(texts), minilm.encode(texts)
+    assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.9999
+    single = onnx.encode(texts[:1])[0]
+    assert float(single @ theirs[0]) >= 0.9999

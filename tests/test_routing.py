@@ -16,7 +16,7 @@ from router.search.embedding import HashingEmbedder
 from router.search.indexing import embed_pending
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, Person
+from router.storage.schema import Evidence, EvidenceChange, Person
 from tests.network_builder import NetworkBuilder
 
 
@@ -232,24 +232,30 @@ def test_after_a_model_change_a_route_says_the_vectors_are_missing(
     assert stale == 74  # too many to embed on the way: left for `askaround reembed`
 
 
-def test_a_few_rows_without_vectors_are_embedded_on_the_way(
+def test_a_few_rows_without_vectors_are_embedded_in_memory_and_a_route_writes_nothing(
     database: Database, net: NetworkBuilder, instant: Settings
 ) -> None:
     other = HashingEmbedder(dimension=64, name="hashing-other")
+    with database.transaction() as session:
+        changes = session.scalar(select(func.count(EvidenceChange.seq)))
     result = ask(
         Router(database=database, embedder=other, settings=instant), net, "Stripe payments"
     )
     assert not result.notes and names(result)[0] == "Ada"
     with database.transaction() as session:
-        assert set(session.scalars(select(Evidence.embedding_model))) == {"hashing-other"}
+        assert set(session.scalars(select(Evidence.embedding_model))) == {"hashing-test"}
+        assert session.scalar(select(func.count(EvidenceChange.seq))) == changes
 
 
 def test_index_is_saved_and_a_new_process_loads_it(
     database: Database, embedder: HashingEmbedder, net: NetworkBuilder, instant: Settings
 ) -> None:
-    ask(Router(database=database, embedder=embedder, settings=instant), net, "Stripe")
-    saved = list(Path(instant.index_dir).glob("*.faiss"))
-    assert len(saved) == 1
+    first = Router(database=database, embedder=embedder, settings=instant)
+    ask(first, net, "Stripe")
+    assert list(Path(instant.index_dir).glob("*.index")) == []  # never saved on a route
+    assert first.indexes.save_changed() == 1
+    saved = list(Path(instant.index_dir).glob("*.index"))
+    assert len(saved) == 1 and not list(Path(instant.index_dir).glob("*.tmp"))
     fresh = Router(database=database, embedder=embedder, settings=instant)
     assert names(ask(fresh, net, "Stripe payments"))[0] == "Ada"
 

@@ -1,4 +1,8 @@
-"""``GET /v1/health``, open to all: is the service up and can it reach its database."""
+"""``GET /v1/health``, open to all: is the service up and can it reach its database.
+
+It never waits for the embedding model or the indexes: ``serve`` loads those in the background
+and reports ``ready`` once they are in memory (routes meanwhile wait for their own network).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ router = APIRouter(prefix="/v1", tags=["health"])
 class HealthOut(BaseModel):
     status: str
     database: str
+    ready: bool = False  # the model and every network's index are loaded
 
 
 @router.get(
@@ -30,4 +35,8 @@ def health(services: ServicesDep) -> HealthOut:
             connection.execute(text("SELECT 1"))
     except Exception as exc:  # any driver error means the same thing here: not ready
         raise Unavailable("the database cannot be reached") from exc
-    return HealthOut(status="ok", database=services.database.engine.dialect.name)
+    return HealthOut(
+        status="ok",
+        database=services.database.engine.dialect.name,
+        ready=services.ready.is_set(),
+    )

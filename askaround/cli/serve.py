@@ -9,14 +9,19 @@ and the ``GET`` endpoints); every write needs a key, and a key, when sent, alway
 from __future__ import annotations
 
 import ipaddress
+import logging
+import threading
+import time
 from typing import Annotated
 
 import typer
 
 from askaround.cli.app import app, services
-from askaround.cli.progress import ProgressBar
+from askaround.wiring import Services
 from router.errors import InvalidInput
 from router.network.people import get_network
+
+log = logging.getLogger("askaround.serve")
 
 
 def is_loopback(host: str) -> bool:
@@ -58,6 +63,29 @@ def serve(
         with built.database.transaction() as session:
             get_network(session, name=network)  # fail now on a typo, not on the first request
     application = create_app(built, open_network=network)
-    with ProgressBar() as bar, built.database.transaction() as session:
-        built.router.warm(session, progress=bar)  # model and indexes before the first request
-    uvicorn.run(application, host=host, port=port, log_level="info")
+    stop = threading.Event()
+    indexes = threading.Thread(
+        target=warm_and_follow, args=(built, stop), name="askaround-indexes", daemon=True
+    )
+    indexes.start()  # health answers at once; a route waits only for the model and its network
+    try:
+        uvicorn.run(application, host=host, port=port, log_level="info")
+    finally:
+        stop.set()
+        indexes.join(timeout=30)
+
+
+def warm_and_follow(built: Services, stop: threading.Event) -> None:
+    """Load the model and every network's index, then keep them caught up and saved."""
+    started = time.monotonic()
+    try:
+        with built.database.transaction() as session:
+            networks = built.router.warm(session)
+    except Exception:
+        log.exception("warming the indexes failed; routes will build them on demand")
+    else:
+        log.info(
+            "ready: model and %d network index(es) in %.1fs", networks, time.monotonic() - started
+        )
+    built.ready.set()
+    built.router.indexes.follow(stop, save_seconds=built.settings.index_save_seconds)

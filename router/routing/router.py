@@ -7,7 +7,6 @@ scores; availability filters people out (opted out, snoozed, deactivated, the as
 
 from __future__ import annotations
 
-import heapq
 import math
 from datetime import datetime
 from typing import Any
@@ -21,7 +20,8 @@ from router.progress import Progress, silent
 from router.routing.ranking import PersonScore, RankingWeights, merge_hits, score_people
 from router.routing.route import Candidate, Reason, Route, RoutingPolicy
 from router.search.embedding import Embedder
-from router.search.indexing import IndexCache, NetworkIndex
+from router.search.indexing import IndexCache
+from router.search.network_index import NetworkIndex
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence, Network, Person, Tie
@@ -60,6 +60,7 @@ class Router:
         network_ids = list(session.scalars(select(Network.id)))
         for network_id in network_ids:
             self.indexes.get(session, network_id=network_id, progress=progress)
+        self.indexes.save_changed()
         return len(network_ids)
 
     def validate(self, *, question: str, k: int) -> str:
@@ -92,21 +93,26 @@ class Router:
         text = self.validate(question=question, k=k)
         index = self.indexes.get(session, network_id=network_id)
         query = self.embedder.encode([text])[0]
-        dense_ids, dense_scores = index.vectors.search(query, SEARCH_DEPTH)
-        lexical_ids, lexical_scores = index.lexical.search(text, SEARCH_DEPTH)
-        hit_ids = {int(i) for i in dense_ids} | {int(i) for i in lexical_ids}
-        weights = self._weights(session, hit_ids)
+        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+            dense_ids, dense_scores = index.vectors.search(query, SEARCH_DEPTH)
+            lexical_ids, lexical_scores = index.lexical.search(text, SEARCH_DEPTH)
+            owners = {
+                int(i): index.person_of[int(i)]
+                for i in (*dense_ids.tolist(), *lexical_ids.tolist())
+                if int(i) in index.person_of
+            }
+            activity = index.prior()
+            active = index.most_active(self.weights.pool_active)
+        weights = self._weights(session, set(owners))
         hits = merge_hits(
             zip(dense_ids.tolist(), dense_scores.tolist(), strict=True),
             zip(lexical_ids.tolist(), lexical_scores.tolist(), strict=True),
-            index.person_of,
+            owners,
             weights,
             min_similarity=self.weights.min_similarity,
             similarity_window=self.weights.similarity_window,
         )
         hits = [hit for hit in hits if hit.evidence_id in weights]  # deleted since indexing
-        activity = self._activity(index, now)
-        active = heapq.nlargest(self.weights.pool_active, activity, key=activity.__getitem__)
         pool = {hit.person_id for hit in hits} | set(active)
         available = self._available(session, network_id, pool, asker_id, exclude, now)
         closeness = self._closeness(session, network_id, asker_id, available)
@@ -148,10 +154,6 @@ class Router:
             return {}
         rows = session.execute(select(Evidence.id, Evidence.weight).where(Evidence.id.in_(ids)))
         return {int(row.id): float(row.weight) for row in rows}
-
-    def _activity(self, index: NetworkIndex, now: datetime) -> dict[int, float]:
-        """Recency-weighted answer counts, relative (the common decay factor to ``now`` cancels)."""
-        return {pid: stats.decayed for pid, stats in index.activity.items() if stats.answers > 0}
 
     def _available(
         self,

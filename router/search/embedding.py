@@ -32,7 +32,7 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors: ...
 
 
-def _manifest_entry(name: str, models_dir: Path = DEFAULT_MODELS_DIR) -> dict[str, Any] | None:
+def manifest_entry(name: str, models_dir: Path = DEFAULT_MODELS_DIR) -> dict[str, Any] | None:
     manifest = models_dir / "manifest.json"
     if not manifest.is_file():
         return None
@@ -47,7 +47,7 @@ def resolve_model_path(name: str, models_dir: Path = DEFAULT_MODELS_DIR) -> Path
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         return candidate
-    entry = _manifest_entry(name, models_dir)
+    entry = manifest_entry(name, models_dir)
     if entry is None:
         raise Unavailable(
             f"unknown embedding model {name!r}: not a directory and not in the manifest"
@@ -82,7 +82,7 @@ class SentenceTransformerEmbedder:
         torch.set_num_threads(threads)
         _quiet_transformers()
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        entry = _manifest_entry(name, models_dir)
+        entry = manifest_entry(name, models_dir)
         self.name = entry["name"] if entry else str(path)
         measure = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension

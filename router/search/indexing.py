@@ -1,19 +1,22 @@
-"""Keeping each network's search indexes in step with the database.
+"""Keeping each network's search indexes in step with the database: the one freshness rule.
 
 Vectors are stored on the evidence rows; ``embed_pending`` fills in the missing ones (and re-embeds
-rows made by another model, so vector spaces never mix). ``IndexCache`` holds one
-``NetworkIndex`` (FAISS + BM25 + activity) per network, loads the FAISS part from the data
-directory, and applies only the difference with the database when it has changed.
+rows made by another model, so vector spaces never mix). Every insert, edit or delete of evidence
+appends to the ``evidence_changes`` log in the same transaction (database triggers), so
+``IndexCache`` keeps a per-network cursor and applies only what came after it: a check that finds
+nothing costs one index probe, whatever the network's size, and any process (API, worker, bot)
+sees another's write at its next check. Index files are written by ``save_changed`` (a background
+thread in ``serve``), never on a route.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
@@ -22,14 +25,17 @@ from sqlalchemy.orm import Session
 from router.progress import Progress, silent
 from router.search.embedding import Embedder
 from router.search.lexical import LexicalIndex
+from router.search.network_index import NetworkIndex
 from router.search.vectors import VectorIndex
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence
+from router.storage.schema import Evidence, EvidenceChange
 
+log = logging.getLogger(__name__)
 EMBED_CHUNK = 512
-EMBED_ON_SYNC_MAX = 64
-_EPOCH = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
+BUILD_CHUNK = 5000
+CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
 
 
 def evidence_document(kind: str, text: str, context: str) -> str:
@@ -76,58 +82,30 @@ def embed_pending(
     return done
 
 
-@dataclass
-class Activity:
-    """How much and how recently a person has answered, for the activity prior."""
-
-    answers: int = 0
-    other: int = 0
-    decayed: float = 0.0  # sum of 2^(age/half-life) relative to a fixed epoch
-    last_at: float = 0.0
+def latest_change(session: Session, network_id: int) -> int:
+    """The newest change-log seq of a network (0 when it has none)."""
+    seq = session.scalar(
+        select(func.max(EvidenceChange.seq)).where(EvidenceChange.network_id == network_id)
+    )
+    return int(seq or 0)
 
 
-@dataclass
-class NetworkIndex:
-    """Everything routing searches for one network, built for one embedding model."""
-
-    vectors: VectorIndex
-    lexical: LexicalIndex
-    person_of: dict[int, int] = field(default_factory=dict)
-    evidence_meta: dict[int, tuple[int, float, bool]] = field(default_factory=dict)
-    activity: dict[int, Activity] = field(default_factory=dict)
-    half_life_days: float = 180.0
-    unembedded: int = 0  # rows with no vector from the current model (after a model change)
-    signature: tuple[int, ...] = ()  # never matches a real database
-    checked_at: float = 0.0
-    lock: threading.RLock = field(default_factory=threading.RLock)
-
-    def _count(self, person_id: int, created: float, is_answer: bool, sign: int) -> None:
-        stats = self.activity.setdefault(person_id, Activity())
-        if is_answer:
-            stats.answers += sign
-            rate = math.log(2) / (self.half_life_days * 86400)
-            stats.decayed += sign * math.exp(rate * (created - _EPOCH))
-            if sign > 0:
-                stats.last_at = max(stats.last_at, created)
-        else:
-            stats.other += sign
-
-    def track(self, evidence_id: int, person_id: int, created: float, is_answer: bool) -> None:
-        self.person_of[evidence_id] = person_id
-        self.evidence_meta[evidence_id] = (person_id, created, is_answer)
-        self._count(person_id, created, is_answer, +1)
-
-    def untrack(self, evidence_id: int) -> None:
-        meta = self.evidence_meta.pop(evidence_id, None)
-        self.person_of.pop(evidence_id, None)
-        if meta is not None:
-            self._count(meta[0], meta[1], meta[2], -1)
+_COLUMNS = (
+    Evidence.id,
+    Evidence.person_id,
+    Evidence.kind,
+    Evidence.text,
+    Evidence.context,
+    Evidence.created_at,
+    Evidence.embedding_model,
+)
 
 
 class IndexCache:
-    """One ``NetworkIndex`` per network, synced with the database at most every few seconds.
+    """One ``NetworkIndex`` per network, following the evidence change log.
 
-    ``invalidate`` forces the next lookup to sync (used after writes in this process).
+    ``invalidate`` makes the next lookup check the log at once (used after writes in this process);
+    otherwise a lookup checks at most every ``index_check_seconds``.
     """
 
     def __init__(
@@ -145,9 +123,9 @@ class IndexCache:
         self._networks: dict[int, NetworkIndex] = {}
         self._lock = threading.Lock()
 
-    def _path(self, network_id: int) -> Path:
+    def path(self, network_id: int) -> Path:
         safe = "".join(c if c.isalnum() else "_" for c in self.embedder.name)[-60:]
-        return self.settings.index_dir / f"network-{network_id}-{safe}.faiss"
+        return self.settings.index_dir / f"network-{network_id}-{safe}.index"
 
     def invalidate(self, network_id: int | None = None) -> None:
         with self._lock:
@@ -156,126 +134,253 @@ class IndexCache:
                     index.checked_at = 0.0
 
     def refresh(self, network_id: int, evidence_ids: list[int]) -> None:
-        """Drop these rows from the cached index so the next lookup re-reads them (text or vector changed)."""
+        """Check the network now: the change log already names ``evidence_ids``."""
+        self.invalidate(network_id)
+
+    def loaded(self) -> list[int]:
+        with self._lock:
+            return list(self._networks)
+
+    def _entry(self, network_id: int) -> NetworkIndex:
         with self._lock:
             index = self._networks.get(network_id)
-        if index is None:
-            return
-        with index.lock:
-            ids = np.asarray(evidence_ids, dtype=np.int64)
-            index.vectors.remove(ids)
-            index.lexical.remove(list(evidence_ids))
-            for evidence_id in evidence_ids:
-                index.untrack(evidence_id)
-            index.signature = ()
-            index.checked_at = 0.0
+            if index is None:
+                index = NetworkIndex(
+                    vectors=self._new_vectors(),
+                    lexical=LexicalIndex(),
+                    half_life_days=self.half_life_days,
+                )
+                self._networks[network_id] = index
+        return index
 
     def get(
         self, session: Session, *, network_id: int, progress: Progress = silent
     ) -> NetworkIndex:
-        """The network's index, synced with what ``session`` sees if the check interval passed."""
-        with self._lock:
-            index = self._networks.get(network_id)
-            if index is None:
-                index = self._load(network_id)
-                self._networks[network_id] = index
-        with index.lock:
-            interval = self.settings.index_check_seconds
-            if index.checked_at == 0.0 or time.monotonic() - index.checked_at >= interval:
-                self._sync(session, network_id, index, progress)
-                index.checked_at = time.monotonic()
+        """The network's index, caught up with the change log if the check interval passed."""
+        index = self._entry(network_id)
+        interval = self.settings.index_check_seconds
+        if not index.built or time.monotonic() - index.checked_at >= interval:
+            self.sync(session, network_id=network_id, progress=progress)
         return index
 
-    def _load(self, network_id: int) -> NetworkIndex:
-        settings = self.settings
-        kwargs = {
-            "exact_max": settings.exact_index_max,
-            "hnsw_m": settings.hnsw_m,
-            "ef_search": settings.hnsw_ef_search,
-        }
-        vectors = VectorIndex.load(
-            self._path(network_id),
-            model=self.embedder.name,
-            dimension=self.embedder.dimension,
-            **kwargs,
-        ) or VectorIndex(self.embedder.dimension, **kwargs)
-        return NetworkIndex(
-            vectors=vectors, lexical=LexicalIndex(), half_life_days=self.half_life_days
+    def sync(
+        self,
+        session: Session,
+        *,
+        network_id: int,
+        progress: Progress = silent,
+        limit: int | None = CHANGES_PER_CHECK,
+    ) -> int:
+        """Build the index if needed, then apply changes after its cursor; returns how many."""
+        index = self._entry(network_id)
+        with index.sync_lock:
+            if not index.built:
+                self._build(session, network_id, index, progress)
+                applied = 0
+            else:
+                applied = self._catch_up(session, network_id, index, limit)
+            index.checked_at = time.monotonic()
+        return applied
+
+    def save_changed(self) -> int:
+        """Write every index with unsaved changes to the data directory; returns how many."""
+        saved = 0
+        for network_id in self.loaded():
+            index = self._entry(network_id)
+            if not index.changed:
+                continue
+            with index.sync_lock, index.lock.reading():
+                index.vectors.save(
+                    self.path(network_id), model=self.embedder.name, extra={"cursor": index.cursor}
+                )
+                index.changed = False
+            saved += 1
+        return saved
+
+    def follow(self, stop: threading.Event, *, save_seconds: float) -> None:
+        """Until ``stop`` is set: keep every loaded network caught up with the change log (so
+        routes find nothing to apply) and write changed indexes every ``save_seconds``."""
+        interval = max(self.settings.index_check_seconds, 0.2)
+        last_save = time.monotonic()
+        while not stop.wait(interval):
+            try:
+                for network_id in self.loaded():
+                    with self.database.transaction() as session:
+                        self.sync(session, network_id=network_id, limit=None)
+                if time.monotonic() - last_save >= save_seconds:
+                    self.save_changed()
+                    last_save = time.monotonic()
+            except Exception:  # a database hiccup must not stop freshness for the process
+                log.exception("index catch-up failed; retrying")
+        self.save_changed()
+
+    def _new_vectors(self) -> VectorIndex:
+        return VectorIndex(
+            self.embedder.dimension,
+            exact_max=self.settings.exact_index_max,
+            hnsw_m=self.settings.hnsw_m,
+            ef_search=self.settings.hnsw_ef_search,
         )
 
-    def _signature(self, session: Session, network_id: int) -> tuple[int, ...]:
-        """Cheap aggregates that change whenever rows or current-model vectors come or go."""
-        current = Evidence.embedding_model == self.embedder.name
-        row = session.execute(
-            select(
-                func.count(Evidence.id),
-                func.max(Evidence.id),
-                func.sum(Evidence.id),
-                func.count(Evidence.id).filter(current),
-                func.sum(Evidence.id).filter(current),
-            ).where(Evidence.network_id == network_id)
-        ).one()
-        return tuple(int(value or 0) for value in row)
+    def _load_saved(self, session: Session, network_id: int) -> VectorIndex | None:
+        """The saved vectors, if they were made by this model from this database's log."""
+        saved = VectorIndex.load(
+            self.path(network_id),
+            model=self.embedder.name,
+            dimension=self.embedder.dimension,
+            exact_max=self.settings.exact_index_max,
+            hnsw_m=self.settings.hnsw_m,
+            ef_search=self.settings.hnsw_ef_search,
+        )
+        if saved is None:
+            return None
+        cursor = saved.saved_manifest.get("cursor")
+        if not isinstance(cursor, int) or cursor > latest_change(session, network_id):
+            return None  # an older format, or a file from another (recreated) database
+        return saved
 
-    def _sync(
+    def _build(
         self, session: Session, network_id: int, index: NetworkIndex, progress: Progress
     ) -> None:
-        """Apply the difference between the index and the database: every row is searched by
-        BM25 and counts toward activity; rows with a vector from the current model are in FAISS."""
-        signature = self._signature(session, network_id)
-        if signature == index.signature:
-            return
-        missing = signature[0] - signature[3]
-        if 0 < missing <= EMBED_ON_SYNC_MAX:
-            # A few new rows (an answer given here, an interest added): embed them now rather than
-            # leave them to text search. Thousands (a model change) are `askaround reembed`'s job.
-            embed_pending(session, network_id=network_id, embedder=self.embedder)
-            signature = self._signature(session, network_id)
-        models = session.execute(
-            select(Evidence.id, Evidence.embedding_model).where(Evidence.network_id == network_id)
-        ).all()
-        wanted = {int(row.id) for row in models}
-        embedded = {int(row.id) for row in models if row.embedding_model == self.embedder.name}
-        index.unembedded = len(wanted) - len(embedded)
-        tracked = set(index.person_of)
-        removed = sorted(tracked - wanted)
-        if removed:
-            index.lexical.remove(removed)
-            for evidence_id in removed:
-                index.untrack(evidence_id)
-        new_vectors = embedded - index.vectors.ids()
-        stale_vectors = index.vectors.ids() - embedded
-        if stale_vectors:
-            index.vectors.remove(np.asarray(sorted(stale_vectors), dtype=np.int64))
-        ordered = sorted((wanted - tracked) | new_vectors)
-        progress("indexing", 0, len(ordered))
-        for start in range(0, len(ordered), 2000):
-            chunk = ordered[start : start + 2000]
+        """Read every row once: BM25 and activity from the text, vectors from a saved file or rows."""
+        saved = self._load_saved(session, network_id)
+        cursor = (
+            saved.saved_manifest["cursor"]
+            if saved is not None
+            else latest_change(session, network_id)
+        )
+        # Anything written after ``cursor`` is applied again by the catch-up below (idempotent).
+        vectors = saved or self._new_vectors()
+        lexical = LexicalIndex()
+        built = NetworkIndex(vectors=vectors, lexical=lexical, half_life_days=self.half_life_days)
+        total = int(
+            session.scalar(select(func.count(Evidence.id)).where(Evidence.network_id == network_id))
+            or 0
+        )
+        progress("indexing", 0, total)
+        present: set[int] = set()
+        last_id, done = 0, 0
+        while True:
+            columns: Sequence[Any] = _COLUMNS if saved else (*_COLUMNS, Evidence.embedding)
             rows = session.execute(
-                select(
-                    Evidence.id,
-                    Evidence.person_id,
-                    Evidence.kind,
-                    Evidence.text,
-                    Evidence.context,
-                    Evidence.created_at,
-                    Evidence.embedding,
-                ).where(Evidence.id.in_(chunk))
+                select(*columns)
+                .where(Evidence.network_id == network_id, Evidence.id > last_id)
+                .order_by(Evidence.id)
+                .limit(BUILD_CHUNK)
             ).all()
-            add_ids: list[int] = []
-            add_vectors: list[np.ndarray] = []
-            for row in rows:
-                if row.id in new_vectors and row.embedding is not None:
-                    add_ids.append(row.id)
-                    add_vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
-                if row.id not in tracked:
-                    index.lexical.add(row.id, evidence_document(row.kind, row.text, row.context))
-                    index.track(
-                        row.id, row.person_id, row.created_at.timestamp(), row.kind == "answer"
+            if not rows:
+                break
+            self._index_rows(built, rows, with_vectors=saved is None)
+            present.update(int(row.id) for row in rows if row.embedding_model == self.embedder.name)
+            last_id = rows[-1].id
+            done += len(rows)
+            progress("indexing", done, total)
+        if saved is not None:
+            stale = saved.ids() - present
+            if stale:  # vectors of rows deleted (or re-embedded away) before the saved cursor
+                saved.remove(np.asarray(sorted(stale), dtype=np.int64))
+            self._embed_missing(session, built, sorted(present - saved.ids()))
+        self._embed_missing(session, built, None)
+        built.cursor = cursor
+        built.changed = saved is None or bool(present ^ built.vectors.ids())
+        with index.lock.writing():
+            index.take(built)
+        self._catch_up(session, network_id, index, None)
+
+    def _index_rows(self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool) -> None:
+        """Add rows to BM25 and activity (and their current-model vectors to FAISS)."""
+        ids: list[int] = []
+        texts: list[str] = []
+        vector_ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        for row in rows:
+            ids.append(int(row.id))
+            texts.append(evidence_document(row.kind, row.text, row.context))
+            index.track(row.id, row.person_id, row.created_at.timestamp(), row.kind == "answer")
+            if with_vectors and row.embedding_model == self.embedder.name and row.embedding:
+                vector_ids.append(int(row.id))
+                vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
+        index.lexical.add_many(ids, texts)
+        if vector_ids:
+            index.vectors.add(np.asarray(vector_ids, dtype=np.int64), np.vstack(vectors))
+
+    def _embed_missing(self, session: Session, index: NetworkIndex, ids: list[int] | None) -> None:
+        """Add vectors for current-model rows missing from FAISS (``ids``), or, when only a few
+        rows have no vector at all, embed them in memory (the database keeps no vector for them)."""
+        if ids:
+            for start in range(0, len(ids), BUILD_CHUNK):
+                chunk = ids[start : start + BUILD_CHUNK]
+                rows = session.execute(
+                    select(Evidence.id, Evidence.embedding).where(Evidence.id.in_(chunk))
+                ).all()
+                found = [row for row in rows if row.embedding]
+                if found:
+                    index.vectors.add(
+                        np.asarray([row.id for row in found], dtype=np.int64),
+                        np.vstack(
+                            [np.frombuffer(row.embedding, dtype=np.float32) for row in found]
+                        ),
                     )
-            if add_ids:
-                index.vectors.add(np.asarray(add_ids, dtype=np.int64), np.vstack(add_vectors))
-            progress("indexing", start + len(chunk), len(ordered))
-        index.signature = signature
-        if new_vectors or stale_vectors:
-            index.vectors.save(self._path(network_id), model=self.embedder.name)
+        if ids is None and 0 < index.unembedded <= EMBED_ON_SYNC_MAX:
+            missing = sorted(set(index.person_of) - index.vectors.ids())
+            text_rows = session.execute(select(*_COLUMNS).where(Evidence.id.in_(missing))).all()
+            self._embed_in_memory(index, text_rows)
+
+    def _embed_in_memory(self, index: NetworkIndex, rows: Sequence[Any]) -> None:
+        if not rows:
+            return
+        vectors = self.embedder.encode(
+            [evidence_document(row.kind, row.text, row.context) for row in rows]
+        )
+        index.vectors.add(np.asarray([row.id for row in rows], dtype=np.int64), vectors)
+
+    def _catch_up(
+        self, session: Session, network_id: int, index: NetworkIndex, limit: int | None
+    ) -> int:
+        """Apply change-log entries after the cursor: re-read each changed row, or forget it."""
+        applied = 0
+        while limit is None or applied < limit:
+            changes = session.execute(
+                select(EvidenceChange.seq, EvidenceChange.evidence_id)
+                .where(EvidenceChange.network_id == network_id, EvidenceChange.seq > index.cursor)
+                .order_by(EvidenceChange.seq)
+                .limit(BUILD_CHUNK)
+            ).all()
+            if not changes:
+                break
+            ids = sorted({int(change.evidence_id) for change in changes})
+            rows = session.execute(
+                select(*_COLUMNS, Evidence.embedding).where(
+                    Evidence.id.in_(ids), Evidence.network_id == network_id
+                )
+            ).all()
+            # Reading happens outside the write lock; routes wait only while memory changes.
+            needs_vector = [
+                row
+                for row in rows
+                if not (row.embedding_model == self.embedder.name and row.embedding)
+            ]
+            embedded = (
+                self.embedder.encode(
+                    [evidence_document(r.kind, r.text, r.context) for r in needs_vector]
+                )
+                if 0 < len(needs_vector) <= EMBED_ON_SYNC_MAX
+                else None
+            )
+            with index.lock.writing():
+                gone = np.asarray(ids, dtype=np.int64)
+                index.vectors.remove(gone)
+                index.lexical.remove(ids)
+                for evidence_id in ids:
+                    index.untrack(evidence_id)
+                self._index_rows(index, rows, with_vectors=True)
+                if embedded is not None:
+                    index.vectors.add(
+                        np.asarray([r.id for r in needs_vector], dtype=np.int64), embedded
+                    )
+                index.cursor = int(changes[-1].seq)
+                index.changed = True
+            applied += len(changes)
+            if len(changes) < BUILD_CHUNK:
+                break
+        return applied

@@ -2,171 +2,43 @@
 
 Names of tools and companies ("Grafana", "dbt", "Stripe") are rare words that dense vectors blur;
 BM25 rewards exactly those, which is why it runs beside the FAISS index and the two are fused.
+
+A query touches only the posting lists of its own terms (numpy arrays: rows and term counts), so
+its cost follows how common its words are, not how many documents the network holds. Removed
+documents are masked (a tombstone), never re-scored; a term found in more than ``common_cap``
+documents scores only its ``common_cap`` highest-impact postings (its idf is near zero anyway).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import Counter
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 Ids = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.int32]
+Counts = npt.NDArray[np.float32]
 
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9+#]*(?:[.\-][a-z0-9+#]+)*")
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "also",
-        "get",
-        "got",
-        "use",
-        "using",
-        "used",
-        "way",
-        "one",
-        "would",
-        "like",
-        "know",
-        "anyone",
-        "thing",
-        "things",
-        "really",
-        "much",
-        "many",
-        "well",
-        "make",
-        "want",
-        "need",
-    ]
-)
+_STOP_TEXT = """
+    a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers herself him himself his how i if in into is it its
+    itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    also get got use using used way one like know anyone thing things really much many well make
+    want need
+"""
+STOPWORDS = frozenset(_STOP_TEXT.split())
+COMMON_TERM_CAP = 50_000
+BULK_MIN = 256  # below this many documents an add goes to the per-term pending lists
 
 
 def tokenize(text: str) -> list[str]:
@@ -181,95 +53,175 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+class _Column:
+    """A growable numpy column (amortised doubling), so per-document state stays compact."""
+
+    def __init__(self, dtype: type[np.generic]) -> None:
+        self._data = np.zeros(1024, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: npt.ArrayLike) -> None:
+        values = np.asarray(values, dtype=self._data.dtype)
+        needed = self.size + len(values)
+        if needed > len(self._data):
+            grown = np.zeros(max(needed, 2 * len(self._data)), dtype=self._data.dtype)
+            grown[: self.size] = self._data[: self.size]
+            self._data = grown
+        self._data[self.size : needed] = values
+        self.size = needed
+
+    @property
+    def view(self) -> npt.NDArray[Any]:
+        return self._data[: self.size]
+
+
+class _Posting:
+    """One term's documents: rows in increasing order with their term counts, plus the capped part."""
+
+    __slots__ = ("capped", "rows", "tfs")
+
+    def __init__(self, rows: Rows, tfs: Counts) -> None:
+        self.rows = rows
+        self.tfs = tfs
+        self.capped: tuple[Rows, Counts] | None = None
+
+
 class LexicalIndex:
     """Okapi BM25 with incremental add and remove (removed rows are masked, never reused)."""
 
-    def __init__(self, *, k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, *, k1: float = 1.2, b: float = 0.75, common_cap: int = COMMON_TERM_CAP):
         self.k1 = k1
         self.b = b
+        self.common_cap = common_cap
         self._row_of: dict[int, int] = {}
-        self._ids: list[int] = []
-        self._lengths: list[int] = []
-        self._alive: list[bool] = []
-        self._postings: dict[str, list[tuple[int, int]]] = {}
-        self._frozen: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = {}
+        self._ids = _Column(np.int64)
+        self._lengths = _Column(np.float32)
+        self._alive = _Column(np.bool_)
+        self._postings: dict[str, _Posting] = {}
+        self._pending: dict[str, array[int]] = {}  # row, tf, row, tf, ... added since last search
         self._total_length = 0
         self._live = 0
-        self._arrays: tuple[npt.NDArray[np.float32], Ids] | None = None
 
     def __len__(self) -> int:
         return self._live
 
     def add(self, evidence_id: int, text: str) -> None:
         """Index one document; an id already present is replaced."""
-        if evidence_id in self._row_of:
-            self.remove([evidence_id])
-        counts = Counter(tokenize(text))
-        row = len(self._ids)
-        self._row_of[evidence_id] = row
-        self._ids.append(evidence_id)
-        length = sum(counts.values())
-        self._lengths.append(length)
-        self._alive.append(True)
-        self._total_length += length
-        self._live += 1
-        self._arrays = None
-        for term, tf in counts.items():
-            self._postings.setdefault(term, []).append((row, tf))
-            self._frozen.pop(term, None)
+        self.add_many([evidence_id], [text])
+
+    def add_many(self, evidence_ids: list[int], texts: list[str]) -> None:
+        """Index many documents at once (ids already present are replaced)."""
+        present = [i for i in evidence_ids if i in self._row_of]
+        if present:
+            self.remove(present)
+        first = self._ids.size
+        counts = [Counter(tokenize(text)) for text in texts]
+        lengths = [sum(c.values()) for c in counts]
+        for offset, evidence_id in enumerate(evidence_ids):
+            self._row_of[evidence_id] = first + offset
+        self._ids.extend(evidence_ids)
+        self._lengths.extend(lengths)
+        self._alive.extend(np.ones(len(evidence_ids), dtype=np.bool_))
+        self._total_length += sum(lengths)
+        self._live += len(evidence_ids)
+        if len(evidence_ids) < BULK_MIN:
+            for offset, terms in enumerate(counts):
+                for term, tf in terms.items():
+                    self._pending.setdefault(term, array("i")).extend((first + offset, tf))
+            return
+        self._add_bulk(first, counts)
+
+    def _add_bulk(self, first: int, counts: list[Counter[str]]) -> None:
+        vocabulary: dict[str, int] = {}
+        term_ids, rows, tfs = array("i"), array("i"), array("i")
+        for offset, terms in enumerate(counts):
+            for term, tf in terms.items():
+                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
+                rows.append(first + offset)
+                tfs.append(tf)
+        if not term_ids:
+            return
+        by_term = np.frombuffer(term_ids, dtype=np.int32)
+        order = np.argsort(by_term, kind="stable")  # rows stay increasing within each term
+        all_rows = np.frombuffer(rows, dtype=np.int32)[order]
+        all_tfs = np.frombuffer(tfs, dtype=np.int32)[order].astype(np.float32)
+        bounds = np.searchsorted(by_term[order], np.arange(len(vocabulary) + 1))
+        for term, term_id in vocabulary.items():
+            start, end = int(bounds[term_id]), int(bounds[term_id + 1])
+            self._merge(term, all_rows[start:end].copy(), all_tfs[start:end].copy())
+
+    def _merge(self, term: str, rows: Rows, tfs: Counts) -> None:
+        """Append rows to a term's posting, dropping removed rows on the way."""
+        posting = self._postings.get(term)
+        if posting is not None:
+            keep = self._alive.view[posting.rows]
+            rows = np.concatenate([posting.rows[keep], rows])
+            tfs = np.concatenate([posting.tfs[keep], tfs])
+        merged = _Posting(rows, tfs)
+        if len(rows) > self.common_cap:
+            impact = tfs / (tfs + self.k1 * (1 - self.b + self.b * self._lengths.view[rows]))
+            top = np.sort(np.argpartition(-impact, self.common_cap - 1)[: self.common_cap])
+            merged.capped = (rows[top], tfs[top])
+        self._postings[term] = merged
 
     def remove(self, evidence_ids: list[int]) -> None:
+        """Mask documents by evidence id; their postings are dropped at the term's next merge."""
+        alive = self._alive.view
         for evidence_id in evidence_ids:
             row = self._row_of.pop(evidence_id, None)
-            if row is None or not self._alive[row]:
+            if row is None or not alive[row]:
                 continue
-            self._alive[row] = False
-            self._total_length -= self._lengths[row]
+            alive[row] = False
+            self._total_length -= int(self._lengths.view[row])
             self._live -= 1
-        self._frozen.clear()
 
-    def _posting(self, term: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]] | None:
-        frozen = self._frozen.get(term)
-        if frozen is None:
-            raw = self._postings.get(term)
-            if not raw:
-                return None
-            rows = np.fromiter((r for r, _ in raw if self._alive[r]), dtype=np.int64)
-            tfs = np.fromiter(
-                (tf for r, tf in raw if self._alive[r]), dtype=np.float32, count=len(rows)
-            )
-            frozen = (rows, tfs)
-            self._frozen[term] = frozen
-        return frozen
+    def _posting(self, term: str) -> _Posting | None:
+        pending = self._pending.pop(term, None)
+        if pending is not None:
+            pairs = np.frombuffer(pending, dtype=np.int32).reshape(-1, 2)
+            self._merge(term, pairs[:, 0].copy(), pairs[:, 1].astype(np.float32))
+        return self._postings.get(term)
 
     def search(self, query: str, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` best-scoring evidence ids for ``query``, best first, with their BM25 scores."""
         terms = set(tokenize(query))
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if not terms or self._live == 0 or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        if self._arrays is None:
-            self._arrays = (
-                np.asarray(self._lengths, dtype=np.float32),
-                np.asarray(self._ids, dtype=np.int64),
-            )
-        lengths, all_ids = self._arrays
+            return empty
+        alive, lengths = self._alive.view, self._lengths.view
         average = max(self._total_length / self._live, 1.0)
-        norm = self.k1 * (1 - self.b + self.b * lengths / average)
-        scores = np.zeros(len(self._ids), dtype=np.float32)
+        found_rows: list[Rows] = []
+        found_scores: list[Counts] = []
         for term in terms:
             posting = self._posting(term)
-            if posting is None or len(posting[0]) == 0:
+            if posting is None:
                 continue
-            rows, tfs = posting
-            df = len(rows)
+            live = alive[posting.rows]
+            df = int(np.count_nonzero(live))
+            if df == 0:
+                continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-            scores[rows] += idf * tfs * (self.k1 + 1) / (tfs + norm[rows])
-        hit_rows = np.flatnonzero(scores > 0)
-        if len(hit_rows) == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            if posting.capped is not None:
+                rows, tfs = posting.capped
+                live = alive[rows]
+            else:
+                rows, tfs = posting.rows, posting.tfs
+            rows, tfs = rows[live], tfs[live]
+            norm = self.k1 * (1 - self.b + self.b * lengths[rows] / average)
+            found_rows.append(rows)
+            found_scores.append(idf * tfs * (self.k1 + 1) / (tfs + norm))
+        if not found_rows:
+            return empty
+        if len(found_rows) == 1:
+            hit_rows, scores = found_rows[0], found_scores[0]
+        else:
+            hit_rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
+            scores = np.bincount(inverse, weights=np.concatenate(found_scores)).astype(np.float32)
+        positive = scores > 0
+        hit_rows, scores = hit_rows[positive], scores[positive]
         if len(hit_rows) > k:
-            top = np.argpartition(-scores[hit_rows], k - 1)[:k]
-            hit_rows = hit_rows[top]
-        order = hit_rows[np.argsort(-scores[hit_rows], kind="stable")]
-        ids = all_ids[order]
-        return ids, scores[order]
+            top = np.argpartition(-scores, k - 1)[:k]
+            hit_rows, scores = hit_rows[top], scores[top]
+        order = np.argsort(-scores, kind="stable")
+        ids: Ids = self._ids.view[hit_rows[order]].astype(np.int64)
+        return ids, scores[order].astype(np.float32)

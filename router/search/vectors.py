@@ -2,14 +2,17 @@
 
 Exact inner-product search (vectors are unit length, so this is cosine) while the network is
 small; HNSW once it passes a size threshold. HNSW cannot delete, so removed ids are masked and
-the graph is rebuilt once the mask grows. Saved to and loaded from the data directory.
+the graph is rebuilt once the mask grows. Saved to and loaded from the data directory as one
+file (manifest and vectors together) replaced atomically.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import faiss
 import numpy as np
@@ -19,6 +22,8 @@ from router.search.embedding import Vectors
 
 Ids = npt.NDArray[np.int64]
 REBUILD_MASKED_FRACTION = 0.2
+_FAISS_IO: Any = faiss  # the callback readers and writers have no type stubs
+MAGIC = b"ASKAROUND-INDEX-1\n"
 
 
 class VectorIndex:
@@ -33,6 +38,7 @@ class VectorIndex:
         self._approximate = False
         self._ids: set[int] = set()
         self._masked: set[int] = set()
+        self.saved_manifest: dict[str, Any] = {}
 
     @property
     def approximate(self) -> bool:
@@ -125,34 +131,56 @@ class VectorIndex:
         ][:k]
         return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
 
-    def save(self, path: Path, *, model: str) -> None:
-        """Write the index and a small manifest; readers check the model before trusting it."""
+    def save(self, path: Path, *, model: str, extra: dict[str, Any] | None = None) -> None:
+        """Write the index and its manifest as one file, atomically: readers see the old or the new.
+
+        The file is a magic line, the manifest's length and JSON, then FAISS's own bytes; it is
+        written under a unique temporary name beside ``path`` and renamed over it.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(self._index, str(tmp))
-        tmp.replace(path)
         meta = {
+            **(extra or {}),
             "model": model,
             "dimension": self.dimension,
             "approximate": self._approximate,
             "masked": sorted(self._masked),
             "count": len(self._ids),
         }
-        path.with_suffix(".json").write_text(json.dumps(meta))
+        header = json.dumps(meta).encode()
+        descriptor, tmp_name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        try:
+            with os.fdopen(descriptor, "wb") as out:
+                out.write(MAGIC + len(header).to_bytes(8, "little") + header)
+                faiss.write_index(self._index, _FAISS_IO.PyCallbackIOWriter(out.write))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, path)
+        except BaseException:
+            Path(tmp_name).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def manifest(path: Path) -> dict[str, Any] | None:
+        """The manifest of a saved index without reading the vectors, or None when unreadable."""
+        try:
+            with path.open("rb") as source:
+                return _read_manifest(source)
+        except (OSError, ValueError):
+            return None
 
     @classmethod
     def load(
         cls, path: Path, *, model: str, dimension: int, exact_max: int, hnsw_m: int, ef_search: int
     ) -> VectorIndex | None:
         """A saved index for ``model``, or None when missing, unreadable or made by another model."""
-        meta_path = path.with_suffix(".json")
-        if not path.exists() or not meta_path.exists():
-            return None
         try:
-            meta = json.loads(meta_path.read_text())
-            if meta["model"] != model or meta["dimension"] != dimension:
-                return None
-            raw = faiss.read_index(str(path))
+            with path.open("rb") as source:
+                meta = _read_manifest(source)
+                if meta["model"] != model or meta["dimension"] != dimension:
+                    return None
+                raw = faiss.read_index(_FAISS_IO.PyCallbackIOReader(source.read))
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
         index = cls(dimension, exact_max=exact_max, hnsw_m=hnsw_m, ef_search=ef_search)
@@ -163,4 +191,15 @@ class VectorIndex:
         index._masked = {int(i) for i in meta["masked"]}
         stored = faiss.vector_to_array(index._index.id_map).astype(np.int64)
         index._ids = {int(i) for i in stored} - index._masked
+        index.saved_manifest = meta
         return index
+
+
+def _read_manifest(source: BinaryIO) -> dict[str, Any]:
+    if source.read(len(MAGIC)) != MAGIC:
+        raise ValueError("not an Askaround index file")
+    size = int.from_bytes(source.read(8), "little")
+    meta = json.loads(source.read(size))
+    if not isinstance(meta, dict):
+        raise ValueError("an index manifest is an object")
+    return meta

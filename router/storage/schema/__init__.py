@@ -3,7 +3,7 @@
 from router.storage.schema.base import Base, UTCDateTime
 from router.storage.schema.delivery import ApiKey, OutboxMessage, SeenEvent
 from router.storage.schema.ledger import Favour
-from router.storage.schema.people import Evidence, ExternalId, Network, Person, Tie
+from router.storage.schema.people import Evidence, EvidenceChange, ExternalId, Network, Person, Tie
 from router.storage.schema.questions import Answer, Ask, Question, QuestionEvent
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "Ask",
     "Base",
     "Evidence",
+    "EvidenceChange",
     "ExternalId",
     "Favour",
     "Network",

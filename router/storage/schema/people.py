@@ -99,6 +99,25 @@ class Evidence(Base):
     embedding_model: Mapped[str | None] = mapped_column(String(300))
 
 
+class EvidenceChange(Base):
+    """One evidence row inserted, edited or deleted: the log every process's search index follows.
+
+    Written by database triggers (migration 0004) in the same transaction as the change itself, so
+    no write path can forget it. On PostgreSQL the trigger takes a per-network transaction lock
+    first, so a network's changes commit in ``seq`` order and a reader's cursor never skips one.
+    """
+
+    __tablename__ = "evidence_changes"
+    __table_args__ = (
+        Index("ix_evidence_changes_network_seq", "network_id", "seq"),
+        {"sqlite_autoincrement": True},
+    )
+
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    network_id: Mapped[int] = mapped_column(Integer)  # no foreign key: outlives a deleted network
+    evidence_id: Mapped[int] = mapped_column(Integer)
+
+
 class Tie(Base):
     """How often ``helper`` has helped ``helped`` (answered their question), directed."""
 
