@@ -61,6 +61,7 @@ class Services:
 
     @cached_property
     def database(self) -> Database:
+        """The database, migrated to the code's schema first (under the migration lock)."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(self.settings.resolved_database_url)
         database.migrate()

@@ -21,14 +21,15 @@ from bots.runtime import Member, SlackBot
 from bots.snapshots import AskSnapshot, answer_snapshot, ask_snapshot
 from router.errors import AskaroundError, Conflict
 from router.lifecycle import questions
+from router.lifecycle.states import LIVE_QUESTION, AskStatus
 
 log = logging.getLogger(__name__)
 
 DONE_NOTES = {
-    "answered": "You answered this one. Thank you!",
-    "passed": "You passed on this one. Thanks for saying so.",
-    "declined": "Not your area: noted, questions like this will reach you less.",
-    "expired": "No answer needed any more: this question is closed.",
+    AskStatus.ANSWERED: "You answered this one. Thank you!",
+    AskStatus.PASSED: "You passed on this one. Thanks for saying so.",
+    AskStatus.DECLINED: "Not your area: noted, questions like this will reach you less.",
+    AskStatus.EXPIRED: "No answer needed any more: this question is closed.",
 }
 
 
@@ -97,10 +98,15 @@ def _ask_button(bot: SlackBot, action: str, body: dict[str, Any], client: WebCli
         if before.person_id != member.person_id:
             respond(url, messages.error_message("This question was sent to someone else."))
             return
-        if before.status == "expired" or before.question_status not in ("open", "answered"):
-            update(client, channel, ts, outbound.ask_done(before.payload, DONE_NOTES["expired"]))
+        if before.status == AskStatus.EXPIRED or before.question_status not in LIVE_QUESTION:
+            update(
+                client,
+                channel,
+                ts,
+                outbound.ask_done(before.payload, DONE_NOTES[AskStatus.EXPIRED]),
+            )
             return
-        if before.status != "pending":
+        if before.status != AskStatus.PENDING:
             return  # a second click: the first one changed the state and the message
         if action == messages.ANSWER:
             _open_answer_modal(client, body, before, channel, ts)
@@ -125,14 +131,14 @@ def _refuse(bot: SlackBot, action: str, member: Member, ask_id: int) -> str | No
     with bot.transaction() as session:
         if not bot.first_time(session, f"slack-ask-done:{ask_id}"):
             return None
-        if ask_snapshot(session, network_id=nid, ask_id=ask_id).status != "pending":
+        if ask_snapshot(session, network_id=nid, ask_id=ask_id).status != AskStatus.PENDING:
             return None
         if action == messages.PASS:
             questions.pass_ask(session, network_id=nid, ask_id=ask_id, person_id=pid, now=now)
-            return DONE_NOTES["passed"]
+            return DONE_NOTES[AskStatus.PASSED]
         if action == messages.DECLINE:
             questions.decline_ask(session, network_id=nid, ask_id=ask_id, person_id=pid, now=now)
-            return DONE_NOTES["declined"]
+            return DONE_NOTES[AskStatus.DECLINED]
         until = questions.snooze_person(
             session,
             network_id=nid,

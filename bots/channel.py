@@ -30,6 +30,7 @@ from bots.clients import CONNECTION_ERRORS, SlackClients
 from bots.snapshots import ask_snapshot
 from router.delivery.channels import OutboundMessage
 from router.errors import NotFound, Unavailable
+from router.lifecycle.states import AskStatus
 from router.storage.database import Database
 from router.storage.schema import Ask, OutboxMessage, Person, Question
 
@@ -137,7 +138,7 @@ class SlackChannel:
                 with suppress(NotFound):  # an ask deleted since: its message still goes out
                     snapshot = ask_snapshot(session, network_id=message.network_id, ask_id=ask_id)
                     extra = {"favours": snapshot.payload["favours"]}
-                    if snapshot.status != "pending":
+                    if snapshot.status != AskStatus.PENDING:
                         stale = f"the ask is {snapshot.status} already"  # e.g. closed while queued
             if message.kind == "closed" and isinstance(ask_id, int):
                 ask = session.get(Ask, ask_id)

@@ -19,6 +19,7 @@ from bots.runtime import SlackBot
 from router.ledger import favours as ledger
 from router.ledger.favours import PersonLedger
 from router.lifecycle import questions
+from router.lifecycle.states import LIVE_QUESTION
 from router.lifecycle.views import QuestionView
 from router.network import preferences
 from router.settings import Settings
@@ -52,7 +53,7 @@ def read_home(session: Session, *, network_id: int, person_id: int, settings: Se
         for q in questions.list_questions(
             session, network_id=network_id, asker_id=person_id, limit=50
         )
-        if q.status in ("open", "answered")
+        if q.status in LIVE_QUESTION
     ][:LISTED]
     return HomePage(
         ledger=ledger.person_ledger(session, network_id=network_id, person_id=person_id),

@@ -40,10 +40,9 @@ def multi_workspace(settings: AppSettings) -> bool:
 
 
 def installation_store(settings: AppSettings, database: Database) -> SQLAlchemyInstallationStore:
-    """The store of installations in the Askaround database (its tables created if missing)."""
+    """The store of installations in the Askaround database (its tables come from the migrations)."""
     assert settings.slack_client_id, "multi-workspace mode needs ASKAROUND_SLACK_CLIENT_ID"
     store = SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=database.engine)
-    store.metadata.create_all(database.engine)
     return store
 
 
@@ -100,7 +99,6 @@ def oauth_settings(
     state_store = SQLAlchemyOAuthStateStore(
         expiration_seconds=STATE_SECONDS, engine=database.engine
     )
-    state_store.metadata.create_all(database.engine)
 
     def success(args: SuccessArgs) -> BoltResponse:
         team_id = args.installation.team_id

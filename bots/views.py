@@ -19,6 +19,7 @@ from bots.runtime import SlackBot
 from bots.snapshots import ask_snapshot
 from router.errors import AskaroundError
 from router.lifecycle import questions
+from router.lifecycle.states import AskStatus
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def register(app: App, bot: SlackBot) -> None:
         _, channel, ts = messages.parse_modal_metadata(str(view.get("private_metadata") or ""))
         with bot.transaction() as session:
             snapshot = ask_snapshot(session, network_id=member.network_id, ask_id=ask_id)
-        note = f"{DONE_NOTES['answered']} You said:\n{messages.quote(text, 1500)}"
+        note = f"{DONE_NOTES[AskStatus.ANSWERED]} You said:\n{messages.quote(text, 1500)}"
         update(client, channel, ts, outbound.ask_done(snapshot.payload, note))
 
     app.view(messages.ANSWER_MODAL)(answer)

@@ -5,16 +5,41 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import MetaData, inspect, text
 
-from router.storage.database import Database
+from router.storage.database import UNMAPPED_TABLES, Database
 from router.storage.schema import Base
+
+
+def _mapped_only(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (type_ == "table" and name in UNMAPPED_TABLES)
 
 
 def test_migrations_and_models_agree(database: Database) -> None:
     with database.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": _mapped_only})
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
+
+
+def test_slacks_oauth_tables_come_from_the_migrations_as_slack_sdk_defines_them(
+    database: Database,
+) -> None:
+    installations = SQLAlchemyInstallationStore(client_id="c", engine=database.engine)
+    states = SQLAlchemyOAuthStateStore(expiration_seconds=60, engine=database.engine)
+    expected = MetaData()
+    for table in [*installations.metadata.tables.values(), *states.metadata.tables.values()]:
+        table.to_metadata(expected)
+    assert set(expected.tables) == UNMAPPED_TABLES
+
+    def slack_only(name: str | None, type_: str, parent_names: object) -> bool:
+        return type_ != "table" or name in UNMAPPED_TABLES
+
+    with database.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"include_name": slack_only})
+        assert compare_metadata(context, expected) == []
 
 
 def test_migrating_twice_changes_nothing(database: Database) -> None:

@@ -6,7 +6,7 @@ external id (``asker`` here); the core checks that this person may do it (403 ot
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AfterValidator, Field, StrictBool, StrictInt
@@ -22,6 +22,7 @@ from askaround.api.question_models import (
     QuestionOut,
 )
 from router.lifecycle import questions
+from router.lifecycle.states import QuestionStatus
 from router.network.people import get_person
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=DATA_ERRORS)
@@ -78,7 +79,7 @@ def list_questions(
     limit: Limit = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Questions to skip.")] = 0,
     status: Annotated[
-        Literal["open", "answered", "closed", "expired"] | None,
+        QuestionStatus | None,
         Query(description="Only questions in this state."),
     ] = None,
     asker: Annotated[

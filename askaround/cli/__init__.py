@@ -19,7 +19,9 @@ def main() -> None:
     """Entry point: run the CLI; core errors and usage errors become one line and a non-zero exit."""
     app = build_cli()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's ``typer.Exit(n)`` comes back as n
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except AskaroundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

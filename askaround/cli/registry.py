@@ -5,12 +5,22 @@ from __future__ import annotations
 import typer
 
 from askaround import edges
-from askaround.cli import core, evaluate, imports, keys, ledger, lifecycle, serve, worker
+from askaround.cli import (
+    core,
+    evaluate,
+    imports,
+    keys,
+    ledger,
+    lifecycle,
+    migrate,
+    serve,
+    worker,
+)
 from askaround.cli.app import app, import_app, services
 from askaround.cli.progress import ProgressBar
 
 # askaround's own command modules: importing them adds their commands to ``app``.
-COMMAND_MODULES = (core, imports, evaluate, lifecycle, ledger, worker, keys, serve)
+COMMAND_MODULES = (core, imports, evaluate, lifecycle, ledger, worker, keys, serve, migrate)
 
 _built: list[typer.Typer] = []
 

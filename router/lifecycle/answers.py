@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from router.errors import InvalidInput, NotFound, PermissionDenied
 from router.ledger.favours import record_favour
 from router.lifecycle.asks import ask_for, notify, open_question, record_event
+from router.lifecycle.states import AskStatus, QuestionStatus, move_ask, move_question
 from router.lifecycle.views import AnswerView, answer_view, load_question, names_of
 from router.network.people import ASKAROUND_SOURCE, add_evidence, record_tie
 from router.storage.idempotency import insert_once
@@ -62,10 +63,10 @@ def answer_ask(
     names = names_of(session, [person_id])
     if not inserted:  # a concurrent duplicate won the race: it did everything below
         return answer_view(answer, names)
-    ask.status = "answered"
+    move_ask(ask, AskStatus.ANSWERED)
     ask.responded_at = now
-    if question.status == "open":
-        question.status = "answered"
+    if question.status == QuestionStatus.OPEN:
+        move_question(question, QuestionStatus.ANSWERED)
         question.next_escalation_at = None
     record_event(
         session,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from router.delivery.outbox import enqueue
 from router.errors import Conflict, NotFound, PermissionDenied
+from router.lifecycle.states import FINISHED_QUESTION, AskStatus, move_ask
 from router.lifecycle.views import load_question
 from router.network.people import address
 from router.routing.route import Candidate, Route, RoutingPolicy
@@ -106,7 +107,7 @@ def send_asks(
             question_id=question.id,
             person_id=candidate.person_id,
             round=round_number,
-            status="pending",
+            status=AskStatus.PENDING,
             score=float(candidate.score),
             reasons=[reason.as_dict() for reason in candidate.reasons],
             created_at=now,
@@ -148,10 +149,12 @@ def withdraw_pending_asks(
 ) -> list[Ask]:
     """Mark a finished question's unanswered asks expired and tell those people (``closed:<id>``)."""
     pending = session.scalars(
-        select(Ask).where(Ask.question_id == question.id, Ask.status == "pending").order_by(Ask.id)
+        select(Ask)
+        .where(Ask.question_id == question.id, Ask.status == AskStatus.PENDING)
+        .order_by(Ask.id)
     ).all()
     for ask in pending:
-        ask.status = "expired"
+        move_ask(ask, AskStatus.EXPIRED)
         notify(
             session,
             question=question,
@@ -186,6 +189,6 @@ def open_question(session: Session, ask: Ask) -> Question:
         session, network_id=ask.network_id, question_id=ask.question_id, lock=True
     )
     session.refresh(ask)  # what a concurrent tick or click did before the lock was ours
-    if question.status in ("closed", "expired"):
+    if question.status in FINISHED_QUESTION:
         raise Conflict(f"question #{question.id} is {question.status}")
     return question

@@ -24,6 +24,7 @@ from router.lifecycle.asks import (
     send_asks,
     withdraw_pending_asks,
 )
+from router.lifecycle.states import LIVE_QUESTION, QuestionStatus, move_question
 from router.lifecycle.views import TickReport
 from router.routing.route import RoutingPolicy
 from router.settings import Settings
@@ -42,14 +43,12 @@ def expire_questions(
     session: Session, *, now: datetime, network_id: int | None = None, limit: int = TICK_BATCH
 ) -> list[int]:
     """Expire questions past their time: withdraw their asks and tell each asker."""
-    query = select(Question).where(
-        Question.status.in_(("open", "answered")), Question.expires_at <= now
-    )
+    query = select(Question).where(Question.status.in_(LIVE_QUESTION), Question.expires_at <= now)
     if network_id is not None:
         query = query.where(Question.network_id == network_id)
     expired = []
     for question in _due(session, query, limit):
-        question.status = "expired"
+        move_question(question, QuestionStatus.EXPIRED)
         question.closed_at = now
         question.next_escalation_at = None
         withdrawn = withdraw_pending_asks(session, question=question, now=now, reason="expired")
@@ -90,7 +89,7 @@ def escalate_questions(
 ) -> tuple[list[int], int]:
     """Ask the next best people for every unanswered question whose round has timed out."""
     query = select(Question).where(
-        Question.status == "open",
+        Question.status == QuestionStatus.OPEN,
         Question.next_escalation_at.is_not(None),
         Question.next_escalation_at <= now,
         Question.expires_at > now,

@@ -40,6 +40,13 @@ from router.lifecycle.asks import (
     withdraw_pending_asks,
 )
 from router.lifecycle.escalation import tick
+from router.lifecycle.states import (
+    AskStatus,
+    QuestionStatus,
+    check_ask_move,
+    move_ask,
+    move_question,
+)
 from router.lifecycle.views import (
     AnswerView,
     AskedQuestion,
@@ -133,7 +140,7 @@ def ask_question(
         text=text,
         anonymous=anonymous,
         k=k,
-        status="open",
+        status=QuestionStatus.OPEN,
         round=1,
         created_at=now,
         next_escalation_at=now + timedelta(hours=settings.answer_timeout_hours),
@@ -166,7 +173,7 @@ def _refuse(
     ask_id: int,
     person_id: int,
     now: datetime,
-    status: str,
+    status: AskStatus,
     event: str,
     detail: dict[str, object] | None = None,
 ) -> tuple[Ask, Question | None]:
@@ -174,12 +181,9 @@ def _refuse(
     ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
     if ask.status == status:
         return ask, None
-    if ask.status != "pending":
-        raise Conflict(f"ask #{ask.id} is already {ask.status}")
+    check_ask_move(ask, status)  # before waiting for the question's lock
     question = open_question(session, ask)
-    if ask.status != "pending":  # changed while we waited for the question's lock
-        raise Conflict(f"ask #{ask.id} is already {ask.status}")
-    ask.status = status
+    move_ask(ask, status)  # checked again: a click or the tick may have moved it meanwhile
     ask.responded_at = now
     record_event(
         session,
@@ -190,9 +194,15 @@ def _refuse(
         detail={"ask_id": ask.id, **(detail or {})},
     )
     still_waiting = session.scalar(
-        select(Ask.id).where(Ask.question_id == question.id, Ask.status == "pending").limit(1)
+        select(Ask.id)
+        .where(Ask.question_id == question.id, Ask.status == AskStatus.PENDING)
+        .limit(1)
     )
-    if question.status == "open" and still_waiting is None and question.next_escalation_at:
+    if (
+        question.status == QuestionStatus.OPEN
+        and still_waiting is None
+        and question.next_escalation_at
+    ):
         question.next_escalation_at = now  # everyone said no: the next tick asks others
     return ask, question
 
@@ -207,7 +217,7 @@ def pass_ask(
         ask_id=ask_id,
         person_id=person_id,
         now=now,
-        status="passed",
+        status=AskStatus.PASSED,
         event="passed",
     )
     session.flush()
@@ -232,7 +242,7 @@ def decline_ask(
         ask_id=ask_id,
         person_id=person_id,
         now=now,
-        status="declined",
+        status=AskStatus.DECLINED,
         event="declined",
         detail={"evidence_lowered": evidence_ids},
     )
@@ -269,7 +279,7 @@ def snooze_person(
             ask_id=ask_id,
             person_id=person_id,
             now=now,
-            status="passed",
+            status=AskStatus.PASSED,
             event="snoozed",
             detail={"until": until.isoformat()},
         )
@@ -291,10 +301,10 @@ def close_question(
     question = load_question(session, network_id=network_id, question_id=question_id, lock=True)
     if question.asker_id != person_id:
         raise PermissionDenied("only the asker can close a question")
-    if question.status == "expired":
+    if question.status == QuestionStatus.EXPIRED:
         raise Conflict(f"question #{question.id} has expired")
-    if question.status != "closed":
-        question.status = "closed"
+    if question.status != QuestionStatus.CLOSED:
+        move_question(question, QuestionStatus.CLOSED)
         question.closed_at = now
         question.next_escalation_at = None
         withdrawn = withdraw_pending_asks(session, question=question, now=now, reason="closed")

@@ -16,10 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput, NotFound
+from router.lifecycle.states import LIVE_QUESTION, AskStatus, QuestionStatus
 from router.routing.route import Route
 from router.storage.schema import Answer, Ask, Person, Question, QuestionEvent
 
-QUESTION_STATUSES = ("open", "answered", "closed", "expired")
+QUESTION_STATUSES = tuple(QuestionStatus)
 MAX_PAGE = 200
 
 
@@ -345,8 +346,8 @@ def pending_asks(session: Session, *, network_id: int, person_id: int) -> list[A
         .where(
             Ask.network_id == network_id,
             Ask.person_id == person_id,
-            Ask.status == "pending",
-            Question.status.in_(("open", "answered")),
+            Ask.status == AskStatus.PENDING,
+            Question.status.in_(LIVE_QUESTION),
         )
         .order_by(Ask.created_at, Ask.id)
     ).all()

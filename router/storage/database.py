@@ -9,10 +9,16 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_xact_lock key every migration takes on PostgreSQL (any constant both sides agree on).
+MIGRATION_LOCK = 0x41534B52  # "ASKR"
+# Tables the migrations create that no ORM model maps: Slack's OAuth stores, used by slack_sdk.
+UNMAPPED_TABLES = frozenset({"slack_bots", "slack_installations", "slack_oauth_states"})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -49,12 +55,27 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (idempotent)."""
+    def _alembic(self) -> Config:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
-        command.upgrade(config, "head")
+        return config
+
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to ``revision`` (idempotent; on PostgreSQL under an advisory lock)."""
+        command.upgrade(self._alembic(), revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back down to ``revision`` (under the same lock)."""
+        command.downgrade(self._alembic(), revision)
+
+    def revisions(self) -> tuple[str | None, str]:
+        """The schema's current revision (None when empty) and the newest the code knows."""
+        head = ScriptDirectory.from_config(self._alembic()).get_current_head()
+        assert head is not None
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+        return current, head
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

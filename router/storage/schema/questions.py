@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Float,
     ForeignKey,
     Index,
@@ -18,12 +19,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from router.lifecycle.states import AskStatus, QuestionStatus, check_constraint
 from router.storage.schema.base import Base, UTCDateTime
 
 
 class Question(Base):
     __tablename__ = "questions"
-    __table_args__ = (Index("ix_questions_network_status", "network_id", "status"),)
+    __table_args__ = (
+        Index("ix_questions_network_status", "network_id", "status"),
+        CheckConstraint(check_constraint("status", QuestionStatus), name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     network_id: Mapped[int] = mapped_column(
@@ -33,7 +38,7 @@ class Question(Base):
     text: Mapped[str] = mapped_column(Text)
     anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     k: Mapped[int] = mapped_column(Integer, default=3)
-    status: Mapped[str] = mapped_column(String(20))  # open | answered | closed | expired
+    status: Mapped[str] = mapped_column(String(20))  # a QuestionStatus
     round: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -49,6 +54,7 @@ class Ask(Base):
     __table_args__ = (
         UniqueConstraint("question_id", "person_id"),
         Index("ix_asks_person_created", "person_id", "created_at"),
+        CheckConstraint(check_constraint("status", AskStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,9 +66,7 @@ class Ask(Base):
     )
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
     round: Mapped[int] = mapped_column(Integer, default=1)
-    status: Mapped[str] = mapped_column(
-        String(20)
-    )  # pending | answered | passed | declined | expired
+    status: Mapped[str] = mapped_column(String(20))  # an AskStatus
     score: Mapped[float] = mapped_column(Float, default=0.0)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

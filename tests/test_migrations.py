@@ -1,0 +1,115 @@
+"""Migrations: a database holding data upgrades from the first revision, goes back down and up
+again, and four processes migrating one empty PostgreSQL schema at once all succeed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from router.ledger.favours import person_ledger
+from router.lifecycle.views import pending_asks
+from router.storage.database import UNMAPPED_TABLES, Database
+
+ROOT = Path(__file__).parent.parent
+T0 = datetime(2026, 11, 2, 9, 0)  # naive UTC, as the columns store it
+
+
+def _first_revision_data(database: Database) -> None:
+    """Rows written the way revision 0001's tables take them (plain SQL, no models)."""
+    rows = [
+        "INSERT INTO networks (id, name, created_at) VALUES (1, 'old', :t)",
+        "INSERT INTO people (id, network_id, display_name, timezone, opted_out, deactivated,"
+        " created_at) VALUES (1, 1, 'Ana', 'UTC', false, false, :t),"
+        " (2, 1, 'Ben', 'Europe/Paris', false, false, :t)",
+        "INSERT INTO questions (id, network_id, asker_id, text, anonymous, k, status, round,"
+        " created_at, expires_at) VALUES (1, 1, 1, 'Which hops?', false, 3, 'open', 1, :t,"
+        " '2027-01-01 00:00:00')",
+        "INSERT INTO asks (id, network_id, question_id, person_id, round, status, score, reasons,"
+        " created_at) VALUES (1, 1, 1, 2, 1, 'pending', 1.5, '[]', :t)",
+        "INSERT INTO favours (id, network_id, giver_id, taker_id, kind, weight, source_key,"
+        " created_at) VALUES (1, 1, 2, 1, 'history', 1.0, 'old:1', :t)",
+    ]
+    with database.engine.begin() as connection:
+        for statement in rows:
+            connection.execute(text(statement), {"t": T0})
+
+
+def test_a_database_with_data_upgrades_from_the_first_revision(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        database.migrate("0001")
+        _first_revision_data(database)
+        database.migrate()
+        current, head = database.revisions()
+        assert current == head
+        with database.transaction() as session:
+            assert [a.id for a in pending_asks(session, network_id=1, person_id=2)] == [1]
+            page = person_ledger(session, network_id=1, person_id=2)
+            assert (page.totals.given, [d.name for d in page.owed_by]) == (1.0, ["Ana"])
+        with pytest.raises(IntegrityError), database.engine.begin() as connection:
+            connection.execute(text("UPDATE asks SET status = 'lost'"))
+        database.downgrade("0001")
+        assert database.revisions()[0] == "0001"
+        database.migrate()
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM asks")).scalar() == 1
+            for table in UNMAPPED_TABLES:
+                assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
+    finally:
+        database.dispose()
+
+
+def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    env = {
+        "ASKAROUND_DATABASE_URL": database_url,
+        "ASKAROUND_DATA_DIR": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "askaround", *args],
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_four_processes_migrating_an_empty_postgresql_schema_at_once_all_succeed(
+    database_url: str, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite serialises writers itself")
+    runs = [_cli(database_url, tmp_path, "migrate") for _ in range(4)]
+    results = [(run.wait(timeout=120), *run.communicate()) for run in runs]
+    assert [code for code, _, _ in results] == [0, 0, 0, 0], [err for _, _, err in results]
+    database = Database(database_url)
+    try:
+        current, head = database.revisions()
+    finally:
+        database.dispose()
+    assert current == head
+
+
+def test_migrate_command_upgrades_downgrades_and_reports(database_url: str, tmp_path: Path) -> None:
+    def run(*args: str) -> tuple[int, str, str]:
+        process = _cli(database_url, tmp_path, "migrate", *args)
+        out, err = process.communicate(timeout=120)
+        return process.returncode, out, err
+
+    behind = run("status")
+    assert behind[0] == 1 and "run `askaround migrate`" in behind[1]
+    up = run()
+    assert up[0] == 0 and "(was empty)" in up[1], up[2]
+    assert run("status")[1].strip().endswith("up to date")
+    down = run("downgrade", "0002")
+    assert down[0] == 0 and down[1].startswith("schema at 0002"), down[2]
+    assert run("status")[0] == 1
+    again = run()
+    assert again[0] == 0 and "(was 0002)" in again[1]
