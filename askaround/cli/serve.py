@@ -59,5 +59,10 @@ def serve(
             get_network(session, name=network)  # fail now on a typo, not on the first request
     application = create_app(built, open_network=network)
     with ProgressBar() as bar, built.database.transaction() as session:
-        built.router.warm(session, progress=bar)  # model and indexes before the first request
+        warmed = built.router.warm(session, progress=bar)  # model and indexes before requests
+    for network_id, reason in warmed.failed:
+        typer.echo(
+            f"network #{network_id}: its index did not load (retried per request): {reason}",
+            err=True,
+        )
     uvicorn.run(application, host=host, port=port, log_level="info")

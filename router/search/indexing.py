@@ -76,6 +76,17 @@ def embed_pending(
     return done
 
 
+# The largest exponent the activity decay uses (about 2^433): evidence dated centuries ahead
+# counts as if dated at that horizon instead of overflowing ``math.exp`` for the whole network.
+MAX_DECAY_EXPONENT = 300.0
+
+
+def decay_weight(created: float, *, half_life_days: float) -> float:
+    """2^(age/half-life) of a timestamp relative to a fixed epoch, clamped so it stays finite."""
+    rate = math.log(2) / (half_life_days * 86400)
+    return math.exp(min(rate * (created - _EPOCH), MAX_DECAY_EXPONENT))
+
+
 @dataclass
 class Activity:
     """How much and how recently a person has answered, for the activity prior."""
@@ -105,8 +116,7 @@ class NetworkIndex:
         stats = self.activity.setdefault(person_id, Activity())
         if is_answer:
             stats.answers += sign
-            rate = math.log(2) / (self.half_life_days * 86400)
-            stats.decayed += sign * math.exp(rate * (created - _EPOCH))
+            stats.decayed += sign * decay_weight(created, half_life_days=self.half_life_days)
             if sign > 0:
                 stats.last_at = max(stats.last_at, created)
         else:
