@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import text, update
+from sqlalchemy import create_engine, text, update
+from sqlalchemy.exc import OperationalError
 
 from askaround.api.dependencies import SessionDep
+from askaround.api.errors import is_busy
+from askaround.cli.serve import serve
 from router.errors import ImportFormatError, InvalidInput
 from router.importers.people_file import import_people_file
 from router.network.people import add_evidence, ensure_network, ensure_person
@@ -237,3 +241,59 @@ def test_a_database_error_is_a_500_whose_log_carries_no_values(
     assert "database error" in caplog.text
     assert secret not in caplog.text
     api.close()
+
+
+def test_serve_starts_and_reports_a_network_whose_index_cannot_load(
+    settings: Settings,
+    now: datetime,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("ASKAROUND_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
+    database = Database(settings.resolved_database_url)
+    database.migrate()
+    with database.transaction() as session:
+        network = ensure_network(session, name="broken", now=now)
+        person = ensure_person(
+            session, network_id=network.id, external_ids=["t:1"], display_name="A", now=now
+        )
+        evidence = add_evidence(
+            session,
+            network_id=network.id,
+            person_id=person.id,
+            kind="answer",
+            text="grafana",
+            source="test",
+            created_at=now,
+        )
+        evidence.embedding, evidence.embedding_model = b"\x00", "hashing-test"
+        ensure_network(session, name="fine", now=now)
+    database.dispose()
+    started: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app))
+    serve(network=None, host="127.0.0.1", port=8125)
+    assert "app" in started  # it served
+    assert f"network #{network.id}: its index did not load" in capsys.readouterr().err
+
+
+def test_only_a_busy_database_is_a_503_other_database_errors_are_bugs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    holder = create_engine(url)
+    waiter = create_engine(url, connect_args={"timeout": 0})
+    with holder.connect() as held:
+        held.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        held.commit()
+        held.exec_driver_sql("BEGIN IMMEDIATE")
+        held.exec_driver_sql("INSERT INTO t VALUES (1)")
+        with pytest.raises(OperationalError) as locked, waiter.connect() as connection:
+            connection.exec_driver_sql("INSERT INTO t VALUES (2)")
+            connection.commit()
+        held.rollback()
+    with pytest.raises(OperationalError) as missing, waiter.connect() as connection:
+        connection.exec_driver_sql("SELECT * FROM no_such_table")
+    assert is_busy(locked.value) and not is_busy(missing.value)
+    holder.dispose()
+    waiter.dispose()
