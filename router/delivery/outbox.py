@@ -62,13 +62,13 @@ class DeliveryReport:
     released: int = 0  # claimed but not tried: handed back because the worker was stopping
 
     def as_dict(self) -> dict[str, int]:
+        """The counts every surface shows (``released`` is the stopping worker's own affair)."""
         return {
             "claimed": self.claimed,
             "sent": self.sent,
             "retrying": self.retrying,
             "dead": self.dead,
             "lost": self.lost,
-            "released": self.released,
         }
 
 
