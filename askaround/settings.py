@@ -6,6 +6,8 @@ Kept out of ``router.settings`` so the core knows nothing of Slack; read from th
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from router.settings import Settings
 
 
@@ -18,3 +20,9 @@ class AppSettings(Settings):
     slack_api_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
+    api_queue_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=120,
+        description="How long an API request waits for a free database connection before a 503.",
+    )

@@ -45,7 +45,8 @@ class ApiHarness:
     ) -> ApiHarness:
         services = Services(settings=settings, embedder_override=HashingEmbedder())
         app = create_app(services, open_network=open_network, clock=lambda: now)
-        return cls(services=services, client=TestClient(app), now=now)
+        client = TestClient(app, base_url="http://localhost")  # the Host a local server sees
+        return cls(services=services, client=client, now=now)
 
     def network(self, name: str) -> Tenant:
         """The network called ``name`` (created if missing) with a new API key for it."""

@@ -72,16 +72,21 @@ def test_new_evidence_text_is_embedded_again(
             text="grafana dashboards",
             source="test",
             created_at=now,
+            now=now,
         )
         embed_pending(session, network_id=network_id, embedder=embedder)
         session.refresh(evidence)
         assert evidence.embedding is not None
         directory.update_evidence(
-            session, network_id=network_id, evidence_id=evidence.id, link="https://x.org/1"
+            session, network_id=network_id, evidence_id=evidence.id, link="https://x.org/1", now=now
         )
         assert evidence.embedding is not None
         directory.update_evidence(
-            session, network_id=network_id, evidence_id=evidence.id, text="prometheus alerts"
+            session,
+            network_id=network_id,
+            evidence_id=evidence.id,
+            text="prometheus alerts",
+            now=now,
         )
         assert evidence.embedding is None and evidence.embedding_model is None
         assert directory.count_evidence(session, network_id=network_id) == 1
@@ -104,6 +109,7 @@ def test_another_networks_people_and_evidence_are_not_found(
             text="kubernetes",
             source="test",
             created_at=now,
+            now=now,
         )
         with pytest.raises(NotFound):
             directory.get_evidence(session, network_id=other, evidence_id=evidence.id)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from askaround import edges
 from askaround.api import (
@@ -21,6 +25,7 @@ from askaround.api import (
     summary,
     web,
 )
+from askaround.api.admission import Admission, SafeHeaders
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
 
@@ -32,7 +37,13 @@ Every data endpoint acts for the network of the API key it is called with
 (`Authorization: Bearer <key>` or `X-API-Key: <key>`; create one with
 `askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
 A web page for people (ask a question, read the weekly summary) is served at `/`.
+
+Limits are deliberate and answered with a clear 4xx: evidence cannot be dated more than a day
+ahead (422), weeks run from 2020 to the current one (422), text must be storable Unicode
+without NUL characters (422). A burst beyond what the database pool can serve queues briefly,
+then answers `503` with `Retry-After` (seconds); retry then.
 """
+DOCS_ASSETS = "/v1/docs/assets"
 
 
 # Every endpoint group, in the order OpenAPI lists them.
@@ -68,7 +79,7 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         openapi_url="/v1/openapi.json",
-        docs_url="/v1/docs",
+        docs_url=None,  # served below from the swagger-ui-bundle package, not from a CDN
         redoc_url=None,
     )
     app.state.services = services
@@ -76,8 +87,33 @@ def create_app(
     app.state.clock = clock
     services.database  # noqa: B018 - connect and migrate now, not inside the first request
     errors.install(app)
+    _mount_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web.router)  # the page for people, outside the API and its schema
     edges.register_mounts(app, services)  # e.g. Slack's HTTP mode at /slack/events
+    app.add_middleware(
+        Admission,
+        limit=services.database.capacity,
+        wait=services.settings.api_queue_seconds,
+        retry_after=1,
+    )
+    app.add_middleware(SafeHeaders)
     return app
+
+
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /v1/docs with its assets served from this server (no CDN to trust)."""
+    app.mount(
+        DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
+
+    @app.get("/v1/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/v1/openapi.json",
+            title="Askaround API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )

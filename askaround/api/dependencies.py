@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from askaround.wiring import Services
-from router.errors import Unauthenticated
+from router.errors import PermissionDenied, Unauthenticated
 from router.network.keys import authenticate
 from router.network.people import get_network
 
@@ -72,6 +72,21 @@ def _presented_key(
 NO_KEY = "this endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 
 
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
+
+
+def check_local_host(request: Request) -> None:
+    """Keyless reads answer only requests addressed to a loopback name: a page on another site
+    that re-points its own name at 127.0.0.1 (DNS rebinding) sends its own name as ``Host``."""
+    host = request.headers.get("host", "")
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if name.lower() not in LOCAL_HOSTS:
+        raise PermissionDenied(
+            f"keyless reads are served to localhost only, not to Host {host[:100]!r}; "
+            "send an API key"
+        )
+
+
 def network_for_writing(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -94,6 +109,7 @@ def network_for_reading(
     key = _presented_key(credentials, header_key)
     open_network: str | None = request.app.state.open_network
     if key is None and open_network is not None:
+        check_local_host(request)
         return get_network(session, name=open_network).id
     if key is None:
         raise Unauthenticated(NO_KEY)

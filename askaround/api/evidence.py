@@ -158,6 +158,7 @@ def create_evidence(
         link=body.link,
         source_key=body.source_key,
         created_at=body.created_at or now,
+        now=now,
     )
     embed_new_evidence(session, services=services, network_id=network_id)
     refresh_after_commit(session, services=services, network_id=network_id)
@@ -180,10 +181,11 @@ def update_evidence(
     network_id: NetworkDep,
     session: SessionDep,
     services: ServicesDep,
+    now: NowDep,
 ) -> EvidenceOut:
     """Edit a piece of evidence; routing sees the new text as soon as this returns."""
     evidence = directory.update_evidence(
-        session, network_id=network_id, evidence_id=evidence_id, **body.changes()
+        session, network_id=network_id, evidence_id=evidence_id, now=now, **body.changes()
     )
     embed_new_evidence(session, services=services, network_id=network_id)
     refresh_after_commit(

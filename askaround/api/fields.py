@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
+from router.network.people import EXTERNAL_ID_PATTERN
+
 MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 MAX_TEXT = 20_000  # evidence text and context, answers
 MAX_NAME = 200
@@ -49,6 +51,14 @@ def _text(min_length: int, max_length: int) -> tuple[StringConstraints, AfterVal
 
 Name = Annotated[str, *_text(1, MAX_NAME)]
 ExternalIdText = Annotated[str, *_text(1, MAX_EXTERNAL_ID)]
+# An id a person is stored under: ``kind:value``, exactly what the people importer accepts.
+NewExternalId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=MAX_EXTERNAL_ID, pattern=f"^{EXTERNAL_ID_PATTERN}$"
+    ),
+    AfterValidator(storable),
+]
 LongText = Annotated[str, *_text(1, MAX_TEXT)]
 OptionalLongText = Annotated[str, *_text(0, MAX_TEXT)]
 Email = Annotated[str, *_text(1, 320)]

@@ -17,6 +17,7 @@ from askaround.api.fields import (
     ExternalIdText,
     Id,
     Name,
+    NewExternalId,
     Timezone,
     UtcDateTime,
 )
@@ -63,7 +64,7 @@ class PersonOut(BaseModel):
 
 class PersonIn(Body):
     name: Name
-    external_ids: list[ExternalIdText] = Field(
+    external_ids: list[NewExternalId] = Field(
         min_length=1,
         max_length=MAX_EXTERNAL_IDS,
         description="Ids other systems know the person by: `slack:U123`, `email:a@b.c`, `se:42`.",
@@ -78,7 +79,7 @@ class PersonPatch(Body):
     """Only the fields sent change; `external_ids` replaces the whole set."""
 
     name: Name | None = None
-    external_ids: list[ExternalIdText] | None = Field(
+    external_ids: list[NewExternalId] | None = Field(
         default=None, min_length=1, max_length=MAX_EXTERNAL_IDS
     )
     email: Email | None = None

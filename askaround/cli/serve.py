@@ -80,12 +80,18 @@ def warm_and_follow(built: Services, stop: threading.Event) -> None:
     started = time.monotonic()
     try:
         with built.database.transaction() as session:
-            networks = built.router.warm(session)
+            warmed = built.router.warm(session)
     except Exception:
         log.exception("warming the indexes failed; routes will build them on demand")
     else:
+        for network_id, reason in warmed.failed:
+            log.warning(
+                "network #%d: its index did not load (retried per request): %s", network_id, reason
+            )
         log.info(
-            "ready: model and %d network index(es) in %.1fs", networks, time.monotonic() - started
+            "ready: model and %d network index(es) in %.1fs",
+            len(warmed.loaded),
+            time.monotonic() - started,
         )
     built.ready.set()
     built.router.indexes.follow(stop, save_seconds=built.settings.index_save_seconds)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,8 +12,9 @@ from typing import Annotated
 import typer
 
 from askaround.cli.app import app, services
+from askaround.cli.shutdown import GracefulStop
 from router.delivery.channels import Channel, LogChannel, WebhookChannel
-from router.delivery.outbox import DeliveryReport, deliver_due, outbox_counts
+from router.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due, outbox_counts
 from router.errors import InvalidInput
 
 
@@ -43,30 +43,46 @@ def worker(
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds to wait when nothing is due.")] = 5.0,
     batch: Annotated[int, typer.Option(help="Messages claimed per pass.")] = 50,
+    lease: Annotated[
+        float,
+        typer.Option(
+            min=1, help="Seconds a claim lasts; a worker that dies leaves messages this long."
+        ),
+    ] = 300.0,
 ) -> None:
-    """Deliver the outbox: send due messages, retry failures with backoff, until stopped."""
+    """Deliver the outbox: send due messages, retry failures with backoff, until stopped.
+
+    SIGTERM or SIGINT stops it gracefully: the message being sent is finished and recorded,
+    the rest of its batch is handed back at once for another worker.
+    """
     svc = services()
     sink = _channel(channel, log_file, url, svc.settings.data_dir)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    retry = RetryPolicy(lease=timedelta(seconds=lease))
     total = DeliveryReport()
-    try:
-        while True:
+    with GracefulStop().installed() as stop:
+        while not stop.requested():
             report = deliver_due(
-                svc.database, sink, now=datetime.now(UTC), worker_id=worker_id, batch=batch
+                svc.database,
+                sink,
+                now=datetime.now(UTC),
+                worker_id=worker_id,
+                batch=batch,
+                retry=retry,
+                stopping=stop.requested,
             )
             total = DeliveryReport(
                 **{key: getattr(total, key) + value for key, value in report.as_dict().items()}
             )
             if report.claimed:
                 continue
-            if once:
+            if once or stop.wait(interval):
                 break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
     with svc.database.transaction() as session:
         counts = outbox_counts(session)
+    stopped = f" (stopped by {stop.signal_name})" if stop.signal_name else ""
     typer.echo(
         f"sent {total.sent}, retrying {total.retrying}, dead {total.dead}; outbox now: "
         + ", ".join(f"{status} {count}" for status, count in counts.items())
+        + stopped
     )

@@ -3,17 +3,20 @@
 A channel gets one ``OutboundMessage`` at a time and returns a small dict saying what happened
 (stored on the outbox row). It raises to say the send failed; the outbox worker then retries
 with backoff. Every message carries its idempotency key, and a channel should pass it on (the
-webhook sends an ``Idempotency-Key`` header) or honour it (the log skips a key it already
-wrote), so a send retried after a crash is not delivered twice. The Slack channel lives in
+webhook sends an ``Idempotency-Key`` header) or honour it from durable state (the log skips a
+key already in its file, whoever wrote it), so a send retried after a crash is not delivered
+twice. The Slack channel lives in
 ``bots/`` and satisfies the same protocol.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import httpx
 
@@ -54,32 +57,46 @@ class Channel(Protocol):
 
 @dataclass
 class LogChannel:
-    """Appends each message as one JSON line to a file; a key already in the file is skipped."""
+    """Appends each message as one JSON line to a file; a key already in the file is skipped.
+
+    The file itself is the record of what was delivered: every send takes an exclusive lock
+    on it, reads whatever any process appended since this one last looked, and appends (and
+    fsyncs) only a key not yet there. So a worker that died after writing a message but before
+    marking it sent cannot make another worker, or its own restart, deliver it twice.
+    """
 
     path: Path
     name: str = "log"
-    _written: set[str] | None = field(default=None, repr=False)
+    _written: set[str] = field(default_factory=set, repr=False)
+    _offset: int = field(default=0, repr=False)
 
-    def _keys(self) -> set[str]:
-        if self._written is None:
-            self._written = set()
-            if self.path.exists():
-                for line in self.path.read_text(encoding="utf-8").splitlines():
-                    try:
-                        self._written.add(str(json.loads(line)["idempotency_key"]))
-                    except (ValueError, KeyError, TypeError):
-                        continue  # a torn last line from a crash: not a delivery
-        return self._written
+    def _catch_up(self, handle: BinaryIO) -> bool:
+        """Read the lines appended since ``_offset``; whether the file ends mid-line (torn)."""
+        handle.seek(self._offset)
+        data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        for line in complete.splitlines():
+            try:
+                self._written.add(str(json.loads(line)["idempotency_key"]))
+            except (ValueError, KeyError, TypeError):
+                continue  # a torn line from a crash: not a delivery
+        self._offset += len(complete)
+        return len(complete) < len(data)
 
     def send(self, message: OutboundMessage) -> dict[str, Any]:
-        keys = self._keys()
-        if message.idempotency_key in keys:
-            return {"channel": self.name, "duplicate": True}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(message.as_dict(), sort_keys=True, ensure_ascii=False)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
-        keys.add(message.idempotency_key)
+        with self.path.open("a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            torn = self._catch_up(handle)
+            if message.idempotency_key in self._written:
+                return {"channel": self.name, "duplicate": True}
+            line = json.dumps(message.as_dict(), sort_keys=True, ensure_ascii=False) + "\n"
+            data = ("\n" if torn else "").encode() + line.encode("utf-8")
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            self._offset = handle.tell()
+        self._written.add(message.idempotency_key)
         return {"channel": self.name, "path": str(self.path)}
 
 

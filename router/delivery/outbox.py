@@ -16,6 +16,7 @@ tries; each attempt is counted when claimed, so a message that kills its worker 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -58,8 +59,10 @@ class DeliveryReport:
     retrying: int = 0
     dead: int = 0
     lost: int = 0  # the lease ran out mid-send and another worker took the row over
+    released: int = 0  # claimed but not tried: handed back because the worker was stopping
 
     def as_dict(self) -> dict[str, int]:
+        """The counts every surface shows (``released`` is the stopping worker's own affair)."""
         return {
             "claimed": self.claimed,
             "sent": self.sent,
@@ -190,6 +193,25 @@ def _settle(database: Database, *, message_id: int, token: str, values: dict[str
         return result.rowcount == 1
 
 
+def _release(database: Database, *, message_ids: list[int], token: str) -> int:
+    """Hand claimed, untried messages back at once (not after the lease), uncounted."""
+    if not message_ids:
+        return 0
+    with database.transaction() as session:
+        result = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.locked_by == token)
+            .values(locked_by=None, locked_until=None, attempts=OutboxMessage.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        assert isinstance(result, CursorResult)
+        return int(result.rowcount)
+
+
+def _never() -> bool:
+    return False
+
+
 def deliver_due(
     database: Database,
     channel: Channel,
@@ -198,9 +220,12 @@ def deliver_due(
     worker_id: str,
     batch: int = 50,
     retry: RetryPolicy | None = None,
+    stopping: Callable[[], bool] = _never,
 ) -> DeliveryReport:
     """Claim due messages, send each through ``channel``, and record sent, retry or dead.
 
+    ``stopping`` is asked before each send: once it says yes, the message being sent has been
+    settled and the rest of the batch is released for another worker right away.
     Owns its transactions (a claim must commit before the send), unlike the service functions.
     """
     if batch < 1:
@@ -215,8 +240,12 @@ def deliver_due(
         lease=retry.lease,
         max_attempts=retry.max_attempts,
     )
-    outcomes = {"sent": 0, "retrying": 0, "dead": 0, "lost": 0}
-    for message in messages:
+    outcomes = {"sent": 0, "retrying": 0, "dead": 0, "lost": 0, "released": 0}
+    for position, message in enumerate(messages):
+        if stopping():
+            rest = [untried.id for untried in messages[position:]]
+            outcomes["released"] = _release(database, message_ids=rest, token=token)
+            break
         values: dict[str, Any]
         try:
             result = channel.send(message)

@@ -26,16 +26,22 @@ from sqlalchemy.orm import Session
 
 from router.errors import AskaroundError, ImportFormatError
 from router.importers import ImportReport
-from router.network.people import add_evidence, delete_evidence, ensure_person
+from router.network.people import (
+    EXTERNAL_ID_PATTERN,
+    add_evidence,
+    delete_evidence,
+    ensure_person,
+)
 from router.progress import Progress, silent
 from router.storage.schema import Evidence, ExternalId
+from router.storage.text import unstorable_reason
 
 SOURCE = "people-file"
 FIELDS = ("name", "external_ids", "email", "timezone", "interests", "profile")
 MAX_NAME = 200
 MAX_INTEREST = 300
 MAX_PROFILE = 4000
-_EXTERNAL_ID = re.compile(r"[a-z][a-z0-9_-]*:\S{1,190}")
+_EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -75,6 +81,11 @@ def _check(line: int, fields: dict[str, Any], *, from_csv: bool) -> PersonRow:
     unknown = sorted(set(fields) - set(FIELDS))
     if unknown:
         raise ValueError(f"unknown field {unknown[0]!r} (expected {', '.join(FIELDS)})")
+    for field, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            reason = unstorable_reason(item) if isinstance(item, str) else None
+            if reason is not None:
+                raise ValueError(f"{field} {reason}")
     name = _text(fields.get("name"), "name") or ""
     if not name:
         raise ValueError("name is missing")
@@ -134,6 +145,11 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any], bool]]:
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise ImportFormatError(str(path), line, "not UTF-8 text") from None
+    if not content.strip():
+        raise ImportFormatError(str(path), None, "the file is empty: no people to import")
+    if "\x00" in content:
+        line = content[: content.index("\x00")].count("\n") + 1
+        raise ImportFormatError(str(path), line, "contains a NUL character")
     records: list[tuple[int, dict[str, Any], bool]] = []
     if suffix == ".csv":
         reader = csv.DictReader(content.splitlines(keepends=True), strict=True)
@@ -151,6 +167,8 @@ def _records(path: Path) -> list[tuple[int, dict[str, Any], bool]]:
             for row in reader:
                 if None in row:
                     raise ImportFormatError(str(path), start, "more values than columns")
+                if None in row.values():
+                    raise ImportFormatError(str(path), start, "fewer values than columns")
                 fields = {key.strip(): value or "" for key, value in row.items() if key}
                 records.append((start, fields, True))
                 start = reader.line_num + 1
@@ -174,7 +192,10 @@ def read_people_file(path: Path) -> list[PersonRow]:
     """Every person in the file, checked; the first bad line raises ``ImportFormatError``."""
     rows: list[PersonRow] = []
     line_of: dict[str, int] = {}
-    for line, fields, from_csv in _records(path):
+    records = _records(path)
+    if not records:
+        raise ImportFormatError(str(path), None, "no people in the file (only a header?)")
+    for line, fields, from_csv in records:
         try:
             row = _check(line, fields, from_csv=from_csv)
         except ValueError as exc:

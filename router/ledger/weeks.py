@@ -23,9 +23,10 @@ def week_bounds(week: str) -> tuple[datetime, datetime]:
         raise InvalidInput(f"a week looks like 2026-W48, not {week!r}")
     try:
         start = datetime.fromisocalendar(int(match[1]), int(match[2]), 1).replace(tzinfo=UTC)
-    except ValueError as exc:
+        end = start + timedelta(days=7)
+    except (ValueError, OverflowError) as exc:  # the last week of year 9999 ends in year 10000
         raise InvalidInput(f"there is no week {week}") from exc
-    return start, start + timedelta(days=7)
+    return start, end
 
 
 def moment_in_week(week: str, *, now: datetime) -> datetime:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import zoneinfo
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -30,6 +30,19 @@ class Keep(enum.Enum):
 
 KEEP = Keep.KEEP
 Unchanged = Literal[Keep.KEEP]
+
+# Clocks disagree a little; evidence dated further ahead than this is refused as a mistake.
+MAX_CLOCK_SKEW = timedelta(days=1)
+
+
+def check_evidence_date(created_at: datetime, *, now: datetime) -> datetime:
+    """``created_at`` if it is not in the future (beyond clock skew), else InvalidInput."""
+    if created_at > now + MAX_CLOCK_SKEW:
+        raise InvalidInput(
+            f"evidence cannot be dated in the future ({created_at.isoformat()} is after "
+            f"{now.isoformat()})"
+        )
+    return created_at
 
 
 def check_timezone(name: str) -> str:
@@ -205,11 +218,13 @@ def create_evidence(
     text: str,
     source: str,
     created_at: datetime,
+    now: datetime,
     context: str = "",
     link: str | None = None,
     source_key: str | None = None,
 ) -> Evidence:
     """Add evidence to a person of the network; a repeated ``source_key`` returns the stored row."""
+    check_evidence_date(created_at, now=now)
     get_person_by_id(session, network_id=network_id, person_id=person_id)
     evidence = add_evidence(
         session,
@@ -240,8 +255,11 @@ def update_evidence(
     context: str | Unchanged = KEEP,
     link: str | Unchanged | None = KEEP,
     created_at: datetime | Unchanged = KEEP,
+    now: datetime,
 ) -> Evidence:
     """Change the given fields; new text or context drops the vector so it is embedded again."""
+    if created_at is not KEEP:
+        check_evidence_date(created_at, now=now)
     evidence = get_evidence(session, network_id=network_id, evidence_id=evidence_id)
     if kind is not KEEP:
         if kind not in EVIDENCE_KINDS:

@@ -14,10 +14,13 @@ from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
 from router.storage.schema import Evidence, ExternalId, Network, Person, Tie
+from router.storage.text import storable
 
 EVIDENCE_KINDS = ("answer", "interest", "profile")
 ASKAROUND_SOURCE = "askaround"  # answers given through Askaround itself: private, never quoted
 MAX_NETWORK_NAME = 100
+# What an external id looks like, for the API and the people importer alike: kind:value.
+EXTERNAL_ID_PATTERN = r"[a-z][a-z0-9_-]*:\S{1,190}"
 
 
 def get_network(session: Session, *, name: str) -> Network:
@@ -78,7 +81,15 @@ def ensure_person(
 
     Fields already set are updated only when a new value is given, so re-importing is idempotent.
     """
-    ids = [value.strip() for value in external_ids if value and value.strip()]
+    ids = [
+        storable(value.strip(), what="an external id")
+        for value in external_ids
+        if value and value.strip()
+    ]
+    storable(display_name, what="a name")
+    for value in (email, timezone):
+        if value is not None:
+            storable(value, what="an email or timezone")
     if not ids:
         raise InvalidInput("a person needs at least one external id")
     if not display_name.strip():
@@ -135,6 +146,8 @@ def add_evidence(
         raise InvalidInput(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
     if not text.strip():
         raise InvalidInput("evidence text is empty")
+    for value, what in ((text, "evidence text"), (context, "evidence context")):
+        storable(value, what=what)
     if source_key is not None:
         existing = session.scalar(
             select(Evidence).where(

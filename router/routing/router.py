@@ -7,7 +7,9 @@ scores; availability filters people out (opted out, snoozed, deactivated, the as
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,12 +27,23 @@ from router.search.network_index import NetworkIndex
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence, Network, Person, Tie
+from router.storage.text import storable
 
 SEARCH_DEPTH = 100
 SNIPPET_CHARS = 160
 EVIDENCE_REASONS = 2
 REASON_MIN_SIMILARITY = 0.3  # weaker dense matches still rank, but are not shown as reasons
 REASON_SIMILARITY_GAP = 0.2
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WarmReport:
+    """Which networks' indexes loaded, and which did not (with the reason)."""
+
+    loaded: tuple[int, ...]
+    failed: tuple[tuple[int, str], ...]
 
 
 class Router:
@@ -55,17 +68,29 @@ class Router:
             half_life_days=self.weights.half_life_days,
         )
 
-    def warm(self, session: Session, *, progress: Progress = silent) -> int:
-        """Load or build every network's index now, so the first question is not the slow one."""
-        network_ids = list(session.scalars(select(Network.id)))
-        for network_id in network_ids:
-            self.indexes.get(session, network_id=network_id, progress=progress)
+    def warm(self, session: Session, *, progress: Progress = silent) -> WarmReport:
+        """Load or build every network's index now, so the first question is not the slow one.
+
+        A network whose index cannot load is reported and skipped (its data rolled back to a
+        savepoint), so one tenant's bad data never stops the others from being served.
+        """
+        loaded: list[int] = []
+        failed: list[tuple[int, str]] = []
+        for network_id in list(session.scalars(select(Network.id))):
+            try:
+                with session.begin_nested():
+                    self.indexes.get(session, network_id=network_id, progress=progress)
+            except Exception as exc:  # any failure is this network's alone
+                log.warning("network #%d: its index did not load: %r", network_id, exc)
+                failed.append((network_id, f"{type(exc).__name__}: {exc}"))
+            else:
+                loaded.append(network_id)
         self.indexes.save_changed()
-        return len(network_ids)
+        return WarmReport(loaded=tuple(loaded), failed=tuple(failed))
 
     def validate(self, *, question: str, k: int) -> str:
         """The question stripped, or InvalidInput saying what is wrong with it or with ``k``."""
-        text = question.strip()
+        text = storable(question.strip(), what="the question")
         if not text:
             raise InvalidInput("the question is empty")
         if len(text) > self.settings.max_question_chars:

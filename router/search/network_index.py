@@ -19,6 +19,9 @@ from router.search.lexical import LexicalIndex
 from router.search.vectors import VectorIndex
 
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+# The largest exponent the activity decay uses (about 2^433): evidence dated centuries ahead
+# counts as if dated at that horizon instead of overflowing ``math.exp`` for the whole network.
+MAX_DECAY_EXPONENT = 300.0
 NOT_BUILT = -1
 
 
@@ -111,7 +114,7 @@ class NetworkIndex:
         if is_answer:
             stats.answers += sign
             rate = math.log(2) / (self.half_life_days * 86400)
-            stats.decayed += sign * math.exp(rate * (created - _EPOCH))
+            stats.decayed += sign * math.exp(min(rate * (created - _EPOCH), MAX_DECAY_EXPONENT))
             if sign > 0:
                 stats.last_at = max(stats.last_at, created)
         else:

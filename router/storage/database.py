@@ -31,16 +31,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Connections one process holds at most. The HTTP API admits at most this many requests at
+# once (askaround.api.admission), so a request never waits for a connection held by a request
+# that is itself waiting; a wait that still runs out is ``sqlalchemy.exc.TimeoutError`` (a 503).
+POOL_SIZE = 8
+POOL_OVERFLOW = 4
+POOL_TIMEOUT_SECONDS = 10.0
+
+
 def create_db_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys on every connection.
+
+    ``hide_parameters``: a database error's message never carries the values written (question
+    and answer text), so logging the error cannot leak them.
+    """
+    pool = {
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_OVERFLOW,
+        "pool_timeout": POOL_TIMEOUT_SECONDS,
+        "hide_parameters": True,
+    }
     if url.startswith("sqlite"):
-        path = url.split("///", 1)[-1]
+        path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+        else:
+            pool = {"hide_parameters": True}  # in memory: one shared connection, no pool to size
+        engine = create_engine(
+            url, connect_args={"timeout": 10, "check_same_thread": False}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 class Database:
@@ -50,6 +72,11 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def capacity(self) -> int:
+        """How many connections (so concurrent transactions) this process can hold at once."""
+        return POOL_SIZE + POOL_OVERFLOW
 
     @property
     def is_sqlite(self) -> bool:
