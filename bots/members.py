@@ -81,14 +81,3 @@ def _snapshot(person: Any) -> tuple[Any, ...] | None:
     if person is None:
         return None
     return (person.display_name, person.timezone, person.email, person.deactivated)
-
-
-def member_timezone(client: WebClient, *, user_id: str) -> str | None:
-    """One member's timezone from ``users.info`` (None when Slack does not say)."""
-    try:
-        response = client.users_info(user=user_id)
-    except (SlackApiError, OSError) as exc:
-        raise Unavailable(f"Slack users.info failed: {exc}") from exc
-    user = response.get("user") or {}
-    tz = user.get("tz")
-    return tz if isinstance(tz, str) and tz else None

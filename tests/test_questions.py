@@ -472,3 +472,16 @@ def test_an_answer_given_here_becomes_private_evidence_for_the_next_question(
     assert private and "through Askaround" in private[0].text
     assert private[0].snippet is None and "terraform" not in private[0].text.lower()
     assert not later.notes  # the new row was embedded on the way, not left to text search
+
+
+def test_policy_none_means_no_fairness_and_the_default_follows_the_settings(
+    database: Database, embedder: HashingEmbedder, settings: Settings, net: NetworkBuilder
+) -> None:
+    strict = settings.model_copy(
+        update={"index_check_seconds": 0.0, "fairness": True, "weekly_ask_budget": 0}
+    )
+    router = Router(database=database, embedder=embedder, settings=strict)
+    by_settings = _ask(router, strict, net)  # a budget of 0: fairness leaves everyone out
+    unfair = _ask(router, strict, net, text="Grafana or Prometheus for Kubernetes?", policy=None)
+    assert by_settings.question.asks == ()
+    assert len(unfair.question.asks) == 2

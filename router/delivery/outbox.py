@@ -276,10 +276,3 @@ def outbox_counts(session: Session, *, network_id: int | None = None) -> dict[st
     counts = {"pending": 0, "sent": 0, "dead": 0}
     counts.update({str(status): int(count) for status, count in session.execute(query).tuples()})
     return counts
-
-
-def next_due_at(session: Session) -> datetime | None:
-    """When the earliest pending message becomes due (a worker can sleep until then)."""
-    return session.scalar(
-        select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == "pending")
-    )

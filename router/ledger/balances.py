@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import computed_field
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
 from router.storage.schema import Favour
+from router.values import json_of
 
 COUNTED_KINDS = ("answer", "history")
 # Stored times have microsecond resolution, so [since, now + 1µs) is "up to and including now".
@@ -66,7 +69,7 @@ class PairSum:
     count: int
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Totals:
     """What one person gave and received in a window: weights and answer counts."""
 
@@ -75,22 +78,17 @@ class Totals:
     given_count: int = 0
     received_count: int = 0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def balance(self) -> float:
         """Given minus received: above zero, the network owes this person."""
         return self.given - self.received
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "given": self.given,
-            "received": self.received,
-            "given_count": self.given_count,
-            "received_count": self.received_count,
-            "balance": self.balance,
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class PairBalance:
     """Favours between two people, from ``person_id``'s side; ``net`` > 0 means ``other`` owes."""
 
@@ -101,10 +99,13 @@ class PairBalance:
     gave_count: int
     got_count: int
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def net(self) -> float:
+        """What ``other`` owes ``person`` (negative: what ``person`` owes)."""
         return self.gave - self.got
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def debtor_id(self) -> int | None:
         """Who owes whom: the person who received more, or None when even."""
@@ -115,19 +116,10 @@ class PairBalance:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "other_id": self.other_id,
-            "gave": self.gave,
-            "got": self.got,
-            "gave_count": self.gave_count,
-            "got_count": self.got_count,
-            "net": self.net,
-            "debtor_id": self.debtor_id,
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Debt:
     """One side of an uneven pair, named: ``net`` favours owed, and answers each way."""
 
@@ -138,13 +130,7 @@ class Debt:
     your_count: int  # answers that person gave them
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "net": self.net,
-            "their_count": self.their_count,
-            "your_count": self.your_count,
-        }
+        return json_of(self)
 
 
 def pair_sums(

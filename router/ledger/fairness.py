@@ -29,7 +29,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from router.ledger.balances import Window, pair_balances_of, pair_sums, totals_of
-from router.routing.route import Adjustment
+from router.routing.route import Adjustment, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Ask, Network, Person
 
@@ -181,6 +181,13 @@ class FairnessPolicy:
         )
         totals = totals_of(pairs)
         return {pid: (totals[pid].given, totals[pid].received) for pid in ids if pid in totals}
+
+
+def chosen_policy(
+    policy: RoutingPolicy | PolicyChoice | None, settings: Settings
+) -> RoutingPolicy | None:
+    """The policy to route with: the one given (None: none at all), or the settings' choice."""
+    return fairness_policy(settings) if policy is PolicyChoice.FROM_SETTINGS else policy
 
 
 def fairness_policy(

@@ -19,10 +19,10 @@ The arithmetic (windows ``[since, until)``, sums, totals, who owes whom) is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -40,6 +40,7 @@ from router.ledger.balances import (
 )
 from router.storage.idempotency import insert_once
 from router.storage.schema import Favour, Person
+from router.values import json_of
 
 __all__ = [
     "COUNTED_KINDS",
@@ -60,7 +61,7 @@ __all__ = [
 FAVOUR_WEIGHTS: dict[str, float] = {"answer": 1.0, "helpful": 1.0, "thanks": 0.25, "history": 1.0}
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class PersonLedger:
     """A person's page of the ledger: totals, whom they owe, and who owes them (largest first)."""
 
@@ -71,13 +72,7 @@ class PersonLedger:
     owed_by: tuple[Debt, ...]  # people who owe this person
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "totals": self.totals.as_dict(),
-            "owes": [debt.as_dict() for debt in self.owes],
-            "owed_by": [debt.as_dict() for debt in self.owed_by],
-        }
+        return json_of(self)
 
 
 def record_favour(

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from router.ledger.fairness import fairness_policy
+from router.ledger.fairness import chosen_policy
 from router.lifecycle.asks import (
     Routing,
     asked_people,
@@ -26,7 +26,7 @@ from router.lifecycle.asks import (
 )
 from router.lifecycle.states import LIVE_QUESTION, QuestionStatus, move_question
 from router.lifecycle.views import TickReport
-from router.routing.route import RoutingPolicy
+from router.routing.route import FROM_SETTINGS, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Answer, Question
 
@@ -84,7 +84,7 @@ def escalate_questions(
     settings: Settings,
     now: datetime,
     network_id: int | None = None,
-    policy: RoutingPolicy | None = None,
+    policy: RoutingPolicy | PolicyChoice | None = FROM_SETTINGS,
     limit: int = TICK_BATCH,
 ) -> tuple[list[int], int]:
     """Ask the next best people for every unanswered question whose round has timed out."""
@@ -96,7 +96,7 @@ def escalate_questions(
     )
     if network_id is not None:
         query = query.where(Question.network_id == network_id)
-    policy = policy if policy is not None else fairness_policy(settings)
+    chosen = chosen_policy(policy, settings)
     escalated, sent = [], 0
     for question in _due(session, query, limit):
         question.next_escalation_at = None
@@ -117,7 +117,7 @@ def escalate_questions(
             k=question.k,
             now=now,
             exclude=frozenset(asked_people(session, question_id=question.id) | {question.asker_id}),
-            policy=policy,
+            policy=chosen,
         )
         if not route.candidates:
             record_event(
@@ -171,7 +171,7 @@ def tick(
     settings: Settings,
     now: datetime,
     network_id: int | None = None,
-    policy: RoutingPolicy | None = None,
+    policy: RoutingPolicy | PolicyChoice | None = FROM_SETTINGS,
 ) -> TickReport:
     """Expire questions past their time, then escalate the ones that waited too long."""
     expired = expire_questions(session, now=now, network_id=network_id)

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, PermissionDenied
-from router.ledger.fairness import fairness_policy
+from router.ledger.fairness import chosen_policy
 from router.lifecycle.answers import answer_ask, mark_helpful, thank_answer
 from router.lifecycle.asks import (
     Routing,
@@ -64,7 +64,7 @@ from router.lifecycle.views import (
     question_views,
 )
 from router.network.people import get_person_by_id
-from router.routing.route import RoutingPolicy
+from router.routing.route import FROM_SETTINGS, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Ask, Evidence, Question
 
@@ -108,7 +108,7 @@ def ask_question(
     now: datetime,
     k: int | None = None,
     anonymous: bool = False,
-    policy: RoutingPolicy | None = None,
+    policy: RoutingPolicy | PolicyChoice | None = FROM_SETTINGS,
 ) -> AskedQuestion:
     """Store a question, route it, and ask the ``k`` best people (fairness per the settings)."""
     asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
@@ -132,7 +132,7 @@ def ask_question(
         k=k,
         now=now,
         exclude=frozenset({asker_id}),
-        policy=policy if policy is not None else fairness_policy(settings),
+        policy=chosen_policy(policy, settings),
     )
     question = Question(
         network_id=network_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -80,6 +81,16 @@ class Adjustment:
     factor: float = 1.0
     reason: str | None = None
     exclude: bool = False
+
+
+class PolicyChoice(Enum):
+    """``FROM_SETTINGS``: the lifecycle picks the policy the settings ask for (fairness on by
+    default). Everywhere a policy is passed, ``None`` means the same thing: no policy at all."""
+
+    FROM_SETTINGS = "from settings"
+
+
+FROM_SETTINGS = PolicyChoice.FROM_SETTINGS
 
 
 class RoutingPolicy(Protocol):
