@@ -33,6 +33,7 @@ from router.storage.schema import Evidence, EvidenceChange
 
 log = logging.getLogger(__name__)
 EMBED_CHUNK = 512
+EMBED_COMMIT_CHUNK = 2048  # rows embedded (length-sorted batches) per short write transaction
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
@@ -79,6 +80,55 @@ def embed_pending(
         done += len(rows)
         progress("embedding", done, total)
     session.flush()
+    return done
+
+
+def embed_network(
+    database: Database,
+    *,
+    network_id: int,
+    embedder: Embedder,
+    progress: Progress = silent,
+    chunk: int = EMBED_COMMIT_CHUNK,
+) -> int:
+    """``embed_pending`` for big jobs (imports, reembed): the model runs outside any transaction
+    and each chunk's vectors commit in a short one, so the API and the bot keep writing meanwhile.
+    Returns how many rows were embedded."""
+    stale = (Evidence.network_id == network_id) & (
+        Evidence.embedding.is_(None)
+        | Evidence.embedding_model.is_(None)
+        | (Evidence.embedding_model != embedder.name)
+    )
+    with database.transaction() as session:
+        total = int(session.scalar(select(func.count(Evidence.id)).where(stale)) or 0)
+    done, last_id = 0, 0
+    progress("embedding", 0, total)
+    while True:
+        with database.transaction() as session:
+            rows = session.execute(
+                select(Evidence.id, Evidence.kind, Evidence.text, Evidence.context)
+                .where(stale, Evidence.id > last_id)
+                .order_by(Evidence.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            break
+        vectors = embedder.encode([evidence_document(r.kind, r.text, r.context) for r in rows])
+        with database.transaction() as session:
+            session.execute(
+                update(Evidence),
+                [
+                    {
+                        "id": r.id,
+                        "embedding": vectors[i].tobytes(),
+                        "embedding_model": embedder.name,
+                    }
+                    for i, r in enumerate(rows)
+                ],
+            )
+        last_id = rows[-1].id
+        done += len(rows)
+        progress("embedding", done, max(total, done))
     return done
 
 
