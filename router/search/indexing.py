@@ -113,7 +113,10 @@ def embed_network(
             ).all()
         if not rows:
             break
-        vectors = embedder.encode([evidence_document(r.kind, r.text, r.context) for r in rows])
+        vectors = embedder.encode(
+            [evidence_document(r.kind, r.text, r.context) for r in rows],
+            progress=_shifted(progress, done, total),
+        )
         with database.transaction() as session:
             session.execute(
                 update(Evidence),
@@ -130,6 +133,15 @@ def embed_network(
         done += len(rows)
         progress("embedding", done, max(total, done))
     return done
+
+
+def _shifted(progress: Progress, offset: int, whole: int) -> Progress:
+    """Progress within one chunk reported as progress over the whole job."""
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress("embedding", offset + done, max(whole, offset + done))
+
+    return report
 
 
 def latest_change(session: Session, network_id: int) -> int:
@@ -210,7 +222,9 @@ class IndexCache:
         index = self._entry(network_id)
         interval = self.settings.index_check_seconds
         if not index.built or time.monotonic() - index.checked_at >= interval:
-            self.sync(session, network_id=network_id, progress=progress)
+            # Once built, a route never queues behind another sync (the background one, say):
+            # it searches what is there and the other sync brings the changes.
+            self.sync(session, network_id=network_id, progress=progress, wait=not index.built)
         return index
 
     def sync(
@@ -220,16 +234,22 @@ class IndexCache:
         network_id: int,
         progress: Progress = silent,
         limit: int | None = CHANGES_PER_CHECK,
+        wait: bool = True,
     ) -> int:
-        """Build the index if needed, then apply changes after its cursor; returns how many."""
+        """Build the index if needed, then apply changes after its cursor; returns how many
+        (none when ``wait`` is false and another thread is syncing this network already)."""
         index = self._entry(network_id)
-        with index.sync_lock:
+        if not index.sync_lock.acquire(blocking=wait):
+            return 0
+        try:
             if not index.built:
                 self._build(session, network_id, index, progress)
                 applied = 0
             else:
                 applied = self._catch_up(session, network_id, index, limit)
             index.checked_at = time.monotonic()
+        finally:
+            index.sync_lock.release()
         return applied
 
     def save_changed(self) -> int:
@@ -331,6 +351,7 @@ class IndexCache:
                 saved.remove(np.asarray(sorted(stale), dtype=np.int64))
             self._embed_missing(session, built, sorted(present - saved.ids()))
         self._embed_missing(session, built, None)
+        built.lexical.flush()
         built.cursor = cursor
         built.changed = saved is None or bool(present ^ built.vectors.ids())
         with index.lock.writing():
@@ -428,6 +449,7 @@ class IndexCache:
                     index.vectors.add(
                         np.asarray([r.id for r in needs_vector], dtype=np.int64), embedded
                     )
+                index.lexical.flush()  # searches under the read lock then never write
                 index.cursor = int(changes[-1].seq)
                 index.changed = True
             applied += len(changes)
