@@ -47,6 +47,7 @@ def route(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         typer.echo(render_route(result, asker=asker_person.display_name if asker_person else None))
+    svc.router.indexes.save_changed()  # after the answer is out: the next run loads, not rebuilds
 
 
 @app.command()
