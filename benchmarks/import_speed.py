@@ -59,7 +59,7 @@ def main() -> None:
         settings.model_name, threads=settings.torch_threads, batch_size=64
     )
     onnx_model = OnnxEmbedder(settings.model_name, batch_size=64)
-    real = load_real_rows(onnx_model, sites=(args.site,))
+    real = load_real_rows(None, sites=(args.site,))
     documents = [
         evidence_document("answer", t, c) for t, c in zip(real.texts, real.contexts, strict=True)
     ]

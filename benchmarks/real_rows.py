@@ -29,8 +29,11 @@ class RealRows:
     questions: list[str]
 
 
-def load_real_rows(embedder: Embedder, sites: tuple[str, ...] = DEFAULT_SITES) -> RealRows:
-    """Read the sites' answers and question titles; vectors come from the cache when present."""
+def load_real_rows(
+    embedder: Embedder | None, sites: tuple[str, ...] = DEFAULT_SITES, *, limit: int | None = None
+) -> RealRows:
+    """Read the sites' answers (the first ``limit``) and question titles; vectors (none without
+    an embedder) come from the cache when present."""
     texts, contexts, owners, questions = [], [], [], []
     for site in sites:
         folder = SITES / site
@@ -50,6 +53,10 @@ def load_real_rows(embedder: Embedder, sites: tuple[str, ...] = DEFAULT_SITES) -
             texts.append(text)
             contexts.append(question_context(parent))
             owners.append(f"{site}:{post.owner_id}")
+    if limit is not None:
+        texts, contexts, owners = texts[:limit], contexts[:limit], owners[:limit]
+    if embedder is None:
+        return RealRows(texts, contexts, owners, np.zeros((0, 0), dtype=np.float32), questions)
     RESULTS.mkdir(exist_ok=True)
     cache = RESULTS / f"real-rows-{'-'.join(sites)}-{len(texts)}-{embedder.name}.npy"
     if cache.is_file():

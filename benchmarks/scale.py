@@ -38,7 +38,7 @@ from sqlalchemy import insert
 
 from askaround.settings import AppSettings
 from askaround.wiring import build_embedder, pin_threads
-from benchmarks.real_rows import RealRows, load_real_rows
+from benchmarks.real_rows import DEFAULT_SITES, RealRows, load_real_rows
 from benchmarks.synthetic import NOW, percentile
 from router.network import people
 from router.routing.router import Router
@@ -261,6 +261,10 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--http-seconds", type=float, default=15.0)
+    parser.add_argument("--sites", nargs="+", default=list(DEFAULT_SITES))
+    parser.add_argument(
+        "--real-max", type=int, default=None, help="Use only this many real answers."
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -272,7 +276,7 @@ def main() -> None:
         pin_threads(settings)
         embedder = build_embedder(settings)
         baseline_model = SentenceTransformerEmbedder(settings.model_name, threads=1)
-        real = load_real_rows(embedder)
+        real = load_real_rows(embedder, sites=tuple(args.sites), limit=args.real_max)
         print(
             f"real rows: {len(real.texts)} answers, {len(real.questions)} question titles; encoder {type(embedder).__name__}"
         )
