@@ -12,11 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from router.network import people
 from router.routing.router import Router
 from router.search.embedding import HashingEmbedder
+from router.search.indexing import embed_network
 from router.search.lexical import LexicalIndex, tokenize
 from router.search.vectors import VectorIndex
 from router.settings import Settings
@@ -230,3 +231,29 @@ def test_bm25_over_posting_lists_scores_like_the_textbook_formula() -> None:
         assert set(ids.tolist()) == set(expected)
         for i, s in zip(ids.tolist(), scores.tolist(), strict=True):
             assert abs(s - expected[i]) < 1e-4
+
+
+def test_other_writers_commit_while_a_big_job_is_being_embedded(
+    database: Database, now: datetime
+) -> None:
+    net = NetworkBuilder(database, HashingEmbedder(name="old-model"), now)
+    net.person("ada", *[f"Question {n}?|Answer number {n}" for n in range(6)])
+    with database.transaction() as session:
+        first = int(session.scalar(select(func.min(Evidence.id))) or 0)
+    wrote: list[int] = []
+
+    class WritingMeanwhile(HashingEmbedder):
+        def encode(self, texts: list[str], **kwargs: object) -> np.ndarray:
+            with database.transaction() as session:  # another writer, e.g. the bot
+                if not database.is_sqlite:
+                    session.execute(text("SET LOCAL lock_timeout = '2s'"))
+                session.execute(update(Evidence).where(Evidence.id == first).values(weight=2.0))
+            wrote.append(len(texts))
+            return super().encode(texts)
+
+    embedded = embed_network(
+        database, network_id=net.network_id, embedder=WritingMeanwhile(), chunk=2
+    )
+    assert embedded == 6 and wrote == [2, 2, 2]
+    with database.transaction() as session:
+        assert set(session.scalars(select(Evidence.embedding_model))) == {"hashing-test"}

@@ -15,7 +15,7 @@ from askaround.cli.render import render_route
 from router.demo import load_demo
 from router.ledger.fairness import fairness_policy
 from router.network import people
-from router.search.indexing import embed_pending
+from router.search.indexing import embed_network
 
 
 @app.command()
@@ -47,6 +47,7 @@ def route(
         typer.echo(json.dumps(result.as_dict(), indent=2))
     else:
         typer.echo(render_route(result, asker=asker_person.display_name if asker_person else None))
+    svc.router.indexes.save_changed()  # after the answer is out: the next run loads, not rebuilds
 
 
 @app.command()
@@ -81,7 +82,10 @@ def reembed(
 ) -> None:
     """Embed evidence that has no vector from the configured model (after a model change)."""
     svc = services()
-    with ProgressBar() as bar, svc.database.transaction() as session:
-        net = people.get_network(session, name=network)
-        count = embed_pending(session, network_id=net.id, embedder=svc.embedder, progress=bar)
+    with svc.database.transaction() as session:
+        network_id = people.get_network(session, name=network).id
+    with ProgressBar() as bar:
+        count = embed_network(
+            svc.database, network_id=network_id, embedder=svc.embedder, progress=bar
+        )
     typer.echo(f"embedded {count} evidence rows with {svc.embedder.name}")

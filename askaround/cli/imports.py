@@ -1,8 +1,9 @@
 """``askaround import stackexchange|people``: bring a dump or a people file into a network.
 
-Each import is one transaction (a bad file stores nothing); the new evidence is then embedded in a
-second one, so a model that fails to load never costs the import (the next import, or
-``askaround reembed``, picks the missing vectors up).
+Each import is one transaction (a bad file stores nothing); the new evidence is then embedded
+outside it, committing every few thousand rows, so a model that fails to load never costs the
+import (the next import, or ``askaround reembed``, picks the missing vectors up) and the API and
+the bot keep writing while the model runs. Progress shows rows/s and the time left.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from router.importers import ImportReport, parse_when
 from router.importers.people_file import import_people_file
 from router.importers.stackexchange import import_stackexchange
 from router.network.people import ensure_network
-from router.search.indexing import embed_pending
+from router.search.indexing import embed_network
 
 
 def _embed(built: Services, *, network_id: int, progress: ProgressBar) -> int:
-    with built.database.transaction() as session:
-        return embed_pending(
-            session, network_id=network_id, embedder=built.embedder, progress=progress
-        )
+    return embed_network(
+        built.database, network_id=network_id, embedder=built.embedder, progress=progress
+    )
 
 
 def _done(network: str, report: ImportReport, embedded: int) -> None:

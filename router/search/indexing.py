@@ -33,6 +33,7 @@ from router.storage.schema import Evidence, EvidenceChange
 
 log = logging.getLogger(__name__)
 EMBED_CHUNK = 512
+EMBED_COMMIT_CHUNK = 2048  # rows embedded (length-sorted batches) per short write transaction
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
@@ -80,6 +81,67 @@ def embed_pending(
         progress("embedding", done, total)
     session.flush()
     return done
+
+
+def embed_network(
+    database: Database,
+    *,
+    network_id: int,
+    embedder: Embedder,
+    progress: Progress = silent,
+    chunk: int = EMBED_COMMIT_CHUNK,
+) -> int:
+    """``embed_pending`` for big jobs (imports, reembed): the model runs outside any transaction
+    and each chunk's vectors commit in a short one, so the API and the bot keep writing meanwhile.
+    Returns how many rows were embedded."""
+    stale = (Evidence.network_id == network_id) & (
+        Evidence.embedding.is_(None)
+        | Evidence.embedding_model.is_(None)
+        | (Evidence.embedding_model != embedder.name)
+    )
+    with database.transaction() as session:
+        total = int(session.scalar(select(func.count(Evidence.id)).where(stale)) or 0)
+    done, last_id = 0, 0
+    progress("embedding", 0, total)
+    while True:
+        with database.transaction() as session:
+            rows = session.execute(
+                select(Evidence.id, Evidence.kind, Evidence.text, Evidence.context)
+                .where(stale, Evidence.id > last_id)
+                .order_by(Evidence.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            break
+        vectors = embedder.encode(
+            [evidence_document(r.kind, r.text, r.context) for r in rows],
+            progress=_shifted(progress, done, total),
+        )
+        with database.transaction() as session:
+            session.execute(
+                update(Evidence),
+                [
+                    {
+                        "id": r.id,
+                        "embedding": vectors[i].tobytes(),
+                        "embedding_model": embedder.name,
+                    }
+                    for i, r in enumerate(rows)
+                ],
+            )
+        last_id = rows[-1].id
+        done += len(rows)
+        progress("embedding", done, max(total, done))
+    return done
+
+
+def _shifted(progress: Progress, offset: int, whole: int) -> Progress:
+    """Progress within one chunk reported as progress over the whole job."""
+
+    def report(stage: str, done: int, total: int) -> None:
+        progress("embedding", offset + done, max(whole, offset + done))
+
+    return report
 
 
 def latest_change(session: Session, network_id: int) -> int:
@@ -160,7 +222,9 @@ class IndexCache:
         index = self._entry(network_id)
         interval = self.settings.index_check_seconds
         if not index.built or time.monotonic() - index.checked_at >= interval:
-            self.sync(session, network_id=network_id, progress=progress)
+            # Once built, a route never queues behind another sync (the background one, say):
+            # it searches what is there and the other sync brings the changes.
+            self.sync(session, network_id=network_id, progress=progress, wait=not index.built)
         return index
 
     def sync(
@@ -170,16 +234,22 @@ class IndexCache:
         network_id: int,
         progress: Progress = silent,
         limit: int | None = CHANGES_PER_CHECK,
+        wait: bool = True,
     ) -> int:
-        """Build the index if needed, then apply changes after its cursor; returns how many."""
+        """Build the index if needed, then apply changes after its cursor; returns how many
+        (none when ``wait`` is false and another thread is syncing this network already)."""
         index = self._entry(network_id)
-        with index.sync_lock:
+        if not index.sync_lock.acquire(blocking=wait):
+            return 0
+        try:
             if not index.built:
                 self._build(session, network_id, index, progress)
                 applied = 0
             else:
                 applied = self._catch_up(session, network_id, index, limit)
             index.checked_at = time.monotonic()
+        finally:
+            index.sync_lock.release()
         return applied
 
     def save_changed(self) -> int:
@@ -281,6 +351,7 @@ class IndexCache:
                 saved.remove(np.asarray(sorted(stale), dtype=np.int64))
             self._embed_missing(session, built, sorted(present - saved.ids()))
         self._embed_missing(session, built, None)
+        built.lexical.flush()
         built.cursor = cursor
         built.changed = saved is None or bool(present ^ built.vectors.ids())
         with index.lock.writing():
@@ -378,6 +449,7 @@ class IndexCache:
                     index.vectors.add(
                         np.asarray([r.id for r in needs_vector], dtype=np.int64), embedded
                     )
+                index.lexical.flush()  # searches under the read lock then never write
                 index.cursor = int(changes[-1].seq)
                 index.changed = True
             applied += len(changes)

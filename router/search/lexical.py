@@ -175,6 +175,11 @@ class LexicalIndex:
             self._total_length -= int(self._lengths.view[row])
             self._live -= 1
 
+    def flush(self) -> None:
+        """Merge every pending posting now, so later searches only read."""
+        for term in list(self._pending):
+            self._posting(term)
+
     def _posting(self, term: str) -> _Posting | None:
         pending = self._pending.pop(term, None)
         if pending is not None:

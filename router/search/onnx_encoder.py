@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -92,16 +93,18 @@ def export_onnx(model_dir: Path, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".export-"))
     try:
         axes = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
-        torch.onnx.export(
-            SentenceEmbedding(),
-            tuple(sample[name] for name in INPUTS),
-            str(staging / target.name),
-            input_names=list(INPUTS),
-            output_names=["embedding"],
-            dynamic_axes={**axes, "embedding": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+        with warnings.catch_warnings():  # tracer chatter about shapes fixed at trace time
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                SentenceEmbedding(),
+                tuple(sample[name] for name in INPUTS),
+                str(staging / target.name),
+                input_names=list(INPUTS),
+                output_names=["embedding"],
+                dynamic_axes={**axes, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
         os.replace(staging / target.name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
