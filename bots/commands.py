@@ -118,7 +118,12 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
                 anonymous=parsed.anonymous,
             )
             slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
-        return messages.route_reply(asked.route, anonymous=parsed.anonymous, asked_ids=slack_ids)
+        return messages.route_reply(
+            asked.route,
+            anonymous=parsed.anonymous,
+            asked_ids=slack_ids,
+            retry_at=asked.question.next_escalation_at if asked.question.status == "open" else None,
+        )
     if isinstance(parsed, ShowBalance):
         with bot.transaction() as session:
             page = ledger.person_ledger(session, network_id=nid, person_id=pid)

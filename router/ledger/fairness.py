@@ -65,6 +65,16 @@ def _plural(count: float, word: str) -> str:
     return f"{shown} {word}{'' if shown == '1' else 's'}"
 
 
+def _ago(elapsed: timedelta) -> str:
+    """How long ago, as a person says it: "just now", "5 minutes ago", "3 hours ago"."""
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{_plural(minutes, 'minute')} ago"
+    return f"{_plural(max(1, round(minutes / 60)), 'hour')} ago"
+
+
 class FairnessPolicy:
     """Budgets, rest, reciprocity and protection of heavy givers, from the ledger and the asks."""
 
@@ -104,9 +114,8 @@ class FairnessPolicy:
                 adjustments[person_id] = Adjustment(exclude=True, reason=reason)
                 continue
             if last_at is not None and now - last_at < rest:
-                hours = max(1, round((now - last_at).total_seconds() / 3600))
                 adjustments[person_id] = Adjustment(
-                    exclude=True, reason=f"resting: asked {_plural(hours, 'hour')} ago"
+                    exclude=True, reason=f"resting: asked {_ago(now - last_at)}"
                 )
                 continue
             factor, reasons = 1.0, []

@@ -40,6 +40,7 @@ from router.lifecycle.asks import (
     withdraw_pending_asks,
 )
 from router.lifecycle.escalation import tick
+from router.lifecycle.question_text import question_text
 from router.lifecycle.views import (
     AnswerView,
     AskedQuestion,
@@ -107,13 +108,7 @@ def ask_question(
     asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
     if asker.deactivated:
         raise PermissionDenied("a deactivated person cannot ask")
-    text = text.strip()
-    if not text:
-        raise InvalidInput("the question is empty")
-    if len(text) > settings.max_question_chars:
-        raise InvalidInput(
-            f"the question is {len(text)} characters; the limit is {settings.max_question_chars}"
-        )
+    text = question_text(text, max_chars=settings.max_question_chars)
     k = settings.default_k if k is None else k
     if not 1 <= k <= settings.max_k:
         raise InvalidInput(f"k must be between 1 and {settings.max_k}")
