@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bots.subcommands import USAGE
+from router.errors import InvalidInput
 from router.ledger.favours import Debt, PersonLedger
 from router.routing.route import Candidate, Route
 
@@ -237,4 +238,8 @@ def parse_modal_metadata(metadata: str) -> tuple[int, str | None, str | None]:
     """The ask id and the DM (channel, ts) an answer modal was opened from."""
     ask, _, origin = metadata.partition("|")
     channel, _, ts = origin.partition(":")
+    if not ask.isascii() or not ask.isdigit():
+        raise InvalidInput(
+            "This answer form is out of date. Close it and press Answer on the question again."
+        )
     return int(ask), channel or None, ts or None

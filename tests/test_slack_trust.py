@@ -3,10 +3,13 @@ requests signed as Slack signs them."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
+from bots import messages
 from router.storage.schema import Question
 from tests.slack_harness import SlackHarness, harness, text_of
+from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -73,3 +76,53 @@ def test_when_nobody_fits_the_receipt_says_when_it_looks_again_and_each_reason_o
     assert "resting: asked just now" in text and "1 hour" not in text
     assert str(receipt.params["text"]).count("resting") == 1
     assert "better matches were not asked: resting: asked just now" in text
+
+
+# --- 5: malformed requests ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ("{not json", "application/json"),
+        ("[1, 2]", "application/json"),
+        ("payload=not-json", "application/x-www-form-urlencoded"),
+        ("payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_malformed_body_gets_400_without_a_traceback(
+    harness: SlackHarness, body: str, content_type: str
+) -> None:
+    response = harness.post(body, content_type=content_type)
+    assert response.status_code == 400
+    assert "Traceback" not in response.text and "Error" not in response.text
+    unsigned = harness.client.post(
+        "/slack/events", content=body.encode(), headers={"Content-Type": content_type}
+    )
+    assert unsigned.status_code == 401
+
+
+def test_a_signed_request_without_a_workspace_is_refused_plainly(harness: SlackHarness) -> None:
+    body = slash_command_body(
+        "which hops?", user_id="UANA", response_url=harness.fake.response_url(), team_id=""
+    )
+    response = harness.post(body)
+    assert response.status_code == 400
+    assert "names no workspace" in response.text
+    assert "installation" not in response.text
+    _control_ask(harness)
+    assert _questions(harness) == 1
+
+
+def test_an_answer_form_with_a_broken_private_metadata_says_so_in_words(
+    harness: SlackHarness,
+) -> None:
+    response = harness.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata="not-a-number|D1:1.0",
+        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": "Citra"}}},
+        user="UBO",
+    )
+    assert response.status_code == 200
+    shown = response.json()["errors"][messages.ANSWER_BLOCK]
+    assert "out of date" in shown and "invalid literal" not in shown
