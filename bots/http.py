@@ -9,7 +9,7 @@ outbox and runs the periodic jobs starts and stops with the app's lifespan.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
@@ -77,7 +77,9 @@ async def _bolt_request(request: Request, secret: str | None = None) -> BoltRequ
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return Response(status_code=400, content="request body is not UTF-8")
-    headers = {key: [value] for key, value in request.headers.items()}
+    headers: dict[str, str | Sequence[str]] = {
+        key: [value] for key, value in request.headers.items()
+    }
     refused = _malformed(text, headers, secret) if secret is not None else None
     if refused is not None:
         return refused
@@ -104,7 +106,7 @@ def _response(bolt: BoltResponse) -> Response:
     return response
 
 
-def _malformed(raw: str, headers: dict[str, list[str]], secret: str) -> Response | None:
+def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -> Response | None:
     """A 401 or 400 for what bolt would turn into a traceback or a misleading reply, else None.
 
     The signature is checked first (so an unsigned request learns nothing about its shape), then
@@ -155,8 +157,10 @@ def _team_of(body: dict[str, Any]) -> str | None:
     return None
 
 
-def _first(headers: dict[str, list[str]], name: str) -> str | None:
+def _first(headers: dict[str, str | Sequence[str]], name: str) -> str | None:
     values = headers.get(name) or []
+    if isinstance(values, str):
+        return values
     return str(values[0]) if values else None
 
 
