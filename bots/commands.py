@@ -29,7 +29,7 @@ from bots.subcommands import (
     parse_ask,
 )
 from router.errors import AskaroundError, InvalidInput
-from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.lifecycle import questions
 from router.network import preferences
 from router.search.indexing import embed_pending
@@ -126,7 +126,7 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
         )
     if isinstance(parsed, ShowBalance):
         with bot.transaction() as session:
-            page = ledger.person_ledger(session, network_id=nid, person_id=pid)
+            page = privacy.visible_ledger(session, network_id=nid, person_id=pid)
         return messages.balance_message(page)
     if isinstance(parsed, SetOptOut):
         with bot.transaction() as session:

@@ -3,14 +3,22 @@ requests signed as Slack signs them."""
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
+from typing import Any
+
 import pytest
 from sqlalchemy import func, select
 
 from bots import messages
+from router.ledger import privacy
+from router.ledger.fairness import fairness_policy
+from router.network import people
+from router.search.indexing import embed_pending
 from router.storage.schema import Question
-from tests.slack_harness import SlackHarness, harness, text_of
+from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
-from tests.slack_world import fake_slack, slack_settings
+from tests.slack_world import fake_slack, network_id, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
 
@@ -126,3 +134,104 @@ def test_an_answer_form_with_a_broken_private_metadata_says_so_in_words(
     assert response.status_code == 200
     shown = response.json()["errors"][messages.ANSWER_BLOCK]
     assert "out of date" in shown and "invalid literal" not in shown
+
+
+# --- 1: an anonymous asker stays anonymous -----------------------------------------------------
+
+
+def _answer_as(h: SlackHarness, user: str, dm: dict[str, Any], answer: str) -> None:
+    """``user`` presses Answer on their ask DM and submits ``answer`` in the modal."""
+    channel = f"D{user}"
+    ask_id = buttons(dm)[messages.ANSWER]
+    ts = next(m["ts"] for m in h.fake.messages(channel) if buttons(m))
+    before = h.fake.count("views.open")
+    h.click(messages.ANSWER, ask_id, user=user, channel=channel, ts=ts)
+    opened = h.fake.wait_for("views.open", before + 1)[-1]
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    response = h.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata=view["private_metadata"],
+        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": answer}}},
+        user=user,
+    )
+    assert response.status_code == 200
+
+
+def test_the_person_who_answered_an_anonymous_question_never_sees_who_asked(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    h.slash("anon which hops for a hazy IPA?", user="UANA")
+    dm = next(
+        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
+    )
+    _answer_as(h, "UBO", dm, "Citra and Mosaic.")
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    assert relay["channel"] == "DUANA"
+    h.click(
+        messages.THANKS,
+        buttons(relay)[messages.THANKS],
+        user="UANA",
+        channel="DUANA",
+        ts=h.fake.messages("DUANA")[0]["ts"],
+    )
+    h.fake.wait_for("chat.postMessage", 4)  # Bo hears of the thanks
+    h.settle()
+
+    # Bo's /ask balance and App Home
+    h.slash("balance", user="UBO", hook="balance")
+    balance = next(
+        c.params for c in h.fake.wait_for("response_url", 2) if c.path.endswith("/balance")
+    )
+    h.event({"type": "app_home_opened", "user": "UBO", "tab": "home"}, event_id="EvHome")
+    home = h.fake.wait_for("views.publish")[0].params
+    for shown in (text_of(balance), text_of(home)):
+        assert "Ana" not in shown
+        assert "someone who asked anonymously" in shown and "1.25" in shown
+
+    # the ledger the CLI and the API show, and Ana's own side (she knows who answered her)
+    with h.bot.transaction() as session:
+        nid = _network(h)
+        bo = privacy.visible_ledger(session, network_id=nid, person_id=h.people["UBO"])
+        assert [(d.name, d.net) for d in bo.owed_by] == [(privacy.ANONYMOUS, 1.25)]
+        pair = privacy.visible_pair_balance(
+            session, network_id=nid, person_id=h.people["UBO"], other_id=h.people["UANA"]
+        )
+        assert (pair.gave, pair.gave_count) == (0.0, 0)
+        ana = privacy.visible_ledger(session, network_id=nid, person_id=h.people["UANA"])
+        assert [(d.name, d.net) for d in ana.owes] == [("Bo", 1.25)]
+
+    # Bo's next question, which Ana knows about: she is not pointed out as owing him
+    h.clock.at += timedelta(days=8)
+    with h.bot.transaction() as session:
+        people.add_evidence(
+            session,
+            network_id=_network(h),
+            person_id=h.people["UANA"],
+            kind="answer",
+            text="Proof the sourdough in a warm spot, then the fridge overnight.",
+            context="How to proof sourdough?",
+            source="test",
+            source_key="seed:ana",
+            created_at=h.clock.at,
+        )
+        embed_pending(session, network_id=_network(h), embedder=h.services.embedder)
+    h.services.router.indexes.invalidate(_network(h))
+    route = h.services.router.route  # the reason the asker reads, straight from the policy
+    with h.bot.transaction() as session:
+        asked = route(
+            session,
+            network_id=_network(h),
+            question="how to proof sourdough?",
+            asker_id=h.people["UBO"],
+            k=3,
+            now=h.clock.at,
+            policy=fairness_policy(h.bot.settings),
+        )
+    assert h.people["UANA"] in [c.person_id for c in asked.candidates]
+    assert not any("owes you" in c.because() for c in asked.candidates)
+
+
+def _network(h: SlackHarness) -> int:
+    return network_id(h.services.database, h.clock.at)

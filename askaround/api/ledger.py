@@ -11,7 +11,7 @@ from askaround.api.dependencies import ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Id, UtcDateTime
 from router.errors import InvalidInput
-from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.network.people import get_person_by_id
 
 router = APIRouter(prefix="/v1/people", tags=["ledger"], responses=DATA_ERRORS)
@@ -74,7 +74,7 @@ def person_ledger(
 ) -> PersonLedgerOut:
     """What a person gave and received, whom they owe and who owes them (largest first)."""
     _window(since, until)
-    view = ledger.person_ledger(
+    view = privacy.visible_ledger(
         session, network_id=network_id, person_id=person_id, since=since, until=until
     )
     return PersonLedgerOut.model_validate(view.as_dict())
@@ -93,7 +93,7 @@ def pair_ledger(
     _window(since, until)
     for pid in (person_id, other_id):
         get_person_by_id(session, network_id=network_id, person_id=pid)
-    view = ledger.pair_balance(
+    view = privacy.visible_pair_balance(
         session,
         network_id=network_id,
         person_id=person_id,

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from router.ledger.privacy import named_favours
 from router.routing.route import Adjustment
 from router.settings import Settings
 from router.storage.schema import Ask, Favour, Network, Person
@@ -176,7 +177,8 @@ class FairnessPolicy:
                 Favour.network_id == network_id,
                 Favour.created_at <= now,
                 or_(
-                    and_(Favour.giver_id == asker_id, Favour.taker_id.in_(ids)),
+                    # what the asker gave anonymously is not theirs to be owed by name
+                    and_(Favour.giver_id == asker_id, Favour.taker_id.in_(ids), named_favours()),
                     and_(Favour.taker_id == asker_id, Favour.giver_id.in_(ids)),
                 ),
             )
