@@ -41,6 +41,15 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def slack_channel(services: Services) -> SlackChannel:
+    """The outbox's Slack channel on its own (for ``askaround worker``), tokens as the bot has."""
+    store = None
+    if install.multi_workspace(services.settings):
+        store = install.installation_store(services.settings, services.database)
+    clients = SlackClients(services.settings, tokens=install.token_lookup(store, services.settings))
+    return SlackChannel(database=services.database, clients=clients)
+
+
 @dataclass(frozen=True)
 class Member:
     """The Slack member behind a request, in the core's terms."""
