@@ -3,7 +3,9 @@ requests signed as Slack signs them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
-from router.storage.schema import Question
+from router.storage.schema import Ask, Question
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, network_id, slack_settings
@@ -235,3 +237,38 @@ def test_the_person_who_answered_an_anonymous_question_never_sees_who_asked(
 
 def _network(h: SlackHarness) -> int:
     return network_id(h.services.database, h.clock.at)
+
+
+# --- 2: two /ask at once do not overspend anyone's budget ----------------------------------------
+
+
+class RacingRouter:
+    """The real router, but each route waits (briefly) for the other's: two questions routed at
+    the same moment, before either records its asks, unless something serialises them."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.barrier = threading.Barrier(2, timeout=1.0)
+
+    def route(self, session: Any, **kwargs: Any) -> Any:
+        route = self.inner.route(session, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait()  # serialised callers: the first waits out the timeout alone
+        return route
+
+
+def test_two_questions_at_once_ask_nobody_beyond_their_weekly_budget(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    h.services.settings.weekly_ask_budget = 1
+    h.services.__dict__["router"] = RacingRouter(h.services.router)
+    h.slash("which hops for a hazy IPA?", user="UANA", hook="ana")
+    h.slash("which hops for a NEIPA?", user="UDEE", hook="dee")
+    h.fake.wait_for("response_url", 2)
+    h.settle()
+    with h.bot.transaction() as session:
+        asked = list(session.scalars(select(Ask.person_id)))
+    assert asked and len(asked) == len(set(asked)), "someone was asked twice in one week"
+    dms = [c.params["channel"] for c in h.fake.calls("chat.postMessage")]
+    assert len(dms) == len(set(dms))

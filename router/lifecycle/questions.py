@@ -34,6 +34,7 @@ from router.lifecycle.answers import answer_ask, mark_helpful, thank_answer
 from router.lifecycle.asks import (
     Routing,
     ask_for,
+    lock_asking,
     open_question,
     record_event,
     send_asks,
@@ -112,6 +113,7 @@ def ask_question(
     k = settings.default_k if k is None else k
     if not 1 <= k <= settings.max_k:
         raise InvalidInput(f"k must be between 1 and {settings.max_k}")
+    lock_asking(session, network_id=network_id)  # until commit: budgets are spent one at a time
     route = router.route(
         session,
         network_id=network_id,
