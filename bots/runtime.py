@@ -24,6 +24,7 @@ from bots import install, workspace
 from bots.channel import SlackChannel
 from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
+from bots.inbox import SPOOL, Inbox
 from router.lifecycle import questions
 from router.settings import Settings
 from router.storage.database import Database
@@ -80,6 +81,9 @@ class SlackBot:
             self.settings, tokens=install.token_lookup(installations, self.settings)
         )
         self.channel = SlackChannel(database=self._database(), clients=self.clients)
+        self.inbox = Inbox(
+            database=self._database(), spool_dir=self.settings.data_dir / SPOOL, clock=clock
+        )
         self.courier = Courier(
             database=self._database,
             channel=self.channel,
@@ -191,10 +195,17 @@ class SlackBot:
 
     def default_jobs(self) -> list[tuple[str, Job]]:
         return [
+            ("replay acknowledged requests", self.replay),
             ("lifecycle tick", self.tick),
             ("weekly summary", self.enqueue_summaries),
             ("forget old inbound ids", self.forget_seen),
         ]
+
+    def replay(self, now: datetime) -> object:
+        """Carry out what was acknowledged but not done (a crash, a restart, a busy database)."""
+        from bots import commands
+
+        return commands.replay(self)
 
     def tick(self, now: datetime) -> object:
         """Escalate and expire questions (the core's ``tick``)."""

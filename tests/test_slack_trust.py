@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 import threading
 from datetime import timedelta
 from typing import Any
@@ -13,11 +14,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bots import messages
+from bots.inbox import SPOOL
+from bots.runtime import SlackBot
 from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
 from router.storage.schema import Ask, Question
+from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, network_id, slack_settings
@@ -272,3 +276,82 @@ def test_two_questions_at_once_ask_nobody_beyond_their_weekly_budget(
     assert asked and len(asked) == len(set(asked)), "someone was asked twice in one week"
     dms = [c.params["channel"] for c in h.fake.calls("chat.postMessage")]
     assert len(dms) == len(set(dms))
+
+
+# --- 3, 4 and 9: what was acknowledged is done, once, even across a crash or a busy database ---
+
+
+class DeadPool:
+    """A routing pool in a process that dies right after the ack: the work never runs."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> None:
+        self.dropped += 1
+
+    def shutdown(self, wait: bool = True) -> None:
+        return None
+
+
+def test_an_acknowledged_question_is_asked_after_the_process_dies_and_restarts(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    dead = DeadPool()
+    h.bot.routing = dead  # type: ignore[assignment]
+    response = h.slash("which hops for a hazy IPA?", user="UANA")
+    assert response.status_code == 200 and "Finding the right people" in response.text
+    assert dead.dropped == 1 and _questions(h) == 0  # the process "died" after the ack
+
+    restarted = SlackBot(h.services, clock=h.clock, jobs=[])
+    try:
+        assert restarted.replay(h.clock.at) == 1
+        assert restarted.replay(h.clock.at) == 0  # done once
+        restarted.courier.deliver()
+    finally:
+        restarted.close()
+    assert _questions(h) == 1
+    receipt = h.fake.wait_for("response_url")[0]
+    assert "<@UBO>" in str(receipt.params["text"])
+    assert {c.params["channel"] for c in h.fake.calls("chat.postMessage")} == {"DUBO", "DUCY"}
+
+
+def test_the_same_slash_command_sent_twice_makes_one_question(harness: SlackHarness) -> None:
+    h = harness
+    for _ in range(2):  # a client re-send: a new signature, the same trigger id
+        body = slash_command_body(
+            "which hops for a hazy IPA?",
+            user_id="UANA",
+            response_url=h.fake.response_url(),
+            trigger_id="trig-same",
+        )
+        assert h.post(body).status_code == 200
+    h.fake.wait_for("chat.postMessage", 2)
+    h.settle()
+    h.slash("which yeast for a saison?", user="UDEE")  # a control, with its own trigger id
+    h.fake.wait_for("response_url", 2)
+    assert _questions(h) == 2  # the one question, and the control
+    with h.bot.transaction() as session:
+        texts = list(session.scalars(select(Question.text)))
+    assert sorted(texts) == ["which hops for a hazy IPA?", "which yeast for a saison?"]
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's single write lock is what an import holds")
+def test_an_ask_is_acknowledged_while_an_import_holds_the_write_lock_and_asked_after(
+    harness: SlackHarness, database_url: str
+) -> None:
+    h = harness
+    importer = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=10)
+    importer.execute("BEGIN IMMEDIATE")  # what `askaround import` holds while it writes
+    try:
+        response = h.slash("which hops for a hazy IPA?", user="UANA")
+        assert response.status_code == 200 and "Finding the right people" in response.text
+        spooled = list((h.bot.settings.data_dir / SPOOL).glob("*.json"))
+        assert len(spooled) == 1  # recorded durably although the database was busy
+    finally:
+        importer.rollback()
+        importer.close()
+    h.fake.wait_for("chat.postMessage", 2)
+    assert _questions(h) == 1
+    assert not list((h.bot.settings.data_dir / SPOOL).glob("*.json"))

@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy 2 typed tables, the same on SQLite and PostgreSQL."""
 
 from router.storage.schema.base import Base, UTCDateTime
-from router.storage.schema.delivery import ApiKey, OutboxMessage, SeenEvent
+from router.storage.schema.delivery import ApiKey, InboundRequest, OutboxMessage, SeenEvent
 from router.storage.schema.ledger import Favour
 from router.storage.schema.people import Evidence, ExternalId, Network, Person, Tie
 from router.storage.schema.questions import Answer, Ask, Question, QuestionEvent
@@ -14,6 +14,7 @@ __all__ = [
     "Evidence",
     "ExternalId",
     "Favour",
+    "InboundRequest",
     "Network",
     "OutboxMessage",
     "Person",
