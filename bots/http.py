@@ -20,6 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from askaround.wiring import Services
+from bots import logs
 from bots.app import create_slack_app
 from bots.runtime import SlackBot
 from router.errors import Unavailable
@@ -189,6 +190,7 @@ def _run_with_lifespan(fastapi_app: FastAPI, bot: SlackBot) -> None:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
+        logs.configure()  # uvicorn configures only its own loggers
         bot.warm_up()
         bot.courier.start(interval=JOB_INTERVAL)
         try:

@@ -3,10 +3,15 @@ never marks one sent that it did not send."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from askaround.cli.app import app, register_all
@@ -97,3 +102,78 @@ def test_the_worker_refuses_a_log_channel_that_would_swallow_slack_dms(
         statuses = set(session.scalars(select(OutboxMessage.status)))
     assert statuses == {"pending"}
     assert fake_slack.count("chat.postMessage") == 0
+
+
+# --- 9: DMs claimed by a crashed worker ---------------------------------------------------------
+
+
+def _claimed_by(database: Database, worker_id: str, now: datetime) -> None:
+    with database.transaction() as session:
+        session.execute(
+            update(OutboxMessage).values(
+                locked_by=f"{worker_id}/0123456789ab",
+                locked_until=now + timedelta(minutes=5),
+                attempts=1,
+            )
+        )
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def test_dms_claimed_by_a_crashed_worker_are_sent_without_waiting_out_the_lease(
+    database: Database,
+    fake_slack: FakeSlack,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    now: datetime,
+) -> None:
+    _ask(slack_settings, database, now)
+    _claimed_by(database, f"slack@{socket.gethostname()}:{_dead_pid()}", datetime.now(UTC))
+    _env(monkeypatch, slack_settings)
+    result = CliRunner().invoke(app, ["slack", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "sent 2" in result.output and "released 2 held by crashed workers" in result.output
+    assert fake_slack.count("chat.postMessage") == 2
+
+
+def test_slack_deliver_says_which_messages_another_worker_holds(
+    database: Database,
+    fake_slack: FakeSlack,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    now: datetime,
+) -> None:
+    _ask(slack_settings, database, now)
+    _claimed_by(database, "slack@another-machine:42", datetime.now(UTC))
+    _env(monkeypatch, slack_settings)
+    result = CliRunner().invoke(app, ["slack", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "sent 0" in result.output
+    assert "held: 2 by slack@another-machine:42 until" in result.output
+    assert fake_slack.count("chat.postMessage") == 0
+
+
+def test_bot_warnings_are_logged_with_time_and_level() -> None:
+    code = (
+        "import logging; from bots import logs; logs.configure(); "
+        "logging.getLogger('bots.channel').warning('chat.update failed')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING bots.channel: chat.update failed",
+        done.stderr,
+    ), done.stderr
