@@ -172,12 +172,6 @@ def carry_out_request(bot: SlackBot, key: str) -> bool:
     return True
 
 
-def replay(bot: SlackBot) -> int:
-    """Carry out every acknowledged ``/ask`` still owed; how many this call asked."""
-    bot.inbox.drain()
-    return sum(carry_out_request(bot, key) for key in bot.inbox.owed())
-
-
 def _ask(bot: SlackBot, member: Member, parsed: AskQuestion, key: str) -> dict[str, Any] | None:
     """The question asked and the request marked done in one transaction; None if done before."""
     with bot.transaction() as session:

@@ -112,17 +112,16 @@ class Inbox:
                 return None
             return dict(request.payload)
 
-    def owed(self, *, limit: int = 100) -> list[str]:
-        """Keys of requests not carried out yet, oldest first."""
+    def owed(self, *, limit: int = 100) -> list[tuple[str, str]]:
+        """(key, kind) of the requests not carried out yet, oldest first."""
         with self.database.transaction() as session:
-            return list(
-                session.scalars(
-                    select(InboundRequest.key)
-                    .where(InboundRequest.done_at.is_(None))
-                    .order_by(InboundRequest.received_at, InboundRequest.id)
-                    .limit(limit)
-                )
-            )
+            rows = session.execute(
+                select(InboundRequest.key, InboundRequest.kind)
+                .where(InboundRequest.done_at.is_(None))
+                .order_by(InboundRequest.received_at, InboundRequest.id)
+                .limit(limit)
+            ).tuples()
+            return [(str(key), str(kind)) for key, kind in rows]
 
     @staticmethod
     def _values(key: str, kind: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:

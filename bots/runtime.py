@@ -201,11 +201,24 @@ class SlackBot:
             ("forget old inbound ids", self.forget_seen),
         ]
 
-    def replay(self, now: datetime) -> object:
-        """Carry out what was acknowledged but not done (a crash, a restart, a busy database)."""
-        from bots import commands
+    def replay(self, now: datetime) -> int:
+        """Carry out what was acknowledged but not done (a crash, a restart, a busy database);
+        how many requests this call carried out."""
+        from bots import commands, views
 
-        return commands.replay(self)
+        handlers = {
+            commands.COMMAND_KIND: commands.carry_out_request,
+            views.ANSWER_KIND: views.carry_out_answer,
+        }
+        self.inbox.drain()
+        done = 0
+        for key, kind in self.inbox.owed():
+            handler = handlers.get(kind)
+            if handler is None:
+                log.warning("acknowledged request %s of unknown kind %s left owed", key, kind)
+                continue
+            done += bool(handler(self, key))
+        return done
 
     def tick(self, now: datetime) -> object:
         """Escalate and expire questions (the core's ``tick``)."""

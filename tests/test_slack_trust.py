@@ -355,3 +355,34 @@ def test_an_ask_is_acknowledged_while_an_import_holds_the_write_lock_and_asked_a
     h.fake.wait_for("chat.postMessage", 2)
     assert _questions(h) == 1
     assert not list((h.bot.settings.data_dir / SPOOL).glob("*.json"))
+
+
+@pytest.mark.skipif(bool(PG_URL), reason="SQLite's single write lock is what an import holds")
+def test_an_answer_submitted_while_an_import_holds_the_write_lock_closes_the_form_and_is_given(
+    harness: SlackHarness, database_url: str
+) -> None:
+    h = harness
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    dm = next(
+        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
+    )
+    h.settle()
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    metadata = f"{buttons(dm)[messages.ANSWER]}|DUBO:{ts}"
+    importer = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=10)
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        response = h.submit(
+            callback_id=messages.ANSWER_MODAL,
+            private_metadata=metadata,
+            values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": "Citra."}}},
+            user="UBO",
+        )
+        assert response.status_code == 200 and response.content in (b"", b"{}")
+    finally:
+        importer.rollback()
+        importer.close()
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    assert relay["channel"] == "DUANA" and "Citra." in text_of(relay)
+    updated = h.fake.wait_for("chat.update")[0].params
+    assert updated["channel"] == "DUBO" and "You answered" in text_of(updated)
