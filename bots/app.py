@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-slack-signature"
 RECENT_SIGNATURES = 10_000  # remembered in memory too (a replay comes within 5 minutes)
-GUARD_WAIT = 0.3  # seconds the replay check may wait for a busy database
+GUARD_WAIT = 0.1  # seconds the replay check may wait for a busy database
 
 
 def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:

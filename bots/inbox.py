@@ -31,7 +31,7 @@ from router.storage.schema import InboundRequest
 
 log = logging.getLogger(__name__)
 
-ACK_WAIT = 0.5  # seconds the record may wait for the write lock before it spools
+ACK_WAIT = 0.25  # seconds the record may wait for the write lock before it spools
 MAX_ATTEMPTS = 3  # a request that failed this often is given up (and the person told)
 SPOOL = "slack-inbox"
 
