@@ -77,7 +77,8 @@ def _ask(payload: dict[str, Any]) -> Message:
         button("Snooze me", SNOOZE_ME, ask_id),
         block_id=f"ask:{ask_id}",
     )
-    return {"text": text, "blocks": [*ask_blocks(payload), buttons]}
+    hint = context("Reply in this thread to answer, or press Answer for a longer one.")
+    return {"text": text, "blocks": [*ask_blocks(payload), buttons, hint]}
 
 
 def ask_done(payload: dict[str, Any], note: str) -> Message:

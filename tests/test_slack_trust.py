@@ -20,7 +20,7 @@ from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
-from router.storage.schema import Ask, Question
+from router.storage.schema import Answer, Ask, Question
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
@@ -386,3 +386,45 @@ def test_an_answer_submitted_while_an_import_holds_the_write_lock_closes_the_for
     assert relay["channel"] == "DUANA" and "Citra." in text_of(relay)
     updated = h.fake.wait_for("chat.update")[0].params
     assert updated["channel"] == "DUBO" and "You answered" in text_of(updated)
+
+
+# --- habits: answering by replying in the ask's thread -------------------------------------------
+
+
+def test_a_reply_in_the_ask_dm_thread_is_an_answer_relayed_to_the_asker(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    dm = next(
+        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
+    )
+    assert "Reply in this thread to answer" in text_of(dm)
+    h.settle()
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    reply = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "DUBO",
+        "user": "UBO",
+        "text": "Citra and Mosaic, dry hopped late.",
+        "ts": "1800000000.000200",
+        "thread_ts": ts,
+    }
+    assert h.event(reply, event_id="EvReply").status_code == 200
+    assert h.event(reply, event_id="EvReply", retry=1).status_code == 200  # Slack's retry
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    assert relay["channel"] == "DUANA" and "Citra and Mosaic" in text_of(relay)
+    updated = h.fake.wait_for("chat.update")[0].params
+    assert updated["channel"] == "DUBO" and updated["ts"] == ts
+    assert "You answered" in text_of(updated) and not buttons(updated)
+    h.settle()
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 1
+    # a reply by someone else, or outside an ask's thread, answers nothing
+    other = {**reply, "user": "UCY", "channel": "DUCY", "thread_ts": "1.0"}
+    h.event(other, event_id="EvOther")
+    h.event({"type": "app_home_opened", "user": "UCY", "tab": "home"}, event_id="EvCtl")
+    h.fake.wait_for("views.publish")
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 1
