@@ -25,6 +25,8 @@ DECLINE = "askaround_decline"
 SNOOZE_ME = "askaround_snooze"
 HELPFUL = "askaround_helpful"
 THANKS = "askaround_thanks"
+CLOSE = "askaround_close"
+CONNECT = "askaround_connect"
 ASK_ACTIONS = (ANSWER, PASS, DECLINE, SNOOZE_ME)
 ANSWER_ACTIONS = (HELPFUL, THANKS)
 

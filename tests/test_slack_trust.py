@@ -428,3 +428,58 @@ def test_a_reply_in_the_ask_dm_thread_is_an_answer_relayed_to_the_asker(
     h.fake.wait_for("views.publish")
     with h.bot.transaction() as session:
         assert session.scalar(select(func.count(Answer.id))) == 1
+
+
+# --- habits: close from the relayed answer, connect with who answered ---------------------------
+
+
+def _answered_by_bo(h: SlackHarness) -> tuple[dict[str, Any], str]:
+    """Ana asks, Bo answers: the relayed answer's message and its ts in Ana's DM."""
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    dm = next(
+        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
+    )
+    h.settle()
+    _answer_as(h, "UBO", dm, "Citra and Mosaic.")
+    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    h.settle()
+    return relay, h.fake.messages("DUANA")[0]["ts"]
+
+
+def test_the_asker_closes_from_the_answer_and_the_others_asks_say_answered_thanks(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    relay, relay_ts = _answered_by_bo(h)
+    updates_before = h.fake.count("chat.update")
+    h.click(
+        messages.CLOSE, buttons(relay)[messages.CLOSE], user="UANA", channel="DUANA", ts=relay_ts
+    )
+    updates = h.fake.wait_for("chat.update", updates_before + 2)
+    mine = next(u.params for u in updates if u.params["channel"] == "DUANA")
+    assert "You closed the question" in text_of(mine) and messages.CLOSE not in buttons(mine)
+    cy = next(u.params for u in updates if u.params["channel"] == "DUCY")
+    assert "Answered, thanks" in text_of(cy) and not buttons(cy)
+    with h.bot.transaction() as session:
+        assert session.scalars(select(Question.status)).one() == "closed"
+
+
+def test_connect_us_opens_a_group_dm_of_the_asker_and_who_answered(harness: SlackHarness) -> None:
+    h = harness
+    relay, relay_ts = _answered_by_bo(h)
+    h.click(
+        messages.CONNECT,
+        buttons(relay)[messages.CONNECT],
+        user="UANA",
+        channel="DUANA",
+        ts=relay_ts,
+    )
+    intro = next(
+        c.params
+        for c in h.fake.wait_for("chat.postMessage", 4)
+        if str(c.params["channel"]).startswith("G")
+    )
+    opened = h.fake.calls("conversations.open")
+    assert any(c.params.get("users") == "UANA,UBO" for c in opened)
+    assert "<@UANA>" in text_of(intro) and "<@UBO>" in text_of(intro)
+    assert "which hops for a hazy IPA?" in text_of(intro)
