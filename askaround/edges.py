@@ -12,11 +12,12 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
 from askaround.wiring import Services
+from router.delivery.channels import Channel
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -54,3 +55,13 @@ def register_mounts(app: FastAPI, services: Services) -> None:
         hook = getattr(module, "register_mounts", None)
         if hook is not None:
             hook(app, services)
+
+
+def delivery_channel(services: Services) -> Channel | None:
+    """The outbox channel an edge delivers through when it is configured (e.g. Slack DMs)."""
+    for module in edge_modules():
+        hook = getattr(module, "delivery_channel", None)
+        channel = hook(services) if hook is not None else None
+        if channel is not None:
+            return cast("Channel", channel)
+    return None

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from sqlalchemy.exc import OperationalError
 
 from askaround.wiring import Services
-from bots import actions, commands, events, install, views
+from bots import actions, commands, events, followups, install, views
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-slack-signature"
+RECENT_SIGNATURES = 10_000  # remembered in memory too (a replay comes within 5 minutes)
+GUARD_WAIT = 0.1  # seconds the replay check may wait for a busy database
 
 
 def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
@@ -53,6 +58,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
         app.enable_token_revocation_listeners()
     commands.register(app, bot)
     actions.register(app, bot)
+    followups.register(app, bot)
     views.register(app, bot)
     events.register(app, bot)
 
@@ -65,7 +71,24 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
 
 
 def _replay_guard(bot: SlackBot) -> Callable[..., BoltResponse | None]:
-    """Drop an HTTP request whose exact signature was seen before (a replay in the window)."""
+    """Drop an HTTP request whose exact signature was seen before (a replay in the window).
+
+    Signatures are remembered in this process and in ``seen_events``; when the database is busy
+    (an import holds SQLite's write lock) the guard does not wait for it, so the ack stays
+    quick: the process's memory still catches replays, and every listener is idempotent anyway
+    (a ``/ask`` by its trigger id, clicks by their ask or answer).
+    """
+    recent: OrderedDict[str, None] = OrderedDict()
+    lock = threading.Lock()
+
+    def seen_here(key: str) -> bool:
+        with lock:
+            if key in recent:
+                return True
+            recent[key] = None
+            while len(recent) > RECENT_SIGNATURES:
+                recent.popitem(last=False)
+            return False
 
     def guard(
         req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -74,8 +97,13 @@ def _replay_guard(bot: SlackBot) -> Callable[..., BoltResponse | None]:
         if req.mode != "http" or not signature:
             return next()
         key = "slack-sig:" + hashlib.sha256(signature.encode()).hexdigest()
-        with bot.transaction() as session:
-            first = bot.first_time(session, key)
+        first = not seen_here(key)
+        if first:
+            try:
+                with bot.database.transaction(wait=GUARD_WAIT) as session:
+                    first = bot.first_time(session, key)
+            except OperationalError:
+                log.info("database busy: replay check from memory only")
         if not first:
             log.warning("replayed Slack request ignored")
             return BoltResponse(status=200, body="")

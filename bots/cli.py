@@ -143,11 +143,18 @@ def register_commands(cli: CommandHooks) -> None:
     def deliver() -> None:
         """Send everything due in the outbox through Slack now (retries included)."""
         built = SlackBot.build(services())
+        released = built.courier.release_dead_workers()
         report = built.courier.deliver()
         typer.echo(
             f"sent {report.sent}, retrying {report.retrying}, dead {report.dead} "
             f"(of {report.claimed} claimed)"
+            + (f"; released {released} held by crashed workers" if released else "")
         )
+        for held in built.courier.held():
+            typer.echo(
+                f"held: {held.count} by {held.worker_id} until {held.until:%Y-%m-%d %H:%M} UTC "
+                "(that worker sends them, or they are due again then)"
+            )
 
     @slack_app.command("manifest")
     def manifest() -> None:

@@ -1,9 +1,11 @@
 """``/ask``: acknowledged at once (Slack allows 3 seconds), the work done after, the reply ephemeral.
 
-The ack function only parses: help and mistakes are answered in the ack itself, everything else
-is acknowledged empty (a question with "Finding the right people..."). The lazy function then
-applies the sub-command, or hands the question to the bot's routing pool, and the reply goes
-through the ``response_url``.
+The ack function parses, and for a question does the one write it must: the request goes to the
+bot's inbox (``bots.inbox``), so an acknowledged question is asked even if the process dies right
+after the ack. Help and mistakes are answered in the ack itself, everything else is acknowledged
+empty (a question with "Finding the right people..."). The lazy function then applies the
+sub-command, or hands the question to the bot's routing pool, and the reply goes through the
+``response_url``; the replay job asks whatever a dead process left owed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bots.subcommands import (
     parse_ask,
 )
 from router.errors import AskaroundError, InvalidInput
-from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.lifecycle import questions
 from router.network import preferences
 from router.search.indexing import embed_pending
@@ -38,11 +40,30 @@ from router.storage.schema import Person
 log = logging.getLogger(__name__)
 
 COMMAND = "/ask"
+COMMAND_KIND = "slack_command"
 WORKING = "Finding the right people to ask…"
+NOT_TAKEN = "I couldn't take that question right now; nothing was sent. Please try again."
+KEPT_FIELDS = (
+    "team_id",
+    "user_id",
+    "user_name",
+    "channel_id",
+    "text",
+    "response_url",
+    "trigger_id",
+)
+
+
+def request_key(command: dict[str, Any]) -> str:
+    """What makes one ``/ask`` itself: its trigger id (Slack re-sends carry the same one)."""
+    team = str(command.get("team_id") or "")
+    trigger = command.get("trigger_id") or command.get("response_url") or ""
+    return f"slack-command:{team}:{trigger}"
 
 
 def register(app: App, bot: SlackBot) -> None:
     """The ``/ask`` command."""
+    bot.replay_handlers[COMMAND_KIND] = carry_out_request
 
     def parse(command: dict[str, Any]) -> AskCommand:
         return parse_ask(str(command.get("text") or ""), max_chars=bot.settings.max_question_chars)
@@ -56,7 +77,23 @@ def register(app: App, bot: SlackBot) -> None:
         if isinstance(parsed, ShowHelp):
             ack(**messages.help_message(), response_type="ephemeral")
         elif isinstance(parsed, AskQuestion):
-            ack(text=WORKING, response_type="ephemeral")
+            # The one write before the ack: what was acknowledged survives a crash or restart.
+            try:
+                first = bot.inbox.record(
+                    key=request_key(command), kind=COMMAND_KIND, payload=_kept(command)
+                )
+            except Exception:
+                log.exception("recording /ask failed")
+                ack(**messages.error_message(NOT_TAKEN), response_type="ephemeral")
+                return
+            if first:
+                # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
+                # never takes the threads that acknowledge the next requests. (Submitted here,
+                # not in a lazy listener, which bolt may start before this function recorded.)
+                bot.routing.submit(carry_out_request, bot, request_key(command))
+                ack(text=WORKING, response_type="ephemeral")
+            else:
+                ack()  # the same /ask again (same trigger id): it is done once
         else:
             ack()
 
@@ -65,14 +102,9 @@ def register(app: App, bot: SlackBot) -> None:
             parsed = parse(command)
         except InvalidInput:
             return  # answered in the ack
-        if isinstance(parsed, ShowHelp):
-            return
-        if isinstance(parsed, AskQuestion):
-            # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
-            # never takes the threads that acknowledge the next requests.
-            bot.routing.submit(carry_out, command, parsed)
-        else:
-            carry_out(command, parsed)
+        if isinstance(parsed, ShowHelp | AskQuestion):
+            return  # answered in the ack; a question is on the routing pool already
+        carry_out(command, parsed)
 
     def carry_out(command: dict[str, Any], parsed: AskCommand) -> None:
         url = command.get("response_url")
@@ -97,6 +129,82 @@ def register(app: App, bot: SlackBot) -> None:
     app.command(COMMAND)(ack=ack_ask, lazy=[run_ask])
 
 
+def _kept(command: dict[str, Any]) -> dict[str, Any]:
+    return {name: command.get(name) for name in KEPT_FIELDS}
+
+
+def carry_out_request(bot: SlackBot, key: str) -> bool:
+    """Ask an acknowledged question (once, whoever gets there first); True if this call did."""
+    try:
+        bot.inbox.drain()
+        command = bot.inbox.payload(key)
+    except Exception:
+        log.exception("reading acknowledged /ask %s failed; the replay job retries it", key)
+        return False
+    if command is None:
+        return False  # carried out already, or never recorded
+    url = command.get("response_url")
+    try:
+        parsed = parse_ask(
+            str(command.get("text") or ""), max_chars=bot.settings.max_question_chars
+        )
+        if not isinstance(parsed, AskQuestion):
+            raise InvalidInput("that is not a question")
+        member = bot.member(
+            team_id=str(command.get("team_id") or ""),
+            user_id=str(command.get("user_id") or ""),
+            name_hint=command.get("user_name"),
+        )
+        reply = _ask(bot, member, parsed, key)
+    except AskaroundError as exc:
+        bot.inbox.failed(key, str(exc), final=True)
+        respond(url, messages.error_message(_sentence(str(exc))))
+        return False
+    except Exception as exc:
+        log.exception("/ask %s failed", key)
+        given_up = bot.inbox.failed(key, f"{type(exc).__name__}: {exc}")
+        note = "nothing was sent." if given_up else "I'll try again in a minute."
+        respond(url, messages.error_message(f"Something went wrong on our side; {note}"))
+        return False
+    if reply is None:
+        return False
+    respond(url, reply)
+    bot.courier.kick()
+    return True
+
+
+def _ask(bot: SlackBot, member: Member, parsed: AskQuestion, key: str) -> dict[str, Any] | None:
+    """The question asked and the request marked done in one transaction; None if done before."""
+    with bot.transaction() as session:
+        request = bot.inbox.claim(session, key)
+        if request is None:
+            return None
+        asked = questions.ask_question(
+            session,
+            router=bot.services.router,
+            settings=bot.settings,
+            network_id=member.network_id,
+            asker_id=member.person_id,
+            text=parsed.text,
+            now=bot.now(),
+            anonymous=parsed.anonymous,
+        )
+        bot.inbox.done(request)
+        slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
+    return _receipt(asked, anonymous=parsed.anonymous, slack_ids=slack_ids)
+
+
+def _receipt(
+    asked: questions.AskedQuestion, *, anonymous: bool, slack_ids: dict[int, str]
+) -> dict[str, Any]:
+    return messages.route_reply(
+        asked.route,
+        anonymous=anonymous,
+        asked_ids=slack_ids,
+        retry_at=asked.question.next_escalation_at if asked.question.status == "open" else None,
+    )
+
+
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
@@ -118,10 +226,15 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
                 anonymous=parsed.anonymous,
             )
             slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
-        return messages.route_reply(asked.route, anonymous=parsed.anonymous, asked_ids=slack_ids)
+        return messages.route_reply(
+            asked.route,
+            anonymous=parsed.anonymous,
+            asked_ids=slack_ids,
+            retry_at=asked.question.next_escalation_at if asked.question.status == "open" else None,
+        )
     if isinstance(parsed, ShowBalance):
         with bot.transaction() as session:
-            page = ledger.person_ledger(session, network_id=nid, person_id=pid)
+            page = privacy.visible_ledger(session, network_id=nid, person_id=pid)
         return messages.balance_message(page)
     if isinstance(parsed, SetOptOut):
         with bot.transaction() as session:

@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from router.delivery.channels import Channel
-from router.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due
+from router.delivery.outbox import (
+    DeliveryReport,
+    Held,
+    RetryPolicy,
+    deliver_due,
+    held_messages,
+    release_held,
+)
 from router.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,20 @@ Job = Callable[[datetime], object]
 
 def worker_name() -> str:
     return f"slack@{socket.gethostname()}:{os.getpid()}"
+
+
+def dead_here(worker_id: str) -> bool:
+    """A worker of this machine (``[slack@]host:pid``) whose process no longer runs."""
+    host, _, pid = worker_id.removeprefix("slack@").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 class Courier:
@@ -74,6 +95,21 @@ class Courier:
                 break
         return DeliveryReport(**totals)
 
+    def release_dead_workers(self) -> int:
+        """Free what crashed workers of this machine claimed, instead of waiting out the lease."""
+        with self._database().transaction() as session:
+            held = held_messages(session, now=self.clock())
+            dead = [h.worker_id for h in held if dead_here(h.worker_id)]
+            released = release_held(session, worker_ids=dead)
+        if released:
+            log.warning("released %d messages claimed by crashed workers %s", released, dead)
+        return released
+
+    def held(self) -> list[Held]:
+        """Messages other live workers hold right now (each is sent by them or freed later)."""
+        with self._database().transaction() as session:
+            return held_messages(session, now=self.clock())
+
     def run_jobs(self) -> None:
         """Run each periodic job once; one failing job does not stop the others."""
         now = self.clock()
@@ -91,6 +127,10 @@ class Courier:
     def start(self, interval: float = 60.0) -> None:
         """Also run the periodic jobs every ``interval`` seconds."""
         self._interval = interval
+        try:
+            self.release_dead_workers()
+        except Exception:
+            log.exception("releasing crashed workers' messages failed; their leases run out")
         self._ensure_thread(restart=True)
         self._wake.set()
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from askaround.edges import CommandHooks
 from askaround.wiring import Services
+from router.delivery.channels import Channel
 
 
 def register_commands(cli: CommandHooks) -> None:
@@ -21,3 +22,13 @@ def register_mounts(app: FastAPI, services: Services) -> None:
         from bots.http import mount_slack
 
         mount_slack(app, services)
+
+
+def delivery_channel(services: Services) -> Channel | None:
+    """Slack DMs, when a bot token (or OAuth) is configured: ``askaround worker`` sends them."""
+    settings = services.settings
+    if not (settings.slack_bot_token or settings.slack_client_id):
+        return None
+    from bots.runtime import slack_channel
+
+    return slack_channel(services)

@@ -1,4 +1,5 @@
-"""Events API: the Home tab, and members joining, changing or leaving.
+"""Events API: the Home tab, replies in an ask's thread (answers), and members joining, changing
+or leaving.
 
 Slack retries an event it thinks we missed (``X-Slack-Retry-Num``) with the same ``event_id``;
 each event is recorded in ``seen_events`` in the same transaction as its effect, so a retry
@@ -13,7 +14,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bots import home, workspace
+from bots import home, replies, workspace
 from bots.runtime import SlackBot
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def register(app: App, bot: SlackBot) -> None:
                 return
             network = workspace.team_network(session, team_id=team_id, now=bot.now())
             workspace.apply_member(session, network_id=network.id, user=user, now=bot.now())
+
+    @app.event("message")
+    def message(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
+        replies.thread_reply(bot, client, body, event)  # a reply in an ask's thread answers it
 
     app.event("user_change")(member_changed)
     app.event("team_join")(member_changed)

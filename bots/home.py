@@ -16,7 +16,7 @@ from bots import messages
 from bots.clients import SLACK_FAILURES
 from bots.messages import clip, context, escape, section
 from bots.runtime import SlackBot
-from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.ledger.favours import PersonLedger
 from router.lifecycle import questions
 from router.lifecycle.states import LIVE_QUESTION
@@ -56,7 +56,7 @@ def read_home(session: Session, *, network_id: int, person_id: int, settings: Se
         if q.status in LIVE_QUESTION
     ][:LISTED]
     return HomePage(
-        ledger=ledger.person_ledger(session, network_id=network_id, person_id=person_id),
+        ledger=privacy.visible_ledger(session, network_id=network_id, person_id=person_id),
         waiting=tuple((a.id, texts.get(a.question_id, "")) for a in asks),
         mine=tuple(mine),
         standing=preferences.standing(session, person=person, settings=settings),

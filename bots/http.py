@@ -8,15 +8,19 @@ outbox and runs the periodic jobs starts and stops with the app's lifespan.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from askaround.wiring import Services
+from bots import logs
 from bots.app import create_slack_app
 from bots.runtime import SlackBot
 from router.errors import Unavailable
@@ -41,8 +45,10 @@ def mount_slack(
     bot = bot or SlackBot.build(services)
     slack = create_slack_app(services, bot=bot)
 
+    secret = services.settings.slack_signing_secret or ""
+
     async def events(request: Request) -> Response:
-        return await _dispatch(slack, request)
+        return await _dispatch(slack, request, secret)
 
     fastapi_app.add_api_route(EVENTS_PATH, events, methods=["POST"], include_in_schema=False)
     if slack.oauth_flow is not None:
@@ -60,7 +66,8 @@ def mount_slack(
     return bot
 
 
-async def _bolt_request(request: Request) -> BoltRequest | Response:
+async def _bolt_request(request: Request, secret: str | None = None) -> BoltRequest | Response:
+    """The request for bolt, or the response refusing it (given ``secret``: as ``_malformed``)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
         return Response(status_code=413, content="request too large")
@@ -71,11 +78,13 @@ async def _bolt_request(request: Request) -> BoltRequest | Response:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return Response(status_code=400, content="request body is not UTF-8")
-    return BoltRequest(
-        body=text,
-        query=dict(request.query_params),
-        headers={key: [value] for key, value in request.headers.items()},
-    )
+    headers: dict[str, str | Sequence[str]] = {
+        key: [value] for key, value in request.headers.items()
+    }
+    refused = _malformed(text, headers, secret) if secret is not None else None
+    if refused is not None:
+        return refused
+    return BoltRequest(body=text, query=dict(request.query_params), headers=headers)
 
 
 def _response(bolt: BoltResponse) -> Response:
@@ -98,8 +107,66 @@ def _response(bolt: BoltResponse) -> Response:
     return response
 
 
-async def _dispatch(slack: App, request: Request) -> Response:
-    built = await _bolt_request(request)
+def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -> Response | None:
+    """A 401 or 400 for what bolt would turn into a traceback or a misleading reply, else None.
+
+    The signature is checked first (so an unsigned request learns nothing about its shape), then
+    the body must be what Slack sends: a JSON object, or a form whose ``payload`` is one, naming
+    the workspace it comes from.
+    """
+    if secret:
+        verifier = SignatureVerifier(secret)
+        timestamp = _first(headers, "x-slack-request-timestamp")
+        signature = _first(headers, "x-slack-signature")
+        if not verifier.is_valid(raw, timestamp, signature):
+            return Response(status_code=401, content="invalid request signature")
+    content_type = _first(headers, "content-type") or ""
+    try:
+        if content_type.startswith("application/json"):
+            body = json.loads(raw)
+        else:
+            form = parse_qs(raw, keep_blank_values=True)
+            body = {key: values[0] for key, values in form.items()}
+            if "payload" in body:
+                body = json.loads(body["payload"])
+    except ValueError:
+        return Response(status_code=400, content="malformed request body")
+    if not isinstance(body, dict):
+        return Response(status_code=400, content="malformed request body")
+    if body.get("type") in ("url_verification", "ssl_check") or body.get("ssl_check"):
+        return None
+    if not _team_of(body):
+        return Response(status_code=400, content="the request names no workspace (team_id)")
+    return None
+
+
+def _team_of(body: dict[str, Any]) -> str | None:
+    """The workspace a Slack request comes from, wherever its kind of payload puts it."""
+
+    def part(name: str) -> dict[str, Any]:
+        value = body.get(name)
+        return value if isinstance(value, dict) else {}
+
+    for value in (
+        body.get("team_id"),
+        part("team").get("id"),
+        part("user").get("team_id"),
+        part("view").get("team_id"),
+    ):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _first(headers: dict[str, str | Sequence[str]], name: str) -> str | None:
+    values = headers.get(name) or []
+    if isinstance(values, str):
+        return values
+    return str(values[0]) if values else None
+
+
+async def _dispatch(slack: App, request: Request, secret: str) -> Response:
+    built = await _bolt_request(request, secret)
     if isinstance(built, Response):
         return built
     result: BoltResponse = await run_in_threadpool(slack.dispatch, built)
@@ -123,6 +190,7 @@ def _run_with_lifespan(fastapi_app: FastAPI, bot: SlackBot) -> None:
 
     @asynccontextmanager
     async def lifespan(app: Any) -> AsyncIterator[Any]:
+        logs.configure()  # uvicorn configures only its own loggers
         bot.warm_up()
         bot.courier.start(interval=JOB_INTERVAL)
         try:

@@ -31,7 +31,15 @@ from router.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-BOT_SCOPES = ("commands", "chat:write", "im:write", "im:history", "users:read", "users:read.email")
+BOT_SCOPES = (
+    "commands",
+    "chat:write",
+    "im:write",
+    "im:history",
+    "mpim:write",
+    "users:read",
+    "users:read.email",
+)
 STATE_SECONDS = 600
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bots.subcommands import USAGE
+from router.errors import InvalidInput
 from router.ledger.favours import Debt, PersonLedger
 from router.routing.route import Candidate, Route
 
@@ -24,6 +25,8 @@ DECLINE = "askaround_decline"
 SNOOZE_ME = "askaround_snooze"
 HELPFUL = "askaround_helpful"
 THANKS = "askaround_thanks"
+CLOSE = "askaround_close"
+CONNECT = "askaround_connect"
 ASK_ACTIONS = (ANSWER, PASS, DECLINE, SNOOZE_ME)
 ANSWER_ACTIONS = (HELPFUL, THANKS)
 
@@ -102,29 +105,60 @@ def because(candidate: Candidate) -> str:
     return escape(candidate.because())
 
 
+SKIPPED_NOTE = (
+    "a better match was not asked:"  # the router's note for each person fairness left out
+)
+
+
+def distinct_notes(notes: tuple[str, ...] | list[str]) -> list[str]:
+    """Each note once, with how many times it applied ("3 better matches were not asked: ...")."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        counts[note] = counts.get(note, 0) + 1
+    shown = []
+    for note, count in counts.items():
+        if count > 1 and note.startswith(SKIPPED_NOTE):
+            note = f"{count} better matches were not asked:" + note.removeprefix(SKIPPED_NOTE)
+        elif count > 1:
+            note = f"{note} (×{count})"
+        shown.append(note)
+    return shown
+
+
 def route_reply(
-    route: Route, *, anonymous: bool, asked_ids: dict[int, str] | None = None
+    route: Route,
+    *,
+    anonymous: bool,
+    asked_ids: dict[int, str] | None = None,
+    retry_at: datetime | None = None,
 ) -> Message:
-    """The asker's ephemeral receipt: who was asked and why (or why nobody was)."""
+    """The asker's receipt: who was asked and why (or why nobody was, and when I look again)."""
     question = quote(route.question, 500)
+    notes = distinct_notes(route.notes)
     if not route.candidates:
-        why = "; ".join(route.notes) or "nobody matched"
-        text = f"I couldn't find anyone to ask ({why}). Nothing was sent."
-        return {"text": text, "blocks": [section(f"{question}\n{text}")]}
+        why = "; ".join(notes) or "nobody matched"
+        if retry_at is not None:
+            text = (
+                f"Nobody fits right now ({why}), so nothing was sent yet. I'll look again "
+                f"{when(retry_at)} and tell you whom I ask."
+            )
+        else:
+            text = f"I couldn't find anyone to ask ({why}). Nothing was sent."
+        return {"text": text, "blocks": [section(f"{question}\n{escape(text)}")]}
     lines = []
     for candidate in route.candidates:
         who = _mention(candidate, asked_ids)
         lines.append(f"• {who}: {because(candidate)}")
     who_asks = "without saying who asks" if anonymous else "on your behalf"
     head = f"I asked {len(route.candidates)} {'person' if len(route.candidates) == 1 else 'people'} {who_asks}:"
-    notes = [context(escape(note)) for note in route.notes]
+    note_blocks = [context(escape(note)) for note in notes]
     text = head + "\n" + "\n".join(lines)
     return {
         "text": text,
         "blocks": [
             section(question),
             section(text),
-            *notes,
+            *note_blocks,
             context("Answers come to you as a DM."),
         ],
     }
@@ -206,4 +240,8 @@ def parse_modal_metadata(metadata: str) -> tuple[int, str | None, str | None]:
     """The ask id and the DM (channel, ts) an answer modal was opened from."""
     ask, _, origin = metadata.partition("|")
     channel, _, ts = origin.partition(":")
+    if not ask.isascii() or not ask.isdigit():
+        raise InvalidInput(
+            "This answer form is out of date. Close it and press Answer on the question again."
+        )
     return int(ask), channel or None, ts or None

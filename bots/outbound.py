@@ -16,6 +16,8 @@ from typing import Any
 
 from bots.messages import (
     ANSWER,
+    CLOSE,
+    CONNECT,
     DECLINE,
     HELPFUL,
     PASS,
@@ -77,7 +79,8 @@ def _ask(payload: dict[str, Any]) -> Message:
         button("Snooze me", SNOOZE_ME, ask_id),
         block_id=f"ask:{ask_id}",
     )
-    return {"text": text, "blocks": [*ask_blocks(payload), buttons]}
+    hint = context("Reply in this thread to answer, or press Answer for a longer one.")
+    return {"text": text, "blocks": [*ask_blocks(payload), buttons, hint]}
 
 
 def ask_done(payload: dict[str, Any], note: str) -> Message:
@@ -88,6 +91,8 @@ def ask_done(payload: dict[str, Any], note: str) -> Message:
 
 def closed_note(payload: dict[str, Any]) -> str:
     reason = str(payload.get("reason") or "closed")
+    if reason == "closed":
+        return "Answered, thanks. No answer needed any more: the asker closed the question."
     return f"No answer needed any more: the question was {reason}."
 
 
@@ -109,15 +114,24 @@ def answer_blocks(payload: dict[str, Any]) -> list[Block]:
     ]
 
 
-def answer_buttons(answer_id: str, *, helpful: bool = False, thanked: bool = False) -> list[Block]:
+def answer_buttons(
+    answer_id: str, *, helpful: bool = False, thanked: bool = False, closed: bool = False
+) -> list[Block]:
     elements = []
     if not helpful:
         elements.append(button("Helpful", HELPFUL, answer_id, style="primary"))
     if not thanked:
         elements.append(button("Thanks", THANKS, answer_id))
+    if not closed:
+        elements.append(button("Close question", CLOSE, answer_id))
+    elements.append(button("Connect us", CONNECT, answer_id))
     done = [
         t
-        for t, flag in (("You marked it helpful.", helpful), ("You said thanks.", thanked))
+        for t, flag in (
+            ("You marked it helpful.", helpful),
+            ("You said thanks.", thanked),
+            ("You closed the question.", closed),
+        )
         if flag
     ]
     blocks: list[Block] = []
@@ -135,10 +149,15 @@ def _answer(payload: dict[str, Any]) -> Message:
     return {"text": text, "blocks": [*answer_blocks(payload), *answer_buttons(answer_id)]}
 
 
-def answer_update(payload: dict[str, Any], *, helpful: bool, thanked: bool) -> Message:
-    """The relayed answer after Helpful or Thanks: the buttons left, and what was done."""
+def answer_update(
+    payload: dict[str, Any], *, helpful: bool, thanked: bool, closed: bool = False
+) -> Message:
+    """The relayed answer after Helpful, Thanks or Close: the buttons left, and what was done."""
     answer_id = str(payload.get("answer_id", ""))
-    blocks = [*answer_blocks(payload), *answer_buttons(answer_id, helpful=helpful, thanked=thanked)]
+    blocks = [
+        *answer_blocks(payload),
+        *answer_buttons(answer_id, helpful=helpful, thanked=thanked, closed=closed),
+    ]
     return {"text": _answer(payload)["text"], "blocks": blocks}
 
 

@@ -24,6 +24,7 @@ from bots import install, workspace
 from bots.channel import SlackChannel
 from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
+from bots.inbox import SPOOL, Inbox
 from router.ledger.schedule import SummaryRun, enqueue_due_summaries
 from router.lifecycle import questions
 from router.settings import Settings
@@ -40,6 +41,15 @@ LISTENER_THREADS = 16  # acks and short listener work
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def slack_channel(services: Services) -> SlackChannel:
+    """The outbox's Slack channel on its own (for ``askaround worker``), tokens as the bot has."""
+    store = None
+    if install.multi_workspace(services.settings):
+        store = install.installation_store(services.settings, services.database)
+    clients = SlackClients(services.settings, tokens=install.token_lookup(store, services.settings))
+    return SlackChannel(database=services.database, clients=clients)
 
 
 @dataclass(frozen=True)
@@ -66,12 +76,17 @@ class SlackBot:
     ) -> None:
         self.services = services
         self.settings: Settings = services.settings
+        # kind of acknowledged request -> what carries it out; the listeners register theirs
+        self.replay_handlers: dict[str, Callable[[SlackBot, str], object]] = {}
         self.installations = installations
         self.clock = clock
         self.clients = clients or SlackClients(
             self.settings, tokens=install.token_lookup(installations, self.settings)
         )
         self.channel = SlackChannel(database=self._database(), clients=self.clients)
+        self.inbox = Inbox(
+            database=self._database(), spool_dir=self.settings.data_dir / SPOOL, clock=clock
+        )
         self.courier = Courier(
             database=self._database,
             channel=self.channel,
@@ -183,10 +198,25 @@ class SlackBot:
 
     def default_jobs(self) -> list[tuple[str, Job]]:
         return [
+            ("replay acknowledged requests", self.replay),
             ("lifecycle tick", self.tick),
             ("weekly summary", self.enqueue_summaries),
             ("forget old inbound ids", self.forget_seen),
         ]
+
+    def replay(self, now: datetime) -> int:
+        """Carry out what was acknowledged but not done (a crash, a restart, a busy database);
+        how many requests this call carried out."""
+        handlers = self.replay_handlers
+        self.inbox.drain()
+        done = 0
+        for key, kind in self.inbox.owed():
+            handler = handlers.get(kind)
+            if handler is None:
+                log.warning("acknowledged request %s of unknown kind %s left owed", key, kind)
+                continue
+            done += bool(handler(self, key))
+        return done
 
     def tick(self, now: datetime) -> object:
         """Escalate and expire questions (the core's ``tick``)."""

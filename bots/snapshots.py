@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from router.errors import NotFound
-from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.storage.schema import Answer, Ask, Person, Question
 
 
@@ -45,7 +45,7 @@ def favours_line(
     """The favours between an asked person and the asker, from the asked person's side."""
     if anonymous or person_id == asker_id:
         return None
-    pair = ledger.pair_balance(
+    pair = privacy.visible_pair_balance(
         session, network_id=network_id, person_id=person_id, other_id=asker_id
     )
     if not (pair.gave_count or pair.got_count):

@@ -13,6 +13,7 @@ import logging
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from askaround.wiring import Services
+from bots import logs
 from bots.app import create_slack_app
 from bots.clients import web_client
 from bots.runtime import SlackBot
@@ -34,9 +35,7 @@ def socket_handler(services: Services, *, bot: SlackBot) -> SocketModeHandler:
 
 def run_socket_mode(services: Services, *, interval: float = 60.0) -> None:
     """Connect and serve until interrupted; the courier runs alongside."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure()
     bot = SlackBot.build(services)
     handler = socket_handler(services, bot=bot)
     bot.warm_up()  # the model and each network's index load while the socket connects

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from router.errors import InvalidInput
+from router.lifecycle.question_text import question_text, visible
 
 MAX_SNOOZE = timedelta(days=90)
 MAX_BUDGET = 50
@@ -91,7 +92,7 @@ _ALIASES = {
 
 def parse_ask(text: str, *, max_chars: int) -> AskCommand:
     """The command in ``/ask`` text; InvalidInput with a helpful reply when it is not one."""
-    text = text.strip()
+    text = visible(text)
     if not text:
         return ShowHelp()
     if len(text) > max_chars:
@@ -105,15 +106,26 @@ def parse_ask(text: str, *, max_chars: int) -> AskCommand:
     if keyword == "anon":
         if not rest:
             raise InvalidInput("Add your question after `anon`, like `/ask anon how do I ...?`")
-        return AskQuestion(rest, anonymous=True)
+        return _question(rest, anonymous=True, max_chars=max_chars)
     if "?" in text or (keyword is None and rest):
-        return AskQuestion(text)
+        return _question(text, anonymous=False, max_chars=max_chars)
     if keyword is None:
         raise InvalidInput(
             f"I don't know the sub-command `{first}`. To ask a question, write it out in full "
             f"(ending with `?` helps).\n\n{USAGE}"
         )
     return _subcommand(keyword, rest)
+
+
+def _question(text: str, *, anonymous: bool, max_chars: int) -> AskQuestion:
+    """A question only when it has words: ``/ask ?`` is not sent to anyone."""
+    try:
+        return AskQuestion(question_text(text, max_chars=max_chars), anonymous=anonymous)
+    except InvalidInput:
+        raise InvalidInput(
+            "That question has no words in it. Write it out in full, "
+            "like `/ask which hops for a hazy IPA?`"
+        ) from None
 
 
 def _subcommand(keyword: str, rest: str) -> AskCommand:

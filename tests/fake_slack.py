@@ -269,8 +269,10 @@ class FakeSlack:
                 "bot_id": "BFAKE",
             }
         if method == "conversations.open":
-            users = str(params.get("users", ""))
-            return {"ok": True, "channel": {"id": "D" + users.split(",")[0]}}
+            users = str(params.get("users", "")).split(",")
+            if len(users) > 1:  # a group DM
+                return {"ok": True, "channel": {"id": "G" + "".join(sorted(users))}}
+            return {"ok": True, "channel": {"id": "D" + users[0]}}
         if method in ("chat.postMessage", "chat.postEphemeral"):
             channel = str(params.get("channel", ""))
             if not channel:

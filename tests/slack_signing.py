@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -43,8 +44,10 @@ def slash_command_body(
     response_url: str,
     team_id: str = "T0FAKE",
     command: str = "/ask",
-    trigger_id: str = "trig-1",
+    trigger_id: str | None = None,
 ) -> str:
+    """A slash command; each gets its own ``trigger_id`` as in Slack, unless one is given."""
+    trigger_id = trigger_id or f"trig-{uuid.uuid4().hex[:12]}"
     return urlencode(
         {
             "token": "legacy-verification-token",

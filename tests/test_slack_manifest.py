@@ -49,6 +49,8 @@ def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
     )
     if emails_read:
         used.add("users:read.email")
+    if 'conversations_open(users=f"{asker},{answerer}")' in (BOTS / "followups.py").read_text():
+        used.add("mpim:write")  # conversations.open with several users: a group DM
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert scopes == used
     assert set(install.BOT_SCOPES) == used  # what an OAuth install asks for
@@ -57,6 +59,7 @@ def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
 def test_the_manifest_has_the_one_command_and_the_events_handled() -> None:
     assert [c["command"] for c in MANIFEST["features"]["slash_commands"]] == [COMMAND]
     handled = set(re.findall(r"app\.event\(\"(\w+)\"\)", (BOTS / "events.py").read_text()))
+    handled = {"message.im" if name == "message" else name for name in handled}  # DMs only
     assert set(MANIFEST["settings"]["event_subscriptions"]["bot_events"]) == handled
     assert MANIFEST["settings"]["interactivity"]["is_enabled"] is True
     assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True

@@ -98,7 +98,12 @@ def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
     assert "You answered" in text_of(updated.params) and not buttons(updated.params)
     relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
     assert relay["channel"] == "DUANA" and answer in text_of(relay)
-    assert list(buttons(relay)) == [messages.HELPFUL, messages.THANKS]
+    assert list(buttons(relay)) == [
+        messages.HELPFUL,
+        messages.THANKS,
+        messages.CLOSE,
+        messages.CONNECT,
+    ]
     relay_ts = h.fake.messages("DUANA")[0]["ts"]
 
     # Ana clicks Helpful: the relay updates, the ledger has answer + helpful, Bo hears of it
@@ -110,7 +115,8 @@ def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
         ts=relay_ts,
     )
     relay_update = h.fake.wait_for("chat.update", 2)[-1].params
-    assert relay_update["ts"] == relay_ts and list(buttons(relay_update)) == [messages.THANKS]
+    assert relay_update["ts"] == relay_ts
+    assert list(buttons(relay_update)) == [messages.THANKS, messages.CLOSE, messages.CONNECT]
     note = h.fake.wait_for("chat.postMessage", 4)[-1].params
     assert note["channel"] == "DUBO" and "helpful" in text_of(note)
     with h.bot.transaction() as session:

@@ -14,6 +14,7 @@ from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Id, UtcDateTime
 from router.errors import InvalidInput
 from router.ledger import favours as ledger
+from router.ledger import privacy
 from router.network.people import get_person_by_id
 
 router = APIRouter(prefix="/v1/people", tags=["ledger"], responses=DATA_ERRORS)
@@ -37,7 +38,7 @@ def person_ledger(
 ) -> ledger.PersonLedger:
     """What a person gave and received, whom they owe and who owes them (largest first)."""
     _window(since, until)
-    return ledger.person_ledger(
+    return privacy.visible_ledger(
         session, network_id=network_id, person_id=person_id, since=since, until=until
     )
 
@@ -55,7 +56,7 @@ def pair_ledger(
     _window(since, until)
     for pid in (person_id, other_id):
         get_person_by_id(session, network_id=network_id, person_id=pid)
-    return ledger.pair_balance(
+    return privacy.visible_pair_balance(
         session,
         network_id=network_id,
         person_id=person_id,

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from askaround.cli.app import app, services
 from router.errors import InvalidInput
-from router.ledger.favours import network_totals, pair_balance, person_ledger
+from router.ledger.favours import network_totals
+from router.ledger.privacy import visible_ledger, visible_pair_balance
 from router.ledger.schedule import describe_run, enqueue_due_summaries
 from router.ledger.summary import build_weekly_summary
 from router.ledger.summary_text import render_network_summary, render_person_summary
@@ -67,7 +68,7 @@ def ledger(
         if person_id is not None and other is not None:
             _, other_id = _ids(session, network, other)
             assert other_id is not None
-            pair = pair_balance(
+            pair = visible_pair_balance(
                 session,
                 network_id=network_id,
                 person_id=person_id,
@@ -90,7 +91,7 @@ def ledger(
             )
             return
         if person_id is not None:
-            page = person_ledger(
+            page = visible_ledger(
                 session, network_id=network_id, person_id=person_id, since=start, until=end
             )
             if as_json:

@@ -11,8 +11,10 @@ from typing import Annotated
 
 import typer
 
+from askaround import edges
 from askaround.cli.app import app, services
 from askaround.cli.shutdown import GracefulStop
+from askaround.wiring import Services
 from router.delivery.channels import Channel, LogChannel, WebhookChannel
 from router.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due, outbox_counts
 from router.errors import InvalidInput
@@ -21,9 +23,32 @@ from router.errors import InvalidInput
 class ChannelKind(StrEnum):
     log = "log"
     webhook = "webhook"
+    slack = "slack"
 
 
-def _channel(kind: ChannelKind, log_file: Path | None, url: str | None, data_dir: Path) -> Channel:
+def _channel(
+    kind: ChannelKind | None, log_file: Path | None, url: str | None, svc: Services
+) -> Channel:
+    """Where messages go; with Slack configured only Slack, so no DM is marked sent unsent."""
+    settings = svc.settings
+    slack = bool(settings.slack_bot_token or settings.slack_client_id)
+    if kind is None:
+        kind = ChannelKind.slack if slack else ChannelKind.log
+    if kind is ChannelKind.slack:
+        if not slack:
+            raise InvalidInput(
+                "--channel slack needs ASKAROUND_SLACK_BOT_TOKEN (or OAuth settings)"
+            )
+        found = edges.delivery_channel(svc)
+        if found is None:  # pragma: no cover - the Slack edge is always installed with askaround
+            raise InvalidInput("no installed edge delivers Slack messages")
+        return found
+    if slack:
+        raise InvalidInput(
+            f"Slack is configured: --channel {kind} would mark Slack DMs sent without sending "
+            "them; leave --channel out (Slack) or let `askaround bot` deliver"
+        )
+    data_dir = settings.data_dir
     if kind is ChannelKind.webhook:
         if not url:
             raise InvalidInput("--channel webhook needs --url")
@@ -34,8 +59,11 @@ def _channel(kind: ChannelKind, log_file: Path | None, url: str | None, data_dir
 @app.command()
 def worker(
     channel: Annotated[
-        ChannelKind, typer.Option("--channel", help="Where messages go.")
-    ] = ChannelKind.log,
+        ChannelKind | None,
+        typer.Option(
+            "--channel", help="Where messages go (default: Slack when configured, else log)."
+        ),
+    ] = None,
     log_file: Annotated[Path | None, typer.Option("--log-file", help="For --channel log.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="For --channel webhook.")] = None,
     once: Annotated[
@@ -56,7 +84,7 @@ def worker(
     the rest of its batch is handed back at once for another worker.
     """
     svc = services()
-    sink = _channel(channel, log_file, url, svc.settings.data_dir)
+    sink = _channel(channel, log_file, url, svc)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     retry = RetryPolicy(lease=timedelta(seconds=lease))
     total = DeliveryReport()

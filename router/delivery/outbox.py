@@ -276,3 +276,56 @@ def outbox_counts(session: Session, *, network_id: int | None = None) -> dict[st
     counts = {"pending": 0, "sent": 0, "dead": 0}
     counts.update({str(status): int(count) for status, count in session.execute(query).tuples()})
     return counts
+
+
+@dataclass(frozen=True)
+class Held:
+    """Messages a worker has claimed and not settled: sent by it soon, or free when ``until``."""
+
+    worker_id: str
+    count: int
+    until: datetime
+
+
+def held_messages(session: Session, *, now: datetime) -> list[Held]:
+    """Pending messages under a live lease, by the worker holding them (its id before the '/')."""
+    rows = session.execute(
+        select(
+            OutboxMessage.locked_by,
+            func.count(OutboxMessage.id),
+            func.max(OutboxMessage.locked_until),
+        )
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.locked_by.is_not(None),
+            OutboxMessage.locked_until > now,
+        )
+        .group_by(OutboxMessage.locked_by)
+    ).tuples()
+    by_worker: dict[str, tuple[int, datetime]] = {}
+    for token, count, until in rows:
+        if until is None:
+            continue
+        worker = str(token).rsplit("/", 1)[0]
+        before = by_worker.get(worker)
+        total = int(count) + (before[0] if before else 0)
+        latest = until if before is None or until > before[1] else before[1]
+        by_worker[worker] = (total, latest)
+    return [Held(worker, count, until) for worker, (count, until) in sorted(by_worker.items())]
+
+
+def release_held(session: Session, *, worker_ids: list[str]) -> int:
+    """Free the leases of workers known to be gone (their process died): due again now."""
+    if not worker_ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            or_(*(OutboxMessage.locked_by.like(f"{worker[:60]}/%") for worker in worker_ids)),
+        )
+        .values(locked_by=None, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)

@@ -29,6 +29,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from router.ledger.balances import Window, pair_balances_of, pair_sums, totals_of
+from router.ledger.privacy import hidden_given
 from router.routing.route import Adjustment, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Ask, Network, Person
@@ -64,6 +65,16 @@ def gini(values: Sequence[float]) -> float:
 def _plural(count: float, word: str) -> str:
     shown = f"{count:g}"
     return f"{shown} {word}{'' if shown == '1' else 's'}"
+
+
+def _ago(elapsed: timedelta) -> str:
+    """How long ago, as a person says it: "just now", "5 minutes ago", "3 hours ago"."""
+    minutes = int(elapsed.total_seconds() // 60)
+    if minutes < 1:
+        return "just now"
+    if minutes < 60:
+        return f"{_plural(minutes, 'minute')} ago"
+    return f"{_plural(max(1, round(minutes / 60)), 'hour')} ago"
 
 
 class FairnessPolicy:
@@ -105,9 +116,8 @@ class FairnessPolicy:
                 adjustments[person_id] = Adjustment(exclude=True, reason=reason)
                 continue
             if last_at is not None and now - last_at < rest:
-                hours = max(1, round((now - last_at).total_seconds() / 3600))
                 adjustments[person_id] = Adjustment(
-                    exclude=True, reason=f"resting: asked {_plural(hours, 'hour')} ago"
+                    exclude=True, reason=f"resting: asked {_ago(now - last_at)}"
                 )
                 continue
             factor, reasons = 1.0, []
@@ -165,7 +175,14 @@ class FairnessPolicy:
         pairs = pair_sums(
             session, network_id=network_id, window=Window.as_of(now), between=(asker_id, ids)
         )
-        return {pair.other_id: pair.net for pair in pair_balances_of(asker_id, pairs)}
+        owed = {pair.other_id: pair.net for pair in pair_balances_of(asker_id, pairs)}
+        # what the asker gave anonymous askers is not theirs to be owed by name
+        for taker, weight in hidden_given(
+            session, network_id=network_id, giver_id=asker_id, window=Window.as_of(now)
+        ).items():
+            if taker in owed:
+                owed[taker] -= weight
+        return owed
 
     def _totals(
         self,

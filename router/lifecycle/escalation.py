@@ -19,6 +19,7 @@ from router.ledger.fairness import chosen_policy
 from router.lifecycle.asks import (
     Routing,
     asked_people,
+    lock_asking,
     notify,
     record_event,
     send_asks,
@@ -109,6 +110,7 @@ def escalate_questions(
                 detail={"rounds": question.round},
             )
             continue
+        lock_asking(session, network_id=question.network_id)
         route = router.route(
             session,
             network_id=question.network_id,

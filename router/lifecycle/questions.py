@@ -34,12 +34,14 @@ from router.lifecycle.answers import answer_ask, mark_helpful, thank_answer
 from router.lifecycle.asks import (
     Routing,
     ask_for,
+    lock_asking,
     open_question,
     record_event,
     send_asks,
     withdraw_pending_asks,
 )
 from router.lifecycle.escalation import tick
+from router.lifecycle.question_text import question_text
 from router.lifecycle.states import (
     AskStatus,
     QuestionStatus,
@@ -114,16 +116,11 @@ def ask_question(
     asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
     if asker.deactivated:
         raise PermissionDenied("a deactivated person cannot ask")
-    text = text.strip()
-    if not text:
-        raise InvalidInput("the question is empty")
-    if len(text) > settings.max_question_chars:
-        raise InvalidInput(
-            f"the question is {len(text)} characters; the limit is {settings.max_question_chars}"
-        )
+    text = question_text(text, max_chars=settings.max_question_chars)
     k = settings.default_k if k is None else k
     if not 1 <= k <= settings.max_k:
         raise InvalidInput(f"k must be between 1 and {settings.max_k}")
+    lock_asking(session, network_id=network_id)  # until commit: budgets are spent one at a time
     route = router.route(
         session,
         network_id=network_id,

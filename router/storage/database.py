@@ -19,13 +19,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x41534B52  # "ASKR"
 # Tables the migrations create that no ORM model maps: Slack's OAuth stores, used by slack_sdk.
 UNMAPPED_TABLES = frozenset({"slack_bots", "slack_installations", "slack_oauth_states"})
+BUSY_TIMEOUT_MS = 10_000
+SHORT_WAIT = "askaround_short_wait"  # marks a pooled connection whose lock wait was shortened
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run beside one writer; the busy timeout waits instead of failing at once."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -37,6 +39,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 POOL_SIZE = 8
 POOL_OVERFLOW = 4
 POOL_TIMEOUT_SECONDS = 10.0
+
+
+def _restore_busy_timeout(dbapi_connection: Any, record: Any) -> None:
+    """A connection lent with a short lock wait goes back to the pool with the usual one."""
+    if record is not None and record.info.pop(SHORT_WAIT, False):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
 
 
 def create_db_engine(url: str) -> Engine:
@@ -61,6 +71,7 @@ def create_db_engine(url: str) -> Engine:
             url, connect_args={"timeout": 10, "check_same_thread": False}, **pool
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "checkin", _restore_busy_timeout)
         return engine
     return create_engine(url, pool_pre_ping=True, **pool)
 
@@ -105,10 +116,26 @@ class Database:
         return current, head
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
-        """A session whose work commits on success and rolls back entirely on any error."""
+    def transaction(self, *, wait: float | None = None) -> Iterator[Session]:
+        """A session whose work commits on success and rolls back entirely on any error.
+
+        ``wait`` caps, in seconds, how long a write waits for another writer's lock (SQLite's
+        busy timeout, PostgreSQL's lock timeout) before failing with ``OperationalError``: for
+        work that must answer quickly (an acknowledgement) and has another way to go.
+        """
         with self.sessions() as session, session.begin():
+            if wait is not None:
+                self._shorten_wait(session, wait)
             yield session
+
+    def _shorten_wait(self, session: Session, wait: float) -> None:
+        connection = session.connection()
+        milliseconds = max(1, int(wait * 1000))
+        if self.is_sqlite:
+            connection.connection.info[SHORT_WAIT] = True
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={milliseconds}")
+        else:
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {milliseconds}")
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -1,7 +1,7 @@
 """The database schema: SQLAlchemy 2 typed tables, the same on SQLite and PostgreSQL."""
 
 from router.storage.schema.base import Base, UTCDateTime
-from router.storage.schema.delivery import ApiKey, OutboxMessage, SeenEvent
+from router.storage.schema.delivery import ApiKey, InboundRequest, OutboxMessage, SeenEvent
 from router.storage.schema.ledger import Favour
 from router.storage.schema.people import Evidence, EvidenceChange, ExternalId, Network, Person, Tie
 from router.storage.schema.questions import Answer, Ask, Question, QuestionEvent
@@ -15,6 +15,7 @@ __all__ = [
     "EvidenceChange",
     "ExternalId",
     "Favour",
+    "InboundRequest",
     "Network",
     "OutboxMessage",
     "Person",

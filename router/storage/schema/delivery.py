@@ -1,4 +1,5 @@
-"""Outbound messages (the transactional outbox), API keys, and inbound de-duplication."""
+"""Outbound messages (the transactional outbox), API keys, inbound de-duplication and requests
+acknowledged but not yet carried out."""
 
 from __future__ import annotations
 
@@ -65,3 +66,24 @@ class SeenEvent(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class InboundRequest(Base):
+    """A request an edge acknowledged and still owes its effect (a Slack ``/ask``).
+
+    Written in a short transaction before the acknowledgement, marked done in the same
+    transaction as the effect, so a crash or a restart between the two replays it instead of
+    losing it; ``key`` (e.g. a Slack trigger id) is unique, so a re-sent request is done once.
+    """
+
+    __tablename__ = "inbound_requests"
+    __table_args__ = (Index("ix_inbound_requests_pending", "done_at", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))  # slack_command
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
