@@ -115,11 +115,17 @@ class SlackBot:
                             select(Network.id).where(Network.slack_team_id.is_not(None))
                         )
                     )
-                for network_id in ids:
+            except Exception:
+                log.exception("listing networks to warm failed; each first question loads its own")
+                return
+            for network_id in ids:  # one network's bad data never stops the others warming
+                try:
                     with self.transaction() as session:
                         router.indexes.get(session, network_id=network_id)
-            except Exception:
-                log.exception("warming the routing indexes failed; the first question will")
+                except Exception:
+                    log.exception(
+                        "network #%d: its index did not load; retried per question", network_id
+                    )
 
         thread = threading.Thread(target=load, name="askaround-warm-up", daemon=True)
         thread.start()
