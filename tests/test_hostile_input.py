@@ -4,6 +4,7 @@ database cannot store, ids the importer would refuse, and one tenant's bad data 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -248,8 +249,9 @@ def test_serve_starts_and_reports_a_network_whose_index_cannot_load(
     now: datetime,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)
     monkeypatch.setenv("ASKAROUND_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("ASKAROUND_MODEL_NAME", "hashing-test")
@@ -273,10 +275,19 @@ def test_serve_starts_and_reports_a_network_whose_index_cannot_load(
         ensure_network(session, name="fine", now=now)
     database.dispose()
     started: dict[str, object] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app))
+    reported = f"network #{network.id}: its index did not load"
+
+    def run(app: object, **kwargs: object) -> None:
+        """Serving: wait (bounded) while the indexes load in the background."""
+        started.update(app=app)
+        deadline = time.monotonic() + 60
+        while reported not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    monkeypatch.setattr(uvicorn, "run", run)
     serve(network=None, host="127.0.0.1", port=8125)
     assert "app" in started  # it served
-    assert f"network #{network.id}: its index did not load" in capsys.readouterr().err
+    assert reported in caplog.text
 
 
 def test_only_a_busy_database_is_a_503_other_database_errors_are_bugs(tmp_path: Path) -> None:
