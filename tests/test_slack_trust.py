@@ -483,3 +483,34 @@ def test_connect_us_opens_a_group_dm_of_the_asker_and_who_answered(harness: Slac
     assert any(c.params.get("users") == "UANA,UBO" for c in opened)
     assert "<@UANA>" in text_of(intro) and "<@UBO>" in text_of(intro)
     assert "which hops for a hazy IPA?" in text_of(intro)
+
+
+def test_follow_ups_in_the_threads_are_relayed_both_ways(harness: SlackHarness) -> None:
+    h = harness
+    _, relay_ts = _answered_by_bo(h)
+    ask_ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    posted = h.fake.count("chat.postMessage")
+
+    def reply(user: str, channel: str, parent: str, text: str, event_id: str) -> None:
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "channel": channel,
+            "user": user,
+            "text": text,
+            "ts": f"1800000000.{event_id[-3:]}",
+            "thread_ts": parent,
+        }
+        assert h.event(event, event_id=event_id).status_code == 200
+
+    reply("UANA", "DUANA", relay_ts, "Late or in the whirlpool?", "EvF001")
+    to_bo = h.fake.wait_for("chat.postMessage", posted + 1)[-1].params
+    assert to_bo["channel"] == "DUBO" and to_bo["thread_ts"] == ask_ts
+    assert "Late or in the whirlpool?" in text_of(to_bo) and "Ana" in text_of(to_bo)
+
+    reply("UBO", "DUBO", ask_ts, "Day 3 of fermentation.", "EvF002")
+    to_ana = h.fake.wait_for("chat.postMessage", posted + 2)[-1].params
+    assert to_ana["channel"] == "DUANA" and to_ana["thread_ts"] == relay_ts
+    assert "Day 3 of fermentation." in text_of(to_ana)
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Answer.id))) == 1  # follow-ups are not answers
