@@ -9,11 +9,12 @@ import sqlite3
 import threading
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
 
-from bots import messages
+from bots import messages, shortcuts
 from bots.inbox import SPOOL
 from bots.runtime import SlackBot
 from router.ledger import privacy
@@ -21,6 +22,7 @@ from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
 from router.storage.schema import Answer, Ask, Question
+from tests import slack_signing
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
@@ -514,3 +516,51 @@ def test_follow_ups_in_the_threads_are_relayed_both_ways(harness: SlackHarness) 
     assert "Day 3 of fermentation." in text_of(to_ana)
     with h.bot.transaction() as session:
         assert session.scalar(select(func.count(Answer.id))) == 1  # follow-ups are not answers
+
+
+# --- habits: ask from any message ---------------------------------------------------------------
+
+
+def _shortcut(h: SlackHarness, *, invoker: str, author: str, text: str) -> None:
+    payload = {
+        "type": "message_action",
+        "callback_id": shortcuts.SHORTCUT,
+        "team": {"id": "T0FAKE", "domain": "fake"},
+        "user": {"id": invoker, "team_id": "T0FAKE"},
+        "channel": {"id": "C0GENERAL", "name": "general"},
+        "message": {"type": "message", "user": author, "text": text, "ts": "1700000000.000900"},
+        "trigger_id": "trig-shortcut",
+        "response_url": h.fake.response_url("shortcut"),
+        "message_ts": "1700000000.000900",
+    }
+    assert h.post(urlencode({"payload": json.dumps(payload)})).status_code == 200
+
+
+def test_a_message_shortcut_asks_only_once_its_author_consents(harness: SlackHarness) -> None:
+    h = harness
+    _shortcut(h, invoker="UDEE", author="UANA", text="Which hops for a hazy IPA?")
+    (confirm,) = h.fake.wait_for("chat.postEphemeral")
+    assert confirm.params["user"] == "UANA" and confirm.params["channel"] == "C0GENERAL"
+    assert "<@UDEE> suggested" in text_of(confirm.params)
+    told = h.fake.wait_for("response_url")[0]
+    assert "whether to ask it" in text_of(told.params)
+    assert _questions(h) == 0  # nothing is asked before the author says so
+    value = buttons(confirm.params)[shortcuts.ASK_IT]
+    h.post(
+        slack_signing.block_action_body(
+            action_id=shortcuts.ASK_IT,
+            value=value,
+            user_id="UANA",
+            channel_id="C0GENERAL",
+            message_ts="1700000000.000900",
+            response_url=h.fake.response_url("consent"),
+        )
+    )
+    h.fake.wait_for("chat.postMessage", 2)
+    with h.bot.transaction() as session:
+        question = session.scalars(select(Question)).one()
+        assert (
+            question.text == "Which hops for a hazy IPA?" and question.asker_id == h.people["UANA"]
+        )
+    receipt = h.fake.wait_for("response_url", 2)[-1]
+    assert receipt.path.endswith("/consent") and "<@UBO>" in str(receipt.params["text"])
