@@ -21,7 +21,7 @@ from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
-from router.storage.schema import Answer, Ask, Question
+from router.storage.schema import Answer, Ask, InboundRequest, Question
 from tests import slack_signing
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
@@ -564,3 +564,15 @@ def test_a_message_shortcut_asks_only_once_its_author_consents(harness: SlackHar
         )
     receipt = h.fake.wait_for("response_url", 2)[-1]
     assert receipt.path.endswith("/consent") and "<@UBO>" in str(receipt.params["text"])
+
+
+def test_carried_out_requests_are_forgotten_after_two_days_and_owed_ones_kept(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    h.fake.wait_for("response_url")
+    h.bot.inbox.record(key="owed", kind="slack_command", payload={})
+    h.bot.forget_seen(h.clock.at + timedelta(days=3))
+    with h.bot.transaction() as session:
+        assert list(session.scalars(select(InboundRequest.key))) == ["owed"]
