@@ -122,4 +122,4 @@ def _consent(bot: SlackBot, body: dict[str, Any], *, anonymous: bool) -> None:
     }
     key = commands.request_key(command)
     if bot.inbox.record(key=key, kind=commands.COMMAND_KIND, payload=command):
-        bot.routing.submit(commands.carry_out_request, bot, key)
+        bot.routing.submit(commands.carry_out_request, bot, key)  # routing has its own pool
