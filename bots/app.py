@@ -21,7 +21,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.exc import OperationalError
 
 from askaround.wiring import Services
-from bots import actions, commands, events, followups, install, views
+from bots import actions, commands, events, followups, install, shortcuts, views
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
@@ -59,6 +59,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
     commands.register(app, bot)
     actions.register(app, bot)
     followups.register(app, bot)
+    shortcuts.register(app, bot)
     views.register(app, bot)
     events.register(app, bot)
 

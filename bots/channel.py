@@ -107,7 +107,8 @@ class SlackChannel:
             ts = self._already_posted(target.team_id, dm, message.idempotency_key)
         if ts is None:
             ts = self._post(target.team_id, dm, content, message.idempotency_key, thread_ts)
-        self._remember(message, dm, ts, threaded=threaded and thread_ts is None)
+        remember = threaded and thread_ts is None and message.kind != outbound.FOLLOWUP
+        self._remember(message, dm, ts, threaded=remember)
         result: dict[str, Any] = {"channel": dm, "ts": ts}
         if thread_ts:
             result["thread_ts"] = thread_ts
@@ -133,6 +134,9 @@ class SlackChannel:
                     select(Question.channel_ref).where(Question.id == question_id)
                 )
             ask_id = message.payload.get("ask_id")
+            if message.kind == outbound.FOLLOWUP and isinstance(ask_id, int):
+                # to the person who answered: in the thread of their ask DM, where they reply
+                thread = session.scalar(select(Ask.channel_ref).where(Ask.id == ask_id))
             ask_ref, ask_payload, extra, stale = None, None, None, None
             if message.kind == "ask" and isinstance(ask_id, int):
                 with suppress(NotFound):  # an ask deleted since: its message still goes out

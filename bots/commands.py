@@ -90,7 +90,10 @@ def register(app: App, bot: SlackBot) -> None:
                 # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
                 # never takes the threads that acknowledge the next requests. (Submitted here,
                 # not in a lazy listener, which bolt may start before this function recorded.)
-                bot.routing.submit(carry_out_request, bot, request_key(command))
+                try:
+                    bot.routing.submit(carry_out_request, bot, request_key(command))
+                except RuntimeError:  # shutting down: recorded, so the next start asks it
+                    log.warning("/ask recorded while stopping; it is asked after the restart")
                 ack(text=WORKING, response_type="ephemeral")
             else:
                 ack()  # the same /ask again (same trigger id): it is done once

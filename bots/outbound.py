@@ -38,8 +38,11 @@ from router.delivery.channels import OutboundMessage
 # reasons that read right to the person asked (social and fairness ones speak to the asker)
 YOUR_REASONS = frozenset({"evidence", "activity"})
 
-# messages to the asker about their question: threaded under the first one
-THREADED_KINDS = frozenset({"answer", "escalated", "expired"})
+FOLLOWUP = "followup"  # a thread reply relayed between the asker and who answered (bots.replies)
+
+# messages about a question: threaded under the asker's first one (a follow-up to the person
+# who answered: under their ask DM)
+THREADED_KINDS = frozenset({"answer", "escalated", "expired", FOLLOWUP})
 
 
 def render(message: OutboundMessage) -> Message:
@@ -161,6 +164,20 @@ def answer_update(
     return {"text": _answer(payload)["text"], "blocks": blocks}
 
 
+def _followup(payload: dict[str, Any]) -> Message:
+    who = escape(str(payload.get("sender") or "Someone"))
+    said = escape(str(payload.get("text") or ""))
+    text = f"{who} follows up: {clip(str(payload.get('text') or ''), 200)}"
+    return {
+        "text": text,
+        "blocks": [
+            section(f"*{who}* follows up on {quote(str(payload.get('question', '')), 300)}"),
+            section(said),
+            context("Reply in this thread to answer back."),
+        ],
+    }
+
+
 def _escalated(payload: dict[str, Any]) -> Message:
     names = [escape(str(n)) for n in payload.get("asked") or []]
     who = f": {', '.join(names)}" if names else ""
@@ -247,6 +264,7 @@ _RENDERERS = {
     "closed": _closed,
     "answer": _answer,
     "escalated": _escalated,
+    FOLLOWUP: _followup,
     "expired": _expired,
     "helpful": _helpful,
     "thanks": _thanks,

@@ -30,7 +30,7 @@ from router.lifecycle import questions
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.idempotency import insert_once
-from router.storage.schema import Network, SeenEvent
+from router.storage.schema import InboundRequest, Network, SeenEvent
 
 log = logging.getLogger(__name__)
 
@@ -244,5 +244,12 @@ class SlackBot:
         return total
 
     def forget_seen(self, now: datetime) -> object:
+        """Forget inbound ids and carried-out requests older than Slack would retry them."""
         with self.transaction() as session:
+            session.execute(
+                delete(InboundRequest).where(
+                    InboundRequest.done_at.is_not(None),
+                    InboundRequest.done_at < now - SEEN_EVENTS_KEPT,
+                )
+            )
             return session.execute(delete(SeenEvent).where(SeenEvent.at < now - SEEN_EVENTS_KEPT))

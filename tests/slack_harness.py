@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, or_, select
 
 from askaround.wiring import Services
+from bots import messages
 from bots.http import mount_slack
 from bots.runtime import SlackBot
 from router.delivery.outbox import outbox_counts
@@ -176,6 +177,25 @@ def text_of(call_params: dict[str, Any]) -> str:
         view = json.loads(view)
     shown = view.get("blocks") if isinstance(view, dict) else call_params.get("blocks")
     return json.dumps(shown or [], ensure_ascii=False) + str(call_params.get("text") or "")
+
+
+def answer_as(h: SlackHarness, user: str, dm: dict[str, Any], answer: str) -> None:
+    """``user`` presses Answer on their ask DM and submits ``answer`` in the modal."""
+    channel = f"D{user}"
+    ask_id = buttons(dm)[messages.ANSWER]
+    ts = next(m["ts"] for m in h.fake.messages(channel) if buttons(m))
+    before = h.fake.count("views.open")
+    h.click(messages.ANSWER, ask_id, user=user, channel=channel, ts=ts)
+    opened = h.fake.wait_for("views.open", before + 1)[-1]
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    response = h.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata=view["private_metadata"],
+        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": answer}}},
+        user=user,
+    )
+    assert response.status_code == 200
 
 
 class GatedRouter:

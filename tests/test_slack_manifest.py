@@ -17,6 +17,7 @@ MANIFEST = yaml.safe_load((BOTS / "manifest.yml").read_text())
 METHOD_SCOPES = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
     "conversations_open": "im:write",
     "conversations_history": "im:history",
     "users_list": "users:read",

@@ -4,7 +4,6 @@ requests signed as Slack signs them."""
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 from datetime import timedelta
@@ -20,9 +19,9 @@ from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
 from router.search.indexing import embed_pending
-from router.storage.schema import Answer, Ask, Question
+from router.storage.schema import Ask, InboundRequest, Question
 from tests.conftest import PG_URL
-from tests.slack_harness import SlackHarness, buttons, harness, text_of
+from tests.slack_harness import SlackHarness, answer_as, buttons, harness, text_of
 from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, network_id, slack_settings
 
@@ -145,25 +144,6 @@ def test_an_answer_form_with_a_broken_private_metadata_says_so_in_words(
 # --- 1: an anonymous asker stays anonymous -----------------------------------------------------
 
 
-def _answer_as(h: SlackHarness, user: str, dm: dict[str, Any], answer: str) -> None:
-    """``user`` presses Answer on their ask DM and submits ``answer`` in the modal."""
-    channel = f"D{user}"
-    ask_id = buttons(dm)[messages.ANSWER]
-    ts = next(m["ts"] for m in h.fake.messages(channel) if buttons(m))
-    before = h.fake.count("views.open")
-    h.click(messages.ANSWER, ask_id, user=user, channel=channel, ts=ts)
-    opened = h.fake.wait_for("views.open", before + 1)[-1]
-    view = opened.params["view"]
-    view = json.loads(view) if isinstance(view, str) else view
-    response = h.submit(
-        callback_id=messages.ANSWER_MODAL,
-        private_metadata=view["private_metadata"],
-        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": answer}}},
-        user=user,
-    )
-    assert response.status_code == 200
-
-
 def test_the_person_who_answered_an_anonymous_question_never_sees_who_asked(
     harness: SlackHarness,
 ) -> None:
@@ -172,7 +152,7 @@ def test_the_person_who_answered_an_anonymous_question_never_sees_who_asked(
     dm = next(
         c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
     )
-    _answer_as(h, "UBO", dm, "Citra and Mosaic.")
+    answer_as(h, "UBO", dm, "Citra and Mosaic.")
     relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
     assert relay["channel"] == "DUANA"
     h.click(
@@ -388,98 +368,13 @@ def test_an_answer_submitted_while_an_import_holds_the_write_lock_closes_the_for
     assert updated["channel"] == "DUBO" and "You answered" in text_of(updated)
 
 
-# --- habits: answering by replying in the ask's thread -------------------------------------------
-
-
-def test_a_reply_in_the_ask_dm_thread_is_an_answer_relayed_to_the_asker(
+def test_carried_out_requests_are_forgotten_after_two_days_and_owed_ones_kept(
     harness: SlackHarness,
 ) -> None:
     h = harness
     h.slash("which hops for a hazy IPA?", user="UANA")
-    dm = next(
-        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
-    )
-    assert "Reply in this thread to answer" in text_of(dm)
-    h.settle()
-    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
-    reply = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "DUBO",
-        "user": "UBO",
-        "text": "Citra and Mosaic, dry hopped late.",
-        "ts": "1800000000.000200",
-        "thread_ts": ts,
-    }
-    assert h.event(reply, event_id="EvReply").status_code == 200
-    assert h.event(reply, event_id="EvReply", retry=1).status_code == 200  # Slack's retry
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
-    assert relay["channel"] == "DUANA" and "Citra and Mosaic" in text_of(relay)
-    updated = h.fake.wait_for("chat.update")[0].params
-    assert updated["channel"] == "DUBO" and updated["ts"] == ts
-    assert "You answered" in text_of(updated) and not buttons(updated)
-    h.settle()
+    h.fake.wait_for("response_url")
+    h.bot.inbox.record(key="owed", kind="slack_command", payload={})
+    h.bot.forget_seen(h.clock.at + timedelta(days=3))
     with h.bot.transaction() as session:
-        assert session.scalar(select(func.count(Answer.id))) == 1
-    # a reply by someone else, or outside an ask's thread, answers nothing
-    other = {**reply, "user": "UCY", "channel": "DUCY", "thread_ts": "1.0"}
-    h.event(other, event_id="EvOther")
-    h.event({"type": "app_home_opened", "user": "UCY", "tab": "home"}, event_id="EvCtl")
-    h.fake.wait_for("views.publish")
-    with h.bot.transaction() as session:
-        assert session.scalar(select(func.count(Answer.id))) == 1
-
-
-# --- habits: close from the relayed answer, connect with who answered ---------------------------
-
-
-def _answered_by_bo(h: SlackHarness) -> tuple[dict[str, Any], str]:
-    """Ana asks, Bo answers: the relayed answer's message and its ts in Ana's DM."""
-    h.slash("which hops for a hazy IPA?", user="UANA")
-    dm = next(
-        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
-    )
-    h.settle()
-    _answer_as(h, "UBO", dm, "Citra and Mosaic.")
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
-    h.settle()
-    return relay, h.fake.messages("DUANA")[0]["ts"]
-
-
-def test_the_asker_closes_from_the_answer_and_the_others_asks_say_answered_thanks(
-    harness: SlackHarness,
-) -> None:
-    h = harness
-    relay, relay_ts = _answered_by_bo(h)
-    updates_before = h.fake.count("chat.update")
-    h.click(
-        messages.CLOSE, buttons(relay)[messages.CLOSE], user="UANA", channel="DUANA", ts=relay_ts
-    )
-    updates = h.fake.wait_for("chat.update", updates_before + 2)
-    mine = next(u.params for u in updates if u.params["channel"] == "DUANA")
-    assert "You closed the question" in text_of(mine) and messages.CLOSE not in buttons(mine)
-    cy = next(u.params for u in updates if u.params["channel"] == "DUCY")
-    assert "Answered, thanks" in text_of(cy) and not buttons(cy)
-    with h.bot.transaction() as session:
-        assert session.scalars(select(Question.status)).one() == "closed"
-
-
-def test_connect_us_opens_a_group_dm_of_the_asker_and_who_answered(harness: SlackHarness) -> None:
-    h = harness
-    relay, relay_ts = _answered_by_bo(h)
-    h.click(
-        messages.CONNECT,
-        buttons(relay)[messages.CONNECT],
-        user="UANA",
-        channel="DUANA",
-        ts=relay_ts,
-    )
-    intro = next(
-        c.params
-        for c in h.fake.wait_for("chat.postMessage", 4)
-        if str(c.params["channel"]).startswith("G")
-    )
-    opened = h.fake.calls("conversations.open")
-    assert any(c.params.get("users") == "UANA,UBO" for c in opened)
-    assert "<@UANA>" in text_of(intro) and "<@UBO>" in text_of(intro)
-    assert "which hops for a hazy IPA?" in text_of(intro)
+        assert list(session.scalars(select(InboundRequest.key))) == ["owed"]
