@@ -28,6 +28,8 @@ from askaround.api.app import ROUTERS
 from router.settings import Settings
 from tests.api_client import ApiHarness, Tenant
 
+pytestmark = pytest.mark.slow  # every operation of the API, fuzzed
+
 EXAMPLES = 25
 CHECKS = [
     not_a_server_error,

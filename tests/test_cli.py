@@ -10,6 +10,8 @@ import pytest
 
 from router.settings import Settings
 
+pytestmark = pytest.mark.slow  # every test here starts `python -m askaround`
+
 
 def run_cli(
     settings: Settings, *args: str, env_extra: dict[str, str] | None = None
@@ -71,9 +73,7 @@ def test_summary_send_twice_queues_each_person_once(settings: Settings) -> None:
 
 def test_summary_send_honours_network_and_week_with_slack_configured(settings: Settings) -> None:
     assert run_cli(settings, "demo").returncode == 0
-    slack = {"ASKAROUND_SLACK_BOT_TOKEN": "xoxb-test"}
-    unknown = run_cli(settings, "summary", "send", "--network", "nowhere", env_extra=slack)
-    assert unknown.returncode == 2 and "no network named 'nowhere'" in unknown.stderr
+    slack = {"ASKAROUND_SLACK_BOT_TOKEN": "xoxb-test"}  # unknown networks: the test above
     future = run_cli(
         settings, "summary", "send", "--network", "demo", "--week", "2099-W01", env_extra=slack
     )

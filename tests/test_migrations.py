@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from typer.testing import CliRunner
 
+from askaround.cli.registry import build_cli
 from router.ledger.favours import person_ledger
 from router.lifecycle.views import pending_asks
 from router.storage.database import UNMAPPED_TABLES, Database
@@ -81,6 +83,7 @@ def _cli(database_url: str, tmp_path: Path, *args: str) -> subprocess.Popen[str]
     )
 
 
+@pytest.mark.slow
 def test_four_processes_migrating_an_empty_postgresql_schema_at_once_all_succeed(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -97,19 +100,31 @@ def test_four_processes_migrating_an_empty_postgresql_schema_at_once_all_succeed
     assert current == head
 
 
-def test_migrate_command_upgrades_downgrades_and_reports(database_url: str, tmp_path: Path) -> None:
-    def run(*args: str) -> tuple[int, str, str]:
-        process = _cli(database_url, tmp_path, "migrate", *args)
-        out, err = process.communicate(timeout=120)
-        return process.returncode, out, err
+def test_migrate_command_upgrades_downgrades_and_reports(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASKAROUND_DATABASE_URL", database_url)
+    monkeypatch.setenv("ASKAROUND_DATA_DIR", str(tmp_path))
+    app, runner = build_cli(), CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["migrate", *args])
+        return result.exit_code, result.output
 
     behind = run("status")
     assert behind[0] == 1 and "run `askaround migrate`" in behind[1]
     up = run()
-    assert up[0] == 0 and "(was empty)" in up[1], up[2]
+    assert up[0] == 0 and "(was empty)" in up[1], up
     assert run("status")[1].strip().endswith("up to date")
     down = run("downgrade", "0002")
-    assert down[0] == 0 and down[1].startswith("schema at 0002"), down[2]
+    assert down[0] == 0 and down[1].startswith("schema at 0002"), down
     assert run("status")[0] == 1
     again = run()
     assert again[0] == 0 and "(was 0002)" in again[1]
+
+
+@pytest.mark.slow
+def test_a_command_exit_code_reaches_the_shell(database_url: str, tmp_path: Path) -> None:
+    process = _cli(database_url, tmp_path, "migrate", "status")
+    out, _ = process.communicate(timeout=120)
+    assert process.returncode == 1 and "run `askaround migrate`" in out

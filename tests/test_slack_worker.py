@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from askaround.cli.app import app, register_all
+from askaround.cli.registry import build_cli
 from askaround.wiring import Services
 from router.errors import InvalidInput
 from router.lifecycle import questions
@@ -39,7 +39,7 @@ def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    register_all()
+    build_cli()
 
 
 def _ask(settings: Settings, database: Database, now: datetime) -> None:
@@ -78,7 +78,7 @@ def test_the_worker_sends_slack_dms_through_slack(
 ) -> None:
     _ask(slack_settings, database, now)
     _env(monkeypatch, slack_settings)
-    result = CliRunner().invoke(app, ["worker", "--once"])
+    result = CliRunner().invoke(build_cli(), ["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert "sent 2" in result.output
     assert {c.params["channel"] for c in fake_slack.calls("chat.postMessage")} == {"DUBO", "DUCY"}
@@ -94,7 +94,7 @@ def test_the_worker_refuses_a_log_channel_that_would_swallow_slack_dms(
 ) -> None:
     _ask(slack_settings, database, now)
     _env(monkeypatch, slack_settings)
-    result = CliRunner().invoke(app, ["worker", "--once", "--channel", "log"])
+    result = CliRunner().invoke(build_cli(), ["worker", "--once", "--channel", "log"])
     assert result.exit_code != 0
     assert isinstance(result.exception, InvalidInput)  # the CLI's one-line error
     assert "Slack is configured" in str(result.exception)
@@ -138,7 +138,7 @@ def test_dms_claimed_by_a_crashed_worker_are_sent_without_waiting_out_the_lease(
     _ask(slack_settings, database, now)
     _claimed_by(database, f"slack@{socket.gethostname()}:{_dead_pid()}", datetime.now(UTC))
     _env(monkeypatch, slack_settings)
-    result = CliRunner().invoke(app, ["slack", "deliver"])
+    result = CliRunner().invoke(build_cli(), ["slack", "deliver"])
     assert result.exit_code == 0, result.output
     assert "sent 2" in result.output and "released 2 held by crashed workers" in result.output
     assert fake_slack.count("chat.postMessage") == 2
@@ -154,7 +154,7 @@ def test_slack_deliver_says_which_messages_another_worker_holds(
     _ask(slack_settings, database, now)
     _claimed_by(database, "slack@another-machine:42", datetime.now(UTC))
     _env(monkeypatch, slack_settings)
-    result = CliRunner().invoke(app, ["slack", "deliver"])
+    result = CliRunner().invoke(build_cli(), ["slack", "deliver"])
     assert result.exit_code == 0, result.output
     assert "sent 0" in result.output
     assert "held: 2 by slack@another-machine:42 until" in result.output
