@@ -12,10 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import delete, func, select, text, update
 
 from router.network import people
 from router.routing.router import Router
+from router.search import lexical
 from router.search.embedding import HashingEmbedder
 from router.search.indexing import embed_network
 from router.search.lexical import LexicalIndex, tokenize
@@ -198,7 +200,11 @@ def test_readers_never_see_a_half_written_index_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["n.index"]
 
 
-def test_bm25_over_posting_lists_scores_like_the_textbook_formula() -> None:
+@pytest.mark.parametrize("merge_at", [256, 2])
+def test_bm25_over_posting_lists_scores_like_the_textbook_formula(
+    merge_at: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lexical, "PENDING_MERGE_MIN", merge_at)  # 2: tails merge all the time
     rng = np.random.default_rng(7)
     words = [f"w{n}" for n in range(40)]
     docs = {i: " ".join(rng.choice(words, size=int(rng.integers(1, 12)))) for i in range(600)}

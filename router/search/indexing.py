@@ -449,7 +449,6 @@ class IndexCache:
                     index.vectors.add(
                         np.asarray([r.id for r in needs_vector], dtype=np.int64), embedded
                     )
-                index.lexical.flush()  # searches under the read lock then never write
                 index.cursor = int(changes[-1].seq)
                 index.changed = True
             applied += len(changes)

@@ -39,6 +39,9 @@ _STOP_TEXT = """
 STOPWORDS = frozenset(_STOP_TEXT.split())
 COMMON_TERM_CAP = 50_000
 BULK_MIN = 256  # below this many documents an add goes to the per-term pending lists
+PENDING_MERGE_MIN = 256  # a pending tail is merged once it is this long and 5% of its posting
+_NO_ROWS = np.zeros(0, dtype=np.int32)
+_NO_COUNTS = np.zeros(0, dtype=np.float32)
 
 
 def tokenize(text: str) -> list[str]:
@@ -98,7 +101,7 @@ class LexicalIndex:
         self._lengths = _Column(np.float32)
         self._alive = _Column(np.bool_)
         self._postings: dict[str, _Posting] = {}
-        self._pending: dict[str, array[int]] = {}  # row, tf, row, tf, ... added since last search
+        self._pending: dict[str, array[int]] = {}  # row, tf, ... not yet merged
         self._total_length = 0
         self._live = 0
 
@@ -125,9 +128,16 @@ class LexicalIndex:
         self._total_length += sum(lengths)
         self._live += len(evidence_ids)
         if len(evidence_ids) < BULK_MIN:
+            touched: set[str] = set()
             for offset, terms in enumerate(counts):
                 for term, tf in terms.items():
                     self._pending.setdefault(term, array("i")).extend((first + offset, tf))
+                    touched.add(term)
+            for term in touched:  # a term's posting is rewritten only once its tail is large
+                posting = self._postings.get(term)
+                size = len(posting.rows) if posting is not None else 0
+                if len(self._pending[term]) // 2 >= max(PENDING_MERGE_MIN, size // 20):
+                    self._merge_pending(term)
             return
         self._add_bulk(first, counts)
 
@@ -176,16 +186,31 @@ class LexicalIndex:
             self._live -= 1
 
     def flush(self) -> None:
-        """Merge every pending posting now, so later searches only read."""
+        """Merge every pending tail into its posting (after a bulk build, to stay compact)."""
         for term in list(self._pending):
-            self._posting(term)
+            self._merge_pending(term)
 
-    def _posting(self, term: str) -> _Posting | None:
+    def _merge_pending(self, term: str) -> None:
         pending = self._pending.pop(term, None)
         if pending is not None:
-            pairs = np.frombuffer(pending, dtype=np.int32).reshape(-1, 2)
+            pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
             self._merge(term, pairs[:, 0].copy(), pairs[:, 1].astype(np.float32))
-        return self._postings.get(term)
+
+    def _posting(self, term: str) -> tuple[Rows, Counts, Rows, Counts] | None:
+        """A term's rows and counts (all, then the scored part), pending tail included; reads only."""
+        posting = self._postings.get(term)
+        pending = self._pending.get(term)
+        if posting is None and pending is None:
+            return None
+        rows, tfs = (posting.rows, posting.tfs) if posting else (_NO_ROWS, _NO_COUNTS)
+        scored_rows, scored_tfs = posting.capped if posting and posting.capped else (rows, tfs)
+        if pending:
+            pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
+            tail_rows, tail_tfs = pairs[:, 0], pairs[:, 1].astype(np.float32)
+            rows, tfs = np.concatenate([rows, tail_rows]), np.concatenate([tfs, tail_tfs])
+            scored_rows = np.concatenate([scored_rows, tail_rows])
+            scored_tfs = np.concatenate([scored_tfs, tail_tfs])
+        return rows, tfs, scored_rows, scored_tfs
 
     def search(self, query: str, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` best-scoring evidence ids for ``query``, best first, with their BM25 scores."""
@@ -201,16 +226,12 @@ class LexicalIndex:
             posting = self._posting(term)
             if posting is None:
                 continue
-            live = alive[posting.rows]
-            df = int(np.count_nonzero(live))
+            all_rows, _, rows, tfs = posting
+            df = int(np.count_nonzero(alive[all_rows]))
             if df == 0:
                 continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
-            if posting.capped is not None:
-                rows, tfs = posting.capped
-                live = alive[rows]
-            else:
-                rows, tfs = posting.rows, posting.tfs
+            live = alive[rows]
             rows, tfs = rows[live], tfs[live]
             norm = self.k1 * (1 - self.b + self.b * lengths[rows] / average)
             found_rows.append(rows)
