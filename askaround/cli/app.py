@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "askaround.cli.evaluate",
     "askaround.cli.lifecycle",
     "askaround.cli.keys",
+    "askaround.cli.people",
     "askaround.cli.serve",
     "bots.cli",
 )
