@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from askaround.wiring import Services
-from bots import actions, commands, events, forget, install, views
+from bots import actions, commands, contacts, events, forget, install, views
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
@@ -52,6 +52,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
     if oauth is not None:
         app.enable_token_revocation_listeners()
     forget.register(app, bot)  # before /ask: its matcher claims `/ask forget-me`
+    contacts.register(app, bot)  # and this one 'who do I know at Acme?'
     commands.register(app, bot)
     actions.register(app, bot)
     views.register(app, bot)

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
 
 
 class ReasonOut(BaseModel):
-    """One reason a person was picked; ``kind`` is evidence, social, activity or fairness."""
+    """One reason a person was picked: evidence, social, activity, fairness or contact."""
 
     kind: str
     text: str
@@ -54,6 +54,11 @@ class CandidateOut(BaseModel):
 
 
 class RouteOut(BaseModel):
+    intent: str = Field(
+        default="ask",
+        description="`ask`: people to ask; `contacts`: the answer to 'who do I know at X?' "
+        "(candidates are the people there, each with how you know them).",
+    )
     candidates: list[CandidateOut]
     adjusted: bool = Field(description="Fairness (ledger, load) changed the order.")
     notes: list[str]
@@ -61,6 +66,7 @@ class RouteOut(BaseModel):
     @classmethod
     def of(cls, route: Route) -> RouteOut:
         return cls(
+            intent=route.intent,
             candidates=[CandidateOut.of(candidate) for candidate in route.candidates],
             adjusted=route.adjusted,
             notes=list(route.notes),

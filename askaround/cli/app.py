@@ -23,6 +23,7 @@ app.add_typer(import_app, name="import")
 COMMAND_MODULES = (
     "askaround.cli.core",
     "askaround.cli.imports",
+    "askaround.cli.contacts",
     "askaround.cli.evaluate",
     "askaround.cli.lifecycle",
     "askaround.cli.keys",
