@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from askaround.wiring import Services
-from bots import actions, commands, contacts, events, forget, install, views
+from bots import actions, commands, contacts, events, forget, install, reuse, views
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
@@ -53,6 +53,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
         app.enable_token_revocation_listeners()
     forget.register(app, bot)  # before /ask: its matcher claims `/ask forget-me`
     contacts.register(app, bot)  # and this one 'who do I know at Acme?'
+    reuse.register(app, bot)  # and questions a past answer may already answer
     commands.register(app, bot)
     actions.register(app, bot)
     views.register(app, bot)

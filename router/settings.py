@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     default_k: int = Field(default=3, ge=1, le=50)
     max_k: int = Field(default=50, ge=1, le=200)
     max_question_chars: int = Field(default=4000, ge=16)
+    reuse_min_similarity: float = Field(
+        default=0.65,
+        ge=0,
+        le=1,
+        description="How close a past answer's thread must be to a question to be shown first "
+        "(cosine; `askaround eval reuse` prints found and false-shown rates per floor; 1 turns "
+        "reuse off).",
+    )
 
     # lifecycle and fairness
     answer_timeout_hours: float = Field(default=24.0, gt=0)

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "askaround.cli.imports",
     "askaround.cli.contacts",
     "askaround.cli.evaluate",
+    "askaround.cli.reuse_eval",
     "askaround.cli.lifecycle",
     "askaround.cli.keys",
     "askaround.cli.people",

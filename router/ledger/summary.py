@@ -24,6 +24,7 @@ from router.delivery.outbox import enqueue
 from router.errors import InvalidInput, NotFound
 from router.ledger.fairness import gini
 from router.ledger.favours import COUNTED_KINDS
+from router.ledger.reuse import people_helped_by_reuse
 from router.ledger.snapshot import FavourRow, LedgerSnapshot, load_snapshot
 from router.ledger.summary_text import render_person_summary
 from router.lifecycle.asks import address
@@ -139,6 +140,7 @@ class PersonSummary:
     owed_by: tuple[Owing, ...]  # people who owe this person, largest first
     waiting: tuple[WaitingAsk, ...]  # asks still waiting on this person
     unanswered: tuple[OpenQuestion, ...]  # this person's own questions with no answer yet
+    reused_week: int = 0  # people this person's past answers helped this week (reuse favours)
 
     @property
     def is_empty(self) -> bool:
@@ -165,6 +167,7 @@ class PersonSummary:
             "owed_by": [o.as_dict() for o in self.owed_by],
             "waiting": [w.as_dict() for w in self.waiting],
             "unanswered": [q.as_dict() for q in self.unanswered],
+            "reused_week": self.reused_week,
         }
 
 
@@ -303,6 +306,7 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
                 owed_by=owed_by,
                 waiting=tuple(waiting[pid]),
                 unanswered=tuple(q for q in unanswered if questions[q.question_id].asker_id == pid),
+                reused_week=people_helped_by_reuse(given[pid], giver_id=pid, since=week_start),
             )
         )
 
