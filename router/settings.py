@@ -6,6 +6,7 @@ Built explicitly by the caller (``Settings()``) and passed down; nothing reads t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,6 +59,22 @@ class Settings(BaseSettings):
         "(cosine; `askaround eval reuse` prints found and false-shown rates per floor; 1 turns "
         "reuse off).",
     )
+
+    # email (router.delivery.email) and the answer links it carries
+    smtp_host: str | None = Field(default=None, description="SMTP server for the email channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = Field(default=None, description="From address, e.g. ask@example.org.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where `askaround serve` is reached from outside: links in emails start here.",
+    )
+    link_secret: str | None = Field(
+        default=None, description="Signs answer links in emails (16+ random characters)."
+    )
+    link_ttl_hours: float = Field(default=168.0, gt=0, description="How long an answer link works.")
 
     # lifecycle and fairness
     answer_timeout_hours: float = Field(default=24.0, gt=0)

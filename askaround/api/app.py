@@ -16,6 +16,7 @@ from askaround.api import (
     network,
     people,
     questions,
+    respond,
     reuses,
     route,
     summary,
@@ -80,6 +81,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web.router)  # the page for people, outside the API and its schema
+    app.include_router(respond.router)  # the page emailed asks link to (answer / pass)
     if services.settings.slack_signing_secret:
         from bots.http import mount_slack
 

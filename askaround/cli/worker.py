@@ -1,4 +1,4 @@
-"""``askaround worker``: deliver the outbox through the log or a webhook, with retries."""
+"""``askaround worker``: deliver the outbox through the log, a webhook or email, with retries."""
 
 from __future__ import annotations
 
@@ -14,21 +14,29 @@ import typer
 
 from askaround.cli.app import app, services
 from router.delivery.channels import Channel, LogChannel, WebhookChannel
+from router.delivery.email import ByEmail, EmailChannel, SmtpConfig
 from router.delivery.outbox import DeliveryReport, deliver_due, outbox_counts
 from router.errors import InvalidInput
+from router.settings import Settings
 
 
 class ChannelKind(StrEnum):
     log = "log"
     webhook = "webhook"
+    email = "email"
 
 
-def _channel(kind: ChannelKind, log_file: Path | None, url: str | None, data_dir: Path) -> Channel:
+def _channel(
+    kind: ChannelKind, log_file: Path | None, url: str | None, settings: Settings
+) -> Channel:
     if kind is ChannelKind.webhook:
         if not url:
             raise InvalidInput("--channel webhook needs --url")
         return WebhookChannel(url)
-    return LogChannel(log_file or data_dir / "outbox.jsonl")
+    log = LogChannel(log_file or settings.data_dir / "outbox.jsonl")
+    if kind is ChannelKind.email:  # people with an email address get email; the rest the log
+        return ByEmail(EmailChannel(SmtpConfig.of(settings)), log)
+    return log
 
 
 @app.command()
@@ -46,7 +54,7 @@ def worker(
 ) -> None:
     """Deliver the outbox: send due messages, retry failures with backoff, until stopped."""
     svc = services()
-    sink = _channel(channel, log_file, url, svc.settings.data_dir)
+    sink = _channel(channel, log_file, url, svc.settings)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     total = DeliveryReport()
     try:
