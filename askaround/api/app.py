@@ -14,6 +14,7 @@ from askaround.api import (
     health,
     ledger,
     network,
+    overview,
     people,
     questions,
     respond,
@@ -40,6 +41,7 @@ A web page for people (ask a question, read the weekly summary) is served at `/`
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     network.router,
+    overview.router,
     route.router,
     reuses.router,
     people.router,
