@@ -107,23 +107,35 @@ def evaluate_reuse(
     )
     lowest = min(floors)
 
-    def suggestions(question_body: str) -> list[tuple[float, int | None]]:
-        text = strip_html(question_body, limit=settings.max_question_chars)
+    texts = [
+        strip_html(q.body or q.title, limit=settings.max_question_chars) or q.title
+        for q in [*answered, *unanswered]
+    ]
+    progress("embedding questions", 0, len(texts))
+    vectors = embedder.encode(texts)  # one batch: the questions are many, the model is slow
+    progress("embedding questions", len(texts), len(texts))
+
+    def suggestions(n: int) -> list[tuple[float, int | None]]:
         with database.transaction() as session:
             found = finder.find(
-                session, network_id=network_id, question=text, limit=50, min_similarity=lowest
+                session,
+                network_id=network_id,
+                question=texts[n],
+                query=vectors[n],
+                limit=50,
+                min_similarity=lowest,
             )
         return [(a.similarity, thread_of.get(a.evidence_id)) for a in found]
 
-    total = len(answered) + len(unanswered)
+    total = len(texts)
     results_answered = []
-    for n, q in enumerate(answered, start=1):
-        results_answered.append((q.id, suggestions(q.body or q.title)))
-        progress("suggesting", n, total)
+    for n, q in enumerate(answered):
+        results_answered.append((q.id, suggestions(n)))
+        progress("suggesting", n + 1, total)
     results_unanswered = []
-    for n, q in enumerate(unanswered, start=len(answered) + 1):
-        results_unanswered.append(suggestions(q.body or q.title))
-        progress("suggesting", n, total)
+    for n in range(len(answered), total):
+        results_unanswered.append(suggestions(n))
+        progress("suggesting", n + 1, total)
 
     def share(hits: int, of: int) -> float:
         return hits / of if of else 0.0
