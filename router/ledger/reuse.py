@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from router.errors import InvalidInput
+from router.errors import InvalidInput, NotFound
 from router.ledger.favours import record_favour
 from router.ledger.snapshot import FavourRow
 from router.network.people import get_person_by_id
@@ -31,7 +31,7 @@ def credit_reuse(
     """
     evidence = session.get(Evidence, evidence_id)
     if evidence is None or evidence.network_id != network_id:
-        raise InvalidInput(f"no past answer #{evidence_id} in this network")
+        raise NotFound(f"no past answer #{evidence_id} in this network")
     if evidence.kind != "answer":
         raise InvalidInput(f"evidence #{evidence_id} is not an answer")
     get_person_by_id(session, network_id=network_id, person_id=reader_id)

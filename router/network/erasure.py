@@ -58,8 +58,11 @@ class Erasure:
 def _scrub(value: Any, secrets: list[str]) -> Any:
     """``value`` (JSON-like) with every secret string replaced by ``[erased]``."""
     if isinstance(value, str):
+        if value.strip() in secrets:  # a whole field that is theirs, however short (a name)
+            return ERASED_TEXT
         for secret in secrets:
-            value = value.replace(secret, ERASED_TEXT)
+            if len(secret) >= MIN_SCRUB_LENGTH:
+                value = value.replace(secret, ERASED_TEXT)
         return value
     if isinstance(value, list):
         return [_scrub(item, secrets) for item in value]
@@ -69,8 +72,9 @@ def _scrub(value: Any, secrets: list[str]) -> Any:
 
 
 def _secrets(values: Iterable[str | None]) -> list[str]:
-    """Distinct strings worth scrubbing, longest first so a longer text goes before its parts."""
-    kept = {value.strip() for value in values if value and len(value.strip()) >= MIN_SCRUB_LENGTH}
+    """Distinct strings to scrub, longest first so a longer text goes before its parts; short
+    ones (a name like "Bo") only replace a whole field, never a part of someone else's words."""
+    kept = {value.strip() for value in values if value and value.strip()}
     return sorted(kept, key=len, reverse=True)
 
 
@@ -91,8 +95,7 @@ def erase_person(session: Session, *, network_id: int, person_id: int, now: date
     secrets = _secrets(
         [person.display_name, person.email, person.company, person.position, person.how_known]
         + [row.value for row in person.external_ids]
-        + [row.text for row in own_evidence]
-        + [row.context for row in own_evidence]
+        + [row.text for row in own_evidence]  # (not its context: that is someone's question)
         + [row.text for row in questions]
         + [row.text for row in answers]
     )
@@ -152,8 +155,15 @@ def _rewrite_others_evidence(
     """Scrub the secrets out of other people's evidence; rewritten rows lose their vector."""
     if not secrets:
         return ()
+    long_enough = [s for s in secrets if len(s) >= MIN_SCRUB_LENGTH][:200]
+    if not long_enough:
+        return ()
     mentions = or_(
-        *[Evidence.context.contains(s) | Evidence.text.contains(s) for s in secrets[:200]]
+        *[
+            Evidence.context.contains(s, autoescape=True)
+            | Evidence.text.contains(s, autoescape=True)
+            for s in long_enough
+        ]
     )
     rows = session.scalars(
         select(Evidence).where(Evidence.network_id == network_id, mentions)
