@@ -16,6 +16,7 @@ from router.settings import Settings
 from router.storage.database import Database
 
 if TYPE_CHECKING:
+    from router.routing.reuse import AnswerFinder
     from router.routing.router import Router
 
 
@@ -77,3 +78,14 @@ class Services:
         from router.routing.router import Router
 
         return Router(database=self.database, embedder=self.embedder, settings=self.settings)
+
+    @cached_property
+    def answers(self) -> AnswerFinder:
+        """Past answers close to a question, shown before anyone is asked."""
+        from router.routing.reuse import AnswerFinder
+
+        return AnswerFinder(
+            indexes=self.router.indexes,
+            embedder=self.embedder,
+            min_similarity=self.settings.reuse_min_similarity,
+        )

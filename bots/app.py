@@ -21,7 +21,18 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.exc import OperationalError
 
 from askaround.wiring import Services
-from bots import actions, commands, events, followups, install, shortcuts, views
+from bots import (
+    actions,
+    commands,
+    contacts,
+    events,
+    followups,
+    forget,
+    install,
+    reuse,
+    shortcuts,
+    views,
+)
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
@@ -56,6 +67,9 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
     app.use(_replay_guard(bot))
     if oauth is not None:
         app.enable_token_revocation_listeners()
+    forget.register(app, bot)  # before /ask: its matcher claims `/ask forget-me`
+    contacts.register(app, bot)  # and this one 'who do I know at Acme?'
+    reuse.register(app, bot)  # and questions a past answer may already answer
     commands.register(app, bot)
     actions.register(app, bot)
     followups.register(app, bot)

@@ -61,6 +61,30 @@ class Settings(BaseSettings):
     default_k: int = Field(default=3, ge=1, le=50)
     max_k: int = Field(default=50, ge=1, le=200)
     max_question_chars: int = Field(default=4000, ge=16)
+    reuse_min_similarity: float = Field(
+        default=0.65,
+        ge=0,
+        le=1,
+        description="How close a past answer's thread must be to a question to be shown first "
+        "(cosine; `askaround eval reuse` prints found and false-shown rates per floor; 1 turns "
+        "reuse off).",
+    )
+
+    # email (router.delivery.email) and the answer links it carries
+    smtp_host: str | None = Field(default=None, description="SMTP server for the email channel.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str | None = Field(default=None, description="From address, e.g. ask@example.org.")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where `askaround serve` is reached from outside: links in emails start here.",
+    )
+    link_secret: str | None = Field(
+        default=None, description="Signs answer links in emails (16+ random characters)."
+    )
+    link_ttl_hours: float = Field(default=168.0, gt=0, description="How long an answer link works.")
 
     # lifecycle and fairness
     answer_timeout_hours: float = Field(default=24.0, gt=0)

@@ -41,6 +41,7 @@ def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> 
         slack_bot_token=BOT_TOKEN,
         slack_api_url=fake_slack.api_url,
         default_k=2,
+        reuse_min_similarity=1.0,  # these stories ask people; tests/test_slack_reuse.py reuses
     )
 
 

@@ -90,6 +90,11 @@ def worlds(settings: Settings, now: datetime) -> Iterator[tuple[ApiHarness, Worl
 Sample = Callable[[World, World], tuple[dict[str, Any], Any]]
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/v1/network"): lambda a, b: ({}, None),
+    ("GET", "/v1/network/overview"): lambda a, b: ({}, None),
+    ("POST", "/v1/reuses"): lambda a, b: (
+        {},
+        {"evidence_id": b.ids["evidence_id"], "asker": a.ext("asker")},
+    ),
     ("POST", "/v1/route"): lambda a, b: (
         {},
         {"question": "grafana alert rules told by ada", "asker": b.ext("asker"), "k": 10},

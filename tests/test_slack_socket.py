@@ -37,6 +37,7 @@ def socket_services(
         slack_app_token="xapp-1-test",
         slack_api_url=fake_slack.api_url,
         default_k=2,
+        reuse_min_similarity=1.0,  # the question here is about asking people, not reuse
     )
     services = Services(settings=settings, embedder_override=HashingEmbedder())
     services.__dict__["database"] = database

@@ -19,8 +19,11 @@ from askaround.api import (
     health,
     ledger,
     network,
+    overview,
     people,
     questions,
+    respond,
+    reuses,
     route,
     summary,
     web,
@@ -50,7 +53,9 @@ DOCS_ASSETS = "/v1/docs/assets"
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
     network.router,
+    overview.router,
     route.router,
+    reuses.router,
     people.router,
     evidence.router,
     questions.router,
@@ -91,6 +96,7 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(web.router)  # the page for people, outside the API and its schema
+    app.include_router(respond.router)  # the page emailed asks link to (answer / pass)
     edges.register_mounts(app, services)  # e.g. Slack's HTTP mode at /slack/events
     app.add_middleware(
         Admission,

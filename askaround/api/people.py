@@ -8,7 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
+from askaround.api.dependencies import (
+    NetworkDep,
+    NowDep,
+    ReadNetworkDep,
+    ServicesDep,
+    SessionDep,
+)
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import (
     MAX_EXTERNAL_IDS,
@@ -22,7 +28,8 @@ from askaround.api.fields import (
     UtcDateTime,
 )
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
-from router.errors import InvalidInput
+from askaround.forgetting import forget_person
+from router.errors import InvalidInput, NotFound
 from router.network import directory
 from router.network.people import get_person_by_id
 from router.storage.schema import Person
@@ -140,7 +147,10 @@ def create_person(
 @router.get("/{person_id}", response_model=PersonOut)
 def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> PersonOut:
     """One person of the network."""
-    return PersonOut.of(get_person_by_id(session, network_id=network_id, person_id=person_id))
+    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    if person.erased_at is not None:
+        raise NotFound(f"person #{person_id} was erased")
+    return PersonOut.of(person)
 
 
 @router.patch("/{person_id}", response_model=PersonOut)
@@ -155,7 +165,11 @@ def update_person(
 
 
 @router.delete("/{person_id}", status_code=204, response_class=Response)
-def delete_person(person_id: Id, network_id: NetworkDep, session: SessionDep) -> Response:
-    """Remove a person and everything recorded about them."""
-    directory.delete_person(session, network_id=network_id, person_id=person_id)
+def delete_person(
+    person_id: Id, network_id: NetworkDep, session: SessionDep, services: ServicesDep, now: NowDep
+) -> Response:
+    """Forget a person: their evidence, vectors, profile and ids go; the favours they gave and
+    received stay, anonymised as "a former member", so nobody else's balance changes.
+    Deleting again is a no-op."""
+    forget_person(session, services=services, network_id=network_id, person_id=person_id, now=now)
     return Response(status_code=204)

@@ -13,13 +13,14 @@ from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, storable
 from router.ledger.fairness import fairness_policy
 from router.network.people import find_person
+from router.routing.reuse import PastAnswer
 from router.routing.route import Candidate, Reason, Route
 
 router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
 
 
 class ReasonOut(BaseModel):
-    """One reason a person was picked; ``kind`` is evidence, social, activity or fairness."""
+    """One reason a person was picked: evidence, social, activity, fairness or contact."""
 
     kind: str
     text: str
@@ -53,14 +54,43 @@ class CandidateOut(BaseModel):
         )
 
 
+class PastAnswerOut(BaseModel):
+    """A past answer close to the question: it may answer it before anyone is asked."""
+
+    evidence_id: int
+    person_id: int
+    name: str = Field(description="Who answered.")
+    question: str = Field(description="The question it answered (title and tags).")
+    excerpt: str
+    link: str | None = None
+    answered_at: datetime
+    similarity: float
+
+    @classmethod
+    def of(cls, answer: PastAnswer) -> PastAnswerOut:
+        return cls.model_validate(answer.as_dict())
+
+
 class RouteOut(BaseModel):
+    intent: str = Field(
+        default="ask",
+        description="`ask`: people to ask; `contacts`: the answer to 'who do I know at X?' "
+        "(candidates are the people there, each with how you know them).",
+    )
+    answers: list[PastAnswerOut] = Field(
+        default_factory=list,
+        description="Past answers close to the question, best first: if one answers it, "
+        "`POST /v1/reuses` credits its author and nobody needs to be asked.",
+    )
     candidates: list[CandidateOut]
     adjusted: bool = Field(description="Fairness (ledger, load) changed the order.")
     notes: list[str]
 
     @classmethod
-    def of(cls, route: Route) -> RouteOut:
+    def of(cls, route: Route, answers: tuple[PastAnswer, ...] = ()) -> RouteOut:
         return cls(
+            intent=route.intent,
+            answers=[PastAnswerOut.of(answer) for answer in answers],
             candidates=[CandidateOut.of(candidate) for candidate in route.candidates],
             adjusted=route.adjusted,
             notes=list(route.notes),
@@ -105,4 +135,9 @@ def route(
         now=now,
         policy=fairness_policy(settings),
     )
-    return RouteOut.of(result)
+    answers = (
+        services.answers.find(session, network_id=network_id, question=body.question)
+        if result.intent == "ask"
+        else ()
+    )
+    return RouteOut.of(result, answers)

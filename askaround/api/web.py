@@ -50,3 +50,19 @@ def script() -> Response:
     return Response(
         _static("app.js"), media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS
     )
+
+
+@router.get("/network")
+def network_page() -> Response:
+    """The network page for the key holder: the give/take graph, experts, load over time."""
+    return Response(
+        _static("network.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
+    )
+
+
+@router.get("/network.js")
+def network_script() -> Response:
+    """The network page's script: draws the graph and the chart as inline SVG, no library."""
+    return Response(
+        _static("network.js"), media_type="text/javascript; charset=utf-8", headers=SECURITY_HEADERS
+    )

@@ -6,6 +6,7 @@ import typer
 
 from askaround import edges
 from askaround.cli import (
+    contacts,
     core,
     evaluate,
     imports,
@@ -13,6 +14,8 @@ from askaround.cli import (
     ledger,
     lifecycle,
     migrate,
+    people,
+    reuse_eval,
     serve,
     worker,
 )
@@ -20,7 +23,20 @@ from askaround.cli.app import app, import_app, services
 from askaround.cli.progress import ProgressBar
 
 # askaround's own command modules: importing them adds their commands to ``app``.
-COMMAND_MODULES = (core, imports, evaluate, lifecycle, ledger, worker, keys, serve, migrate)
+COMMAND_MODULES = (
+    core,
+    imports,
+    contacts,
+    evaluate,
+    reuse_eval,
+    lifecycle,
+    ledger,
+    worker,
+    keys,
+    people,
+    serve,
+    migrate,
+)
 
 _built: list[typer.Typer] = []
 

@@ -1,4 +1,4 @@
-"""``askaround worker``: deliver the outbox through the log or a webhook, with retries."""
+"""``askaround worker``: deliver the outbox through the log, a webhook or email, with retries."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from askaround.cli.app import app, services
 from askaround.cli.shutdown import GracefulStop
 from askaround.wiring import Services
 from router.delivery.channels import Channel, LogChannel, WebhookChannel
+from router.delivery.email import ByEmail, EmailChannel, SmtpConfig
 from router.delivery.outbox import DeliveryReport, RetryPolicy, deliver_due, outbox_counts
 from router.errors import InvalidInput
 
@@ -24,6 +25,7 @@ class ChannelKind(StrEnum):
     log = "log"
     webhook = "webhook"
     slack = "slack"
+    email = "email"
 
 
 def _channel(
@@ -43,17 +45,20 @@ def _channel(
         if found is None:  # pragma: no cover - the Slack edge is always installed with askaround
             raise InvalidInput("no installed edge delivers Slack messages")
         return found
+    if kind is ChannelKind.email:  # people with an email address get email; the rest as usual
+        others = edges.delivery_channel(svc) if slack else None
+        fallback = others or LogChannel(log_file or settings.data_dir / "outbox.jsonl")
+        return ByEmail(EmailChannel(SmtpConfig.of(settings)), fallback)
     if slack:
         raise InvalidInput(
             f"Slack is configured: --channel {kind} would mark Slack DMs sent without sending "
             "them; leave --channel out (Slack) or let `askaround bot` deliver"
         )
-    data_dir = settings.data_dir
     if kind is ChannelKind.webhook:
         if not url:
             raise InvalidInput("--channel webhook needs --url")
         return WebhookChannel(url)
-    return LogChannel(log_file or data_dir / "outbox.jsonl")
+    return LogChannel(log_file or settings.data_dir / "outbox.jsonl")
 
 
 @app.command()

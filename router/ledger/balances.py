@@ -224,3 +224,18 @@ def debts_of(
     owes = sorted((debt(p) for p in balances if p.net < 0), key=lambda d: (-d.net, d.name))
     owed_by = sorted((debt(p) for p in balances if p.net > 0), key=lambda d: (-d.net, d.name))
     return tuple(owes), tuple(owed_by)
+
+
+REUSE_KIND = "reuse"  # a past answer reused instead of asking anyone (router.ledger.reuse)
+
+
+def people_helped_by_reuse(
+    session: Session, *, network_id: int, window: Window = Window()
+) -> dict[int, int]:
+    """How many different people each author's reused answers helped in ``window``."""
+    rows = session.execute(
+        select(Favour.giver_id, func.count(func.distinct(Favour.taker_id)))
+        .where(Favour.network_id == network_id, Favour.kind == REUSE_KIND, *window.conditions())
+        .group_by(Favour.giver_id)
+    ).tuples()
+    return {int(giver): int(count) for giver, count in rows}

@@ -7,6 +7,7 @@ writers are the question lifecycle and importers):
     helpful  +1.0   you marked that answer helpful (a separate row, its own source key)
     thanks   +0.25  you thanked them for it
     history   1.0   an answer imported from before Askaround (e.g. a Stack Exchange dump)
+    reuse     0.5   your past answer answered someone's new question, so nobody was asked
 
 Invariants hold by construction: ``record_favour`` refuses a favour to oneself (and the table
 checks it too), every row adds ``weight`` to one person's *given* and the same to another's
@@ -58,7 +59,13 @@ __all__ = [
     "record_favour",
 ]
 
-FAVOUR_WEIGHTS: dict[str, float] = {"answer": 1.0, "helpful": 1.0, "thanks": 0.25, "history": 1.0}
+FAVOUR_WEIGHTS: dict[str, float] = {
+    "answer": 1.0,
+    "helpful": 1.0,
+    "thanks": 0.25,
+    "history": 1.0,
+    "reuse": 0.5,  # a past answer reused instead of asking anyone (router.ledger.reuse)
+}
 
 
 @value(frozen=True)

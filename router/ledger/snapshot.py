@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import NotFound
-from router.ledger.balances import PairSum, Window, pair_sums
+from router.ledger.balances import PairSum, Window, pair_sums, people_helped_by_reuse
 from router.ledger.weeks import iso_week, week_bounds
 from router.storage.schema import Answer, Ask, Network, Person, Question
 
@@ -56,6 +56,7 @@ class LedgerSnapshot:
     pairs_week: tuple[PairSum, ...]  # favours from the start of now's ISO week up to now
     asks: tuple[AskRow, ...]
     questions: tuple[QuestionRow, ...]
+    reused_week: dict[int, int]  # author -> people their reused answers helped this week
 
 
 def load_snapshot(session: Session, *, network_id: int, now: datetime) -> LedgerSnapshot:
@@ -106,5 +107,8 @@ def load_snapshot(session: Session, *, network_id: int, now: datetime) -> Ledger
         asks=tuple(AskRow(int(i), int(q), int(p), c, r) for i, q, p, c, r in asks),
         questions=tuple(
             QuestionRow(int(i), int(a), str(t), c, e, x, f) for i, a, t, c, e, x, f in questions
+        ),
+        reused_week=people_helped_by_reuse(
+            session, network_id=network_id, window=Window.as_of(now, since=week_start)
         ),
     )

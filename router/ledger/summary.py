@@ -97,6 +97,7 @@ class PersonSummary:
     owed_by: tuple[Debt, ...]  # people who owe this person, largest first
     waiting: tuple[WaitingAsk, ...]  # asks still waiting on this person
     unanswered: tuple[OpenQuestion, ...]  # this person's own questions with no answer yet
+    reused_week: int = 0  # people this person's past answers helped this week (reuse favours)
 
     @property
     def is_empty(self) -> bool:
@@ -123,6 +124,7 @@ class PersonSummary:
             "owed_by": [_owing(d) for d in self.owed_by],
             "waiting": [w.as_dict() for w in self.waiting],
             "unanswered": [q.as_dict() for q in self.unanswered],
+            "reused_week": self.reused_week,
         }
 
 
@@ -237,6 +239,7 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
                 owed_by=owed_by,
                 waiting=tuple(waiting[pid]),
                 unanswered=tuple(q for q in unanswered if questions[q.question_id].asker_id == pid),
+                reused_week=snapshot.reused_week.get(pid, 0),
             )
         )
 

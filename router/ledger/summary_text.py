@@ -63,6 +63,12 @@ def render_person_summary(summary: PersonSummary, *, now: datetime) -> str:
         f"All time: given {_favours(summary.given_total)}, "
         f"received {_favours(summary.received_total)}.",
     ]
+    if summary.reused_week:
+        n = summary.reused_week
+        lines.append(
+            f"Your answers helped {n} more {'person' if n == 1 else 'people'} this week, "
+            "without anyone being asked."
+        )
     if summary.owes:
         lines += ["", "You owe:"]
         lines += [_owing(entry) for entry in summary.owes]

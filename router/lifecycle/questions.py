@@ -131,6 +131,10 @@ def ask_question(
         exclude=frozenset({asker_id}),
         policy=chosen_policy(policy, settings),
     )
+    if route.intent != "ask":  # "who do I know at Acme?" is answered by the directory itself
+        raise InvalidInput(
+            "that asks who you know, not a question for them: route it to see the people"
+        )
     question = Question(
         network_id=network_id,
         asker_id=asker_id,

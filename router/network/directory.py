@@ -65,7 +65,7 @@ def list_people(
     external_id: str | None = None,
 ) -> Sequence[Person]:
     """Up to ``limit + 1`` people of the network by id, after ``after_id``; optionally one by id."""
-    query = select(Person).where(Person.network_id == network_id)
+    query = select(Person).where(Person.network_id == network_id, Person.erased_at.is_(None))
     if external_id is not None:
         query = query.join(ExternalId, ExternalId.person_id == Person.id).where(
             ExternalId.network_id == network_id, ExternalId.value == external_id

@@ -236,4 +236,5 @@ def address(session: Session, person_id: int) -> dict[str, Any]:
         "person_id": person_id,
         "name": person.display_name if person else f"#{person_id}",
         "external_ids": list(external),
+        "email": person.email if person else None,
     }

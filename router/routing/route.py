@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 class Reason:
     """One reason a person was picked: matching evidence, a social tie, activity, or fairness."""
 
-    kind: str  # evidence | social | activity | fairness
+    kind: str  # evidence | social | activity | fairness | contact
     text: str  # a sentence for people: 'answered "Which hop for a NEIPA?" (2024-03-02)'
     evidence_id: int | None = None
     snippet: str | None = None
@@ -65,9 +65,11 @@ class Route:
     candidates: tuple[Candidate, ...]
     adjusted: bool = False  # fairness (ledger, load) changed the order
     notes: tuple[str, ...] = field(default_factory=tuple)
+    intent: str = "ask"  # ask: people to ask | contacts: "who do I know at X?", nobody is asked
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "intent": self.intent,
             "candidates": [candidate.as_dict() for candidate in self.candidates],
             "adjusted": self.adjusted,
             "notes": list(self.notes),

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from router.errors import InvalidInput
 from router.network.people import ASKAROUND_SOURCE, primary_external_id
 from router.progress import Progress, silent
+from router.routing.contacts import contacts_route, detect
 from router.routing.ranking import PersonScore, RankingWeights, merge_hits, score_people
 from router.routing.route import Candidate, Reason, Route, RoutingPolicy
 from router.search.embedding import Embedder
@@ -116,6 +117,17 @@ class Router:
     ) -> Route:
         """The ``k`` best people to ask ``question`` on behalf of ``asker_id``, with reasons."""
         text = self.validate(question=question, k=k)
+        contact_question = detect(text)  # "who do I know at Acme?": the directory answers
+        if contact_question is not None:
+            excluded = exclude | ({asker_id} if asker_id is not None else set())
+            return contacts_route(
+                session,
+                network_id=network_id,
+                text=text,
+                asked=contact_question,
+                k=k,
+                exclude=frozenset(excluded),
+            )
         index = self.indexes.get(session, network_id=network_id)
         query = self.embedder.encode([text])[0]
         with index.lock.reading():  # a concurrent catch-up waits until these reads are done

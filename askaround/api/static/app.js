@@ -291,6 +291,7 @@
     social: "close to you",
     activity: "active",
     fairness: "fairness",
+    contact: "you know them",
   };
 
   function reasonItem(reason) {
@@ -338,9 +339,68 @@
     );
   }
 
-  function renderRoute(route) {
+  function pastAnswerItem(answer, asker) {
+    const meta = el(
+      "div",
+      { class: "meta" },
+      "answered by " + answer.name + " · " + formatDate(answer.answered_at, false)
+    );
+    if (answer.link && /^https?:\/\//i.test(answer.link)) {
+      meta.append(
+        " · ",
+        el("a", { href: answer.link, target: "_blank", rel: "noopener noreferrer" }, "open thread")
+      );
+    }
+    const item = el(
+      "li",
+      { class: "past-answer", "data-evidence": String(answer.evidence_id) },
+      el("h3", {}, answer.question),
+      el("blockquote", {}, answer.excerpt),
+      meta
+    );
+    if (asker) {
+      const status = el("span", { class: "status", role: "status" });
+      const button = el("button", { type: "button", class: "quiet" }, "That answers it");
+      button.addEventListener("click", () =>
+        busy(button, "Crediting…", async () => {
+          try {
+            const done = await api("POST", "/v1/reuses", {
+              evidence_id: answer.evidence_id,
+              asker,
+            });
+            status.textContent = done.credited
+              ? answer.name + " gets a favour for it; nobody needs to be asked."
+              : "That is your own answer.";
+          } catch (err) {
+            status.textContent = explain(err);
+          }
+        })
+      );
+      item.append(el("div", { class: "actions" }, button, status));
+    }
+    return item;
+  }
+
+  function renderPastAnswers(out, answers, asker) {
+    if (!answers || !answers.length) return;
+    out.append(
+      el(
+        "div",
+        { class: "past-title", role: "heading", "aria-level": "2" },
+        "Already answered? " + plural(answers.length, "past answer", "past answers")
+      ),
+      el(
+        "ol",
+        { class: "past-answers" },
+        answers.map((answer) => pastAnswerItem(answer, asker))
+      )
+    );
+  }
+
+  function renderRoute(route, asker) {
     const out = $("ask-result");
     out.textContent = "";
+    renderPastAnswers(out, route.answers, asker);
     const notes = [...(route.notes || [])];
     if (route.adjusted) {
       notes.unshift("Fairness changed who is asked: people asked very recently or at their weekly limit sit this one out, and people who have given a lot lately move down.");
@@ -358,8 +418,12 @@
       );
       return;
     }
+    const heading =
+      route.intent === "contacts"
+        ? plural(candidates.length, "person", "people") + " you know there"
+        : plural(candidates.length, "person", "people") + " would be asked";
     out.append(
-      el("h2", {}, plural(candidates.length, "person", "people") + " would be asked"),
+      el("h2", {}, heading),
       el("ol", { class: "candidates" }, candidates.map(candidateItem))
     );
   }
@@ -394,7 +458,7 @@
     out.setAttribute("aria-busy", "true");
     await busy($("ask-submit"), "Looking…", async () => {
       try {
-        renderRoute(await api("POST", "/v1/route", body));
+        renderRoute(await api("POST", "/v1/route", body), body.asker);
       } catch (err) {
         out.textContent = "";
         handle(err, $("ask-error"));

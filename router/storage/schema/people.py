@@ -47,6 +47,10 @@ class Person(Base):
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ask_budget: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    company: Mapped[str | None] = mapped_column(String(200))  # from contacts (LinkedIn, vCard)
+    position: Mapped[str | None] = mapped_column(String(200))
+    how_known: Mapped[str | None] = mapped_column(String(300))  # how the network's owner knows them
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # forgotten: a tombstone
 
     external_ids: Mapped[list[ExternalId]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin"

@@ -1,0 +1,32 @@
+"""Erasing a person from an edge: the database in the caller's transaction, indexes after it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from askaround.wiring import Services
+from router.network.erasure import Erasure, erase_person, forget_index_files
+
+
+def forget_person(
+    session: Session, *, services: Services, network_id: int, person_id: int, now: datetime
+) -> Erasure:
+    """Erase ``person_id``; once the transaction commits, drop their vectors and index files."""
+    erasure = erase_person(session, network_id=network_id, person_id=person_id, now=now)
+    if erasure.already:
+        return erasure
+    changed = list(erasure.evidence_removed + erasure.evidence_rewritten)
+
+    def _rebuild(_session: Session) -> None:
+        if "router" in services.__dict__:  # a router built in this process caches the index
+            indexes = services.router.indexes
+            if changed:
+                indexes.refresh(network_id, changed)
+            indexes.invalidate(network_id)
+        forget_index_files(services.settings.index_dir, network_id=network_id)
+
+    event.listen(session, "after_commit", _rebuild, once=True)
+    return erasure

@@ -1,0 +1,35 @@
+"""``/ask who do I know at Acme?`` in Slack: answered at once from contacts; nobody is asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from router.importers.contacts import import_contacts, parse_linkedin
+from router.storage.schema import Person, Question
+from tests.slack_harness import SlackHarness, harness, text_of
+from tests.slack_world import fake_slack, slack_settings
+
+__all__ = ["fake_slack", "harness", "slack_settings"]
+
+LINKEDIN = Path(__file__).parent / "fixtures" / "contacts" / "Connections.csv"
+
+
+def test_who_do_i_know_at_acme_lists_people_and_how_you_know_them(harness: SlackHarness) -> None:
+    h = harness
+    with h.bot.transaction() as session:
+        ana = session.get(Person, h.people["UANA"])
+        assert ana is not None
+        import_contacts(
+            session, network_id=ana.network_id, contacts=parse_linkedin(LINKEDIN), now=h.clock.at
+        )
+    response = h.slash("who do I know at ACME?", user="UANA")
+    assert response.status_code == 200
+    shown = text_of(response.json())
+    assert "Jane Doe" in shown and "Staff Engineer at Acme Inc." in shown
+    assert "LinkedIn connection since 2023-03-15" in shown and "Omar Haddad" in shown
+    assert "Lin Wei" not in shown
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Question.id))) == 0
+    assert h.fake.calls("chat.postMessage") == []

@@ -1,0 +1,72 @@
+"""``/ask`` when a past answer already answers it: shown first, with "That answers it" (half a
+favour to its author, nobody asked) and "Ask people anyway" (routed as usual)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bots.reuse import ANSWERED, ASK_ANYWAY
+from router.routing.reuse import AnswerFinder
+from router.storage.schema import Favour, Question
+from tests.slack_harness import SlackHarness, buttons, harness, text_of
+from tests.slack_world import fake_slack, slack_settings
+
+__all__ = ["fake_slack", "harness", "slack_settings"]
+
+
+def _reusing(h: SlackHarness) -> SlackHarness:
+    """The harness with reuse on, at the default floor (the shared fixture turns it off)."""
+    h.services.__dict__["answers"] = AnswerFinder(
+        indexes=h.services.router.indexes, embedder=h.services.embedder, min_similarity=0.65
+    )
+    return h
+
+
+def _questions(h: SlackHarness) -> int:
+    with h.bot.transaction() as session:
+        return int(session.scalar(select(func.count(Question.id))) or 0)
+
+
+def test_a_question_already_answered_shows_the_past_answer_with_two_buttons(
+    harness: SlackHarness,
+) -> None:
+    h = _reusing(harness)
+    reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
+    shown = text_of(reply)
+    assert "may already be answered" in shown and "Citra and Mosaic" in shown and "Bo" in shown
+    assert set(buttons(reply)) == {ANSWERED, ASK_ANYWAY}
+    assert _questions(h) == 0 and h.fake.calls("chat.postMessage") == []
+
+
+def test_that_answers_it_credits_the_author_and_asks_nobody(harness: SlackHarness) -> None:
+    h = _reusing(harness)
+    values = buttons(h.slash("Which hop for a hazy IPA?", user="UANA").json())
+    h.click(ANSWERED, values[ANSWERED], user="UANA", channel="C0GENERAL", ts="1.0", hook="yes")
+    (done,) = h.fake.wait_for("response_url", 1)
+    assert "half a favour" in text_of(done.params) and "<@UBO>" in text_of(done.params)
+    with h.bot.transaction() as session:
+        favour = session.scalars(select(Favour)).one()
+    assert (favour.kind, favour.weight, favour.giver_id, favour.taker_id) == (
+        "reuse",
+        0.5,
+        h.people["UBO"],
+        h.people["UANA"],
+    )
+    assert _questions(h) == 0
+
+
+def test_ask_people_anyway_routes_the_question_as_usual(harness: SlackHarness) -> None:
+    h = _reusing(harness)
+    values = buttons(h.slash("Which hop for a hazy IPA?", user="UANA").json())
+    h.click(ASK_ANYWAY, values[ASK_ANYWAY], user="UANA", channel="C0GENERAL", ts="1.0", hook="no")
+    (receipt,) = h.fake.wait_for("response_url", 1)
+    assert "I asked 2 people" in text_of(receipt.params)
+    h.fake.wait_for("chat.postMessage", 2)
+    assert _questions(h) == 1
+
+
+def test_a_question_with_no_close_past_answer_is_routed_at_once(harness: SlackHarness) -> None:
+    h = _reusing(harness)
+    assert h.slash("which yeast for a saison?", user="UANA").json()["text"].startswith("Finding")
+    h.fake.wait_for("chat.postMessage", 2)
+    assert _questions(h) == 1
