@@ -212,3 +212,39 @@ def test_cli_erases_a_person_by_external_id_and_again_by_number(
     assert again.returncode == 0 and "already erased" in again.stdout
     unknown = run_cli(settings, "people", "erase", "slack:UZED42", "--network", "acme")
     assert unknown.returncode != 0 and "no person" in unknown.stderr
+
+
+def test_erasure_keeps_the_questions_the_person_answered_in_other_answers(
+    api: ApiHarness, now: datetime
+) -> None:
+    tenant = api.network("acme")
+    thread = "Which torque for carbon seatposts? [bikes]"
+    with api.services.database.transaction() as session:
+        ids = {}
+        for key, name, text in (
+            ("t:zed", "Zebedee Quill", "Five newton metres with carbon paste"),
+            ("t:ana", "Ana", "Follow the stem maker's figure"),
+        ):
+            ids[key] = people.ensure_person(
+                session,
+                network_id=tenant.network_id,
+                external_ids=[key],
+                display_name=name,
+                now=now,
+            ).id
+            people.add_evidence(
+                session,
+                network_id=tenant.network_id,
+                person_id=ids[key],
+                kind="answer",
+                text=text,
+                context=thread,
+                source="test",
+                created_at=now,
+            )
+    assert (
+        api.client.delete(f"/v1/people/{ids['t:zed']}", headers=tenant.headers).status_code == 204
+    )
+    with api.services.database.transaction() as session:
+        rows = people_evidence(session, tenant.network_id)
+    assert [(row.context, row.text) for row in rows] == [(thread, "Follow the stem maker's figure")]
