@@ -20,7 +20,8 @@ from aiosmtpd.controller import Controller
 from router.delivery.channels import LogChannel
 from router.delivery.email import ByEmail, EmailChannel, SmtpConfig
 from router.delivery.outbox import deliver_due
-from router.ledger.summary import enqueue_weekly_summaries
+from router.ledger.schedule import enqueue_due_summaries
+from router.ledger.weeks import iso_week, week_bounds
 from router.settings import Settings
 from tests.api_client import ApiHarness, Tenant
 
@@ -236,11 +237,14 @@ def test_the_weekly_summary_goes_by_email_too(
     tenant = _network(api)
     path = _ask_by_email(api, tenant, now, tmp_path, smtp[0])
     api.client.post(path, data={"action": "answer", "text": "Check the evaluation interval"})
+    week = iso_week(now)
+    monday_after = week_bounds(week)[1] + timedelta(hours=12)  # the week is over everywhere
     with api.services.database.transaction() as session:
-        enqueue_weekly_summaries(
-            session, network_id=tenant.network_id, now=now + timedelta(hours=1)
+        run = enqueue_due_summaries(
+            session, network_id=tenant.network_id, now=monday_after, week=week
         )
-    _deliver(api, now + timedelta(hours=1), tmp_path)
+    assert len(run.enqueued) == 2
+    _deliver(api, monday_after, tmp_path)
     summaries = [m for m in inbox.messages if str(m["Subject"]).startswith("Your Askaround week")]
     assert {str(m["To"]) for m in summaries} == {"Alex <alex@example.org>", "Ada <ada@example.org>"}
     text, _ = _parts(summaries[0])
