@@ -49,7 +49,14 @@ class Settings(BaseSettings):
 
     default_k: int = Field(default=3, ge=1, le=50)
     max_k: int = Field(default=50, ge=1, le=200)
-    max_question_chars: int = Field(default=4000, ge=16)
+    max_question_chars: int = Field(
+        default=40_000, ge=16, description="Slack accepts 40,000 characters; so does routing."
+    )
+    learned_ranking: bool = Field(
+        default=True,
+        description="Rank with the learned model (models/ranker/) when there is one; "
+        "off means the hand-set blend.",
+    )
 
     # lifecycle and fairness
     answer_timeout_hours: float = Field(default=24.0, gt=0)

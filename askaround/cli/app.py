@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "askaround.cli.core",
     "askaround.cli.imports",
     "askaround.cli.evaluate",
+    "askaround.cli.ranker",
     "askaround.cli.lifecycle",
     "askaround.cli.keys",
     "askaround.cli.serve",
