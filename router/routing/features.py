@@ -21,6 +21,7 @@ from router.routing.ranking import Hit, RankingWeights
 Matrix = npt.NDArray[np.float64]
 DAY = 86400.0
 NOT_FOUND_RANK = 200.0
+LAST_N = 50
 
 # name -> the kind of reason it explains (see router.routing.learned)
 FEATURES: dict[str, str] = {
@@ -36,6 +37,8 @@ FEATURES: dict[str, str] = {
     "answers_90d": "activity",  # log answers in the last 90 days
     "answers_365d": "activity",  # log answers in the last 365 days
     "share_365d": "activity",  # their share of the network's answers in the last 365 days
+    "share_last_50": "activity",  # their share of the network's last 50 answers
+    "share_last_10": "activity",  # their share of the network's last 10 answers
     "active_rank": "activity",  # log rank by answers so far in the whole network
     "recent_rank": "activity",  # log rank by answers in the last 90 days
     "days_since_last": "activity",  # log days since their last answer
@@ -61,6 +64,8 @@ class Standing:
     weekdays: npt.NDArray[np.int64]  # people x 7
     sorted_total: npt.NDArray[np.int64]
     sorted_recent: npt.NDArray[np.int64]
+    last_50: npt.NDArray[np.int64]
+    last_10: npt.NDArray[np.int64]
 
     def most_active(self, n: int) -> list[int]:
         """The ``n`` people with the most recency-weighted answers so far (the router's pool)."""
@@ -123,6 +128,10 @@ class AnswerLog:
             weekdays=weekdays.astype(np.int64),
             sorted_total=np.sort(total),
             sorted_recent=np.sort(recent),
+            last_50=np.bincount(self.slots[max(0, n - LAST_N) : n], minlength=size).astype(
+                np.int64
+            ),
+            last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
         )
 
 
@@ -186,7 +195,7 @@ def person_features(
         rank = 1 + sum(1 for value in pool_relevance if value > mine)
         slot = standing.slot_of.get(person)
         if slot is None:
-            total = recent = yearly = 0
+            total = recent = yearly = lately = latest = 0
             last = math.nan
             hours = np.zeros(24, dtype=np.int64)
             days = np.zeros(7, dtype=np.int64)
@@ -194,6 +203,8 @@ def person_features(
             total = int(standing.total[slot])
             recent = int(standing.last_90d[slot])
             yearly = int(standing.last_365d[slot])
+            lately = int(standing.last_50[slot])
+            latest = int(standing.last_10[slot])
             last = float(standing.last_at[slot])
             hours = standing.hours[slot]
             days = standing.weekdays[slot]
@@ -211,6 +222,8 @@ def person_features(
             math.log1p(recent),
             math.log1p(yearly),
             yearly / network_365,
+            lately / LAST_N,
+            latest / 10.0,
             math.log(_rank_in(standing.sorted_total, total)) if total else math.log(NOT_FOUND_RANK),
             math.log(_rank_in(standing.sorted_recent, recent))
             if recent
