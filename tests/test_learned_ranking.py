@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.routing.adaptation import adaptation_due, fine_tune, network_examples
+from router.routing.adaptation import (
+    adapt_due_networks,
+    adaptation_due,
+    fine_tune,
+    network_examples,
+)
 from router.routing.features import NAMES, AnswerLog
 from router.routing.learned import LearnedRanker, adapted_path, pretrained_path
 from router.routing.router import Router
@@ -275,3 +280,56 @@ def test_adaptation_is_due_only_once_the_network_has_enough_answers(
         assert not adaptation_due(session, network_id=net.network_id, data_dir=tmp_path)
         examples = network_examples(session, network_id=net.network_id, embedder=embedder)
     assert examples.questions <= 6  # a handful of regrouped questions, each asked before its answer
+
+
+def test_a_network_with_enough_answers_gets_its_own_model_once_and_routes_with_it(
+    database: Database,
+    embedder: HashingEmbedder,
+    settings: Settings,
+    now: datetime,
+    tmp_path: Path,
+) -> None:
+    net = NetworkBuilder(database, embedder, now, name="grown")
+    topics = [
+        "kafka",
+        "grafana",
+        "stripe",
+        "dbt",
+        "hops",
+        "yeast",
+        "lager",
+        "stout",
+        "cider",
+        "oak",
+        "malt",
+    ]
+    for n, topic in enumerate(topics):
+        net.person(
+            topic,
+            *[f"{topic} question {i}?|use {topic} with care, case {i}" for i in range(20)],
+            days_ago=n,
+        )
+    config = _settings(settings, tmp_path)
+    base = LearnedRanker.from_booster(
+        train(_activity_examples(), rounds=20), kind="pretrained", meta={}
+    )
+    base.save(pretrained_path(tmp_path))
+    with database.transaction() as session:
+        assert adaptation_due(session, network_id=net.network_id, data_dir=config.data_dir)
+    done = adapt_due_networks(
+        database, embedder=embedder, base=base, data_dir=config.data_dir, now=now
+    )
+    assert done[net.network_id].ranker is not None and done[net.network_id].questions >= 100
+    with database.transaction() as session:
+        assert not adaptation_due(session, network_id=net.network_id, data_dir=config.data_dir)
+    router = Router(database=database, embedder=embedder, settings=config)
+    with database.transaction() as session:
+        result = router.route(
+            session,
+            network_id=net.network_id,
+            question="stripe refunds?",
+            asker_id=None,
+            k=3,
+            now=now,
+        )
+    assert result.ranked_by.startswith("adapted-")

@@ -13,9 +13,12 @@ from typing import Annotated
 import typer
 
 from askaround.cli.app import app, services
+from askaround.wiring import Services
 from router.delivery.channels import Channel, LogChannel, WebhookChannel
 from router.delivery.outbox import DeliveryReport, deliver_due, outbox_counts
 from router.errors import InvalidInput
+from router.routing.adaptation import adapt_due_networks
+from router.routing.learned import PRETRAINED, LearnedRanker, pretrained_path
 
 
 class ChannelKind(StrEnum):
@@ -31,6 +34,23 @@ def _channel(kind: ChannelKind, log_file: Path | None, url: str | None, data_dir
     return LogChannel(log_file or data_dir / "outbox.jsonl")
 
 
+def _adapt(svc: Services) -> None:
+    """Fine-tune the ranker for every network with enough new answers since the last time."""
+    base = LearnedRanker.load(pretrained_path(svc.settings.models_dir), kind=PRETRAINED)
+    if base is None or not svc.settings.learned_ranking:
+        return
+    done = adapt_due_networks(
+        svc.database,
+        embedder=svc.embedder,
+        base=base,
+        data_dir=svc.settings.data_dir,
+        now=datetime.now(UTC),
+    )
+    for network_id, result in done.items():
+        if result.ranker is not None:
+            typer.echo(f"network {network_id}: ranker adapted on {result.questions} questions")
+
+
 @app.command()
 def worker(
     channel: Annotated[
@@ -43,9 +63,17 @@ def worker(
     ] = False,
     interval: Annotated[float, typer.Option(help="Seconds to wait when nothing is due.")] = 5.0,
     batch: Annotated[int, typer.Option(help="Messages claimed per pass.")] = 50,
+    adapt_every: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between checks whether a network's ranker is due for adaptation "
+            "(enough new answers); 0 never adapts."
+        ),
+    ] = 3600.0,
 ) -> None:
     """Deliver the outbox: send due messages, retry failures with backoff, until stopped."""
     svc = services()
+    adapted_at = time.monotonic()
     sink = _channel(channel, log_file, url, svc.settings.data_dir)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     total = DeliveryReport()
@@ -59,6 +87,9 @@ def worker(
             )
             if report.claimed:
                 continue
+            if adapt_every > 0 and time.monotonic() - adapted_at >= adapt_every:
+                _adapt(svc)
+                adapted_at = time.monotonic()
             if once:
                 break
             time.sleep(interval)
