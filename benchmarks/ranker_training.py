@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=10_000)
     args = parser.parse_args()
     records, questions, favours = history(args.answers)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     timeline = Timeline(records)
     examples = question_examples(timeline, questions, favours=Favours(favours))
@@ -86,6 +87,7 @@ def main() -> None:
     t3 = time.perf_counter()
     print(f"  fine-tuning ({ADAPT_ROUNDS} rounds): {t3 - t2:.1f} s")
     print(f"  adaptation total (examples + fine-tune): {t1 - t0 + t3 - t2:.1f} s")
+    print(f"  CPU time for all of the above: {time.process_time() - c0:.1f} s (one thread)")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.txt"
         base.save(path)

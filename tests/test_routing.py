@@ -224,7 +224,7 @@ def test_after_a_model_change_a_route_says_the_vectors_are_missing(
         Router(database=database, embedder=other, settings=instant), net, "Stripe payments"
     )
     assert any("reembed" in note for note in result.notes)
-    assert names(result)[0] == "Ada"  # lexical search still finds her
+    assert "Ada" in names(result)  # lexical search still finds her
     with database.transaction() as session:
         stale = session.scalar(
             select(func.count(Evidence.id)).where(Evidence.embedding_model != "hashing-other")

@@ -173,11 +173,11 @@ def person_features(
     """One row of ``NAMES`` per person in ``people`` for the question the hits were found for."""
     dense: dict[int, list[float]] = {}
     lexical: dict[int, list[float]] = {}
-    for hit in hits:
+    for hit in hits:  # a declined or down-weighted piece of evidence matches that much less
         if hit.dense_score is not None:
-            dense.setdefault(hit.person_id, []).append(float(hit.dense_score))
+            dense.setdefault(hit.person_id, []).append(float(hit.dense_score) * hit.weight)
         if hit.lexical_score is not None:
-            lexical.setdefault(hit.person_id, []).append(float(hit.lexical_score))
+            lexical.setdefault(hit.person_id, []).append(float(hit.lexical_score) * hit.weight)
     best_dense = max((max(v) for v in dense.values()), default=0.0)
     best_lexical = max((max(v) for v in lexical.values()), default=0.0) or 1.0
     relevance = relevance_of(hits, weights)
