@@ -333,3 +333,27 @@ def test_a_network_with_enough_answers_gets_its_own_model_once_and_routes_with_i
             now=now,
         )
     assert result.ranked_by.startswith("adapted-")
+
+
+def test_an_answer_given_just_now_counts_when_routing(
+    database: Database, embedder: HashingEmbedder, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    """Training only sees what came before a question; routing sees everything indexed."""
+    net = NetworkBuilder(database, embedder, now, name="fresh")
+    net.person("ada", "Sourdough?|Feed the starter twice a day", days_ago=0)
+    base = LearnedRanker.from_booster(
+        train(_activity_examples(), rounds=20), kind="pretrained", meta={}
+    )
+    router = Router(
+        database=database, embedder=embedder, settings=_settings(settings, tmp_path), ranker=base
+    )
+    with database.transaction() as session:
+        result = router.route(
+            session,
+            network_id=net.network_id,
+            question="kubernetes ingress tls",
+            asker_id=None,
+            k=3,
+            now=now,
+        )
+    assert [c.name for c in result.candidates] == ["Ada"]

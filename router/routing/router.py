@@ -117,6 +117,13 @@ class Router:
         self._logs[network_id] = (index.signature, log)
         return log
 
+    def standing(self, index: NetworkIndex, network_id: int, now: datetime) -> Standing:
+        """Everyone's record at ``now``, counting every indexed answer (even one stamped ``now``
+        or later: at routing time all of it is known, unlike in training)."""
+        log = self.answer_log(index, network_id)
+        latest = float(log.times[-1]) if len(log) else 0.0
+        return log.as_of(max(now.timestamp(), latest) + 1e-3)
+
     def search(
         self, index: NetworkIndex, text: str, session: Session, depth: int = SEARCH_DEPTH
     ) -> list[Hit]:
@@ -148,7 +155,7 @@ class Router:
         """Who the retrieval stage puts before the ranker when search goes ``depth`` deep."""
         index = self.indexes.get(session, network_id=network_id)
         hits = self.search(index, self.validate(question=question, k=1), session, max(depths))
-        standing = self.answer_log(index, network_id).as_of(now.timestamp())
+        standing = self.standing(index, network_id, now)
         pools = {}
         for depth in depths:
             shallow = [
@@ -193,7 +200,7 @@ class Router:
                 weights=self.weights,
             )
         else:
-            standing = self.answer_log(index, network_id).as_of(now.timestamp())
+            standing = self.standing(index, network_id, now)
             pool = candidate_pool(hits, standing, self.weights)
             available = self._available(session, network_id, pool, asker_id, exclude, now)
             closeness = self._closeness(session, network_id, asker_id, available)
