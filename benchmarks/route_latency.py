@@ -181,8 +181,21 @@ def main() -> None:
             )
             time_in_process(router, database, network_id, 10)
             timings = time_in_process(router, database, network_id, args.queries)
+            with database.transaction() as session:
+                model = router.ranker_for(network_id)
             print(
-                f"  in-process route: p50 {percentile(timings, 0.5):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms  (n={len(timings)})"
+                f"  in-process route ({model.name if model else 'hand-set'}): p50 {percentile(timings, 0.5):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms  (n={len(timings)})"
+            )
+            hand = Router(
+                database=database,
+                embedder=embedder,
+                settings=settings.model_copy(update={"learned_ranking": False}),
+            )
+            hand.indexes = router.indexes  # the same index: only the ranking differs
+            time_in_process(hand, database, network_id, 10)
+            baseline = time_in_process(hand, database, network_id, args.queries)
+            print(
+                f"  in-process route (hand-set): p50 {percentile(baseline, 0.5):.1f} ms, p99 {percentile(baseline, 0.99):.1f} ms  (n={len(baseline)})"
             )
             for name, ms in time_parts(router, database, network_id, 50).items():
                 print(f"    {name:>13}: {ms:.2f} ms median")

@@ -60,7 +60,14 @@ class Settings(BaseSettings):
 
     default_k: int = Field(default=3, ge=1, le=50)
     max_k: int = Field(default=50, ge=1, le=200)
-    max_question_chars: int = Field(default=4000, ge=16)
+    max_question_chars: int = Field(
+        default=40_000, ge=16, description="Slack accepts 40,000 characters; so does routing."
+    )
+    learned_ranking: bool = Field(
+        default=True,
+        description="Rank with the learned model (models/ranker/) when there is one; "
+        "off means the hand-set blend.",
+    )
     reuse_min_similarity: float = Field(
         default=0.65,
         ge=0,

@@ -163,7 +163,7 @@ def test_bad_questions_and_k_are_refused_with_a_reason(router: Router, net: Netw
     with pytest.raises(InvalidInput, match="empty"):
         ask(router, net, "   ")
     with pytest.raises(InvalidInput, match="limit"):
-        ask(router, net, "x" * 5000)
+        ask(router, net, "x" * 40_001)
     with pytest.raises(InvalidInput, match="k must be"):
         ask(router, net, "Stripe", k=0)
 
@@ -224,7 +224,7 @@ def test_after_a_model_change_a_route_says_the_vectors_are_missing(
         Router(database=database, embedder=other, settings=instant), net, "Stripe payments"
     )
     assert any("reembed" in note for note in result.notes)
-    assert names(result)[0] == "Ada"  # lexical search still finds her
+    assert "Ada" in names(result)  # lexical search still finds her
     with database.transaction() as session:
         stale = session.scalar(
             select(func.count(Evidence.id)).where(Evidence.embedding_model != "hashing-other")

@@ -175,7 +175,7 @@ def test_empty_text_and_help_show_the_usage_in_the_ack(harness: SlackHarness, te
         ("frobnicate", "don't know the sub-command"),
         ("snooze forever", "Say how long"),
         ("budget lots", "from 0 to 50"),
-        ("why " * 1100, "at most 4000"),
+        ("why " * 10_100, "at most 40000"),
     ],
 )
 def test_mistakes_get_a_helpful_ephemeral_reply_in_the_ack(

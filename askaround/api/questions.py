@@ -33,7 +33,7 @@ MAX_OFFSET = 1_000_000
 class QuestionIn(Body):
     question: Annotated[str, AfterValidator(storable)] = Field(
         max_length=100_000,
-        description="The question; 1 to `max_question_chars` (default 4000) characters.",
+        description="The question; 1 to `max_question_chars` (default 40,000) characters.",
     )
     asker: ExternalIdText = Field(description="Who asks, by external id; must be in the network.")
     k: StrictInt | None = Field(

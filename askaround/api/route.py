@@ -85,6 +85,10 @@ class RouteOut(BaseModel):
     candidates: list[CandidateOut]
     adjusted: bool = Field(description="Fairness (ledger, load) changed the order.")
     notes: list[str]
+    ranked_by: str = Field(
+        description="The model that ranked the candidates: `pretrained-…` (shipped), "
+        "`adapted-…` (this network's own) or `hand-set` (no model available)."
+    )
 
     @classmethod
     def of(cls, route: Route, answers: tuple[PastAnswer, ...] = ()) -> RouteOut:
@@ -94,13 +98,14 @@ class RouteOut(BaseModel):
             candidates=[CandidateOut.of(candidate) for candidate in route.candidates],
             adjusted=route.adjusted,
             notes=list(route.notes),
+            ranked_by=route.ranked_by,
         )
 
 
 class RouteIn(Body):
     question: Annotated[str, AfterValidator(storable)] = Field(
         max_length=100_000,
-        description="The question; 1 to `max_question_chars` (default 4000) characters.",
+        description="The question; 1 to `max_question_chars` (default 40,000) characters.",
     )
     asker: ExternalIdText | None = Field(
         default=None,

@@ -8,8 +8,8 @@ behalf of the question's owner at the moment it was asked, and every system's ra
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from router.importers import ImportReport
 from router.importers.stackexchange import import_stackexchange
 from router.network.people import ensure_network
 from router.progress import Progress, silent
+from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.router import Router
 from router.search.embedding import Embedder
@@ -32,7 +33,8 @@ from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import ExternalId
 
-SYSTEMS = ("router", "most-active", "bm25-threads", "dense-threads", "fusion")
+SYSTEMS = ("router", "hand-set", "most-active", "bm25-threads", "dense-threads", "fusion")
+RECALL_DEPTHS = (10, 30, 100)
 MIN_K = 10  # Hit@10 and nDCG@10 need ten people
 MAX_K = 200
 DEPTH = 100  # MRR looks this deep; the README's reference MRRs rank everyone (most-active agrees)
@@ -41,11 +43,17 @@ DEPTH = 100  # MRR looks this deep; the README's reference MRRs rank everyone (m
 class RouterRanker:
     """The router asked for each case, as the asker, at the time the question was asked."""
 
-    name = "router"
-
     def __init__(
-        self, router: Router, session: Session, *, network_id: int, people: Mapping[int, int]
+        self,
+        router: Router,
+        session: Session,
+        *,
+        network_id: int,
+        people: Mapping[int, int],
+        name: str = "router",
     ) -> None:
+        self.name = name
+        self.ranked_by = ""
         self.router = router
         self.session = session
         self.network_id = network_id
@@ -56,12 +64,31 @@ class RouterRanker:
         route = self.router.route(
             self.session,
             network_id=self.network_id,
-            question=case.text[: self.router.settings.max_question_chars],
+            question=case.text,
             asker_id=self.person_of.get(case.asker) if case.asker is not None else None,
             k=k,
             now=case.asked_at,
         )
+        self.ranked_by = route.ranked_by
         return [self.user_of[c.person_id] for c in route.candidates if c.person_id in self.user_of]
+
+    def recall(self, cases: Sequence[Case], depths: Sequence[int]) -> dict[int, float]:
+        """Share of the true answerers the retrieval stage puts before the ranker, by depth."""
+        found = dict.fromkeys(depths, 0)
+        total = 0
+        for case in cases:
+            pools = self.router.pool_by_depth(
+                self.session,
+                network_id=self.network_id,
+                question=case.text,
+                now=case.asked_at,
+                depths=tuple(depths),
+            )
+            truth = {self.person_of[user] for user in case.truth if user in self.person_of}
+            total += len(case.truth)
+            for depth in depths:
+                found[depth] += len(truth & pools[depth])
+        return {depth: found[depth] / total if total else 0.0 for depth in depths}
 
 
 @dataclass(frozen=True)
@@ -71,6 +98,7 @@ class SystemResult:
     routable: Scores
     rankings: Mapping[int, tuple[int, ...]]  # question id -> user ids, best first
     seconds: float
+    ranked_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -84,6 +112,7 @@ class Evaluation:
     cases: tuple[Case, ...]
     history: ImportReport
     systems: tuple[SystemResult, ...]
+    recall: Mapping[int, float] = field(default_factory=dict)  # candidate-stage, by depth
 
     def system(self, name: str) -> SystemResult:
         for result in self.systems:
@@ -101,6 +130,14 @@ class Evaluation:
             f"embedder {self.embedder}; MRR over each system's top {self.depth}; "
             "busy@3: share of cases whose top 3 holds the person most often there",
         ]
+        if self.recall:
+            lines.append(
+                "candidate-stage recall (share of true answerers in the ranker's pool), by search "
+                "depth: " + ", ".join(f"@{d} {r:.3f}" for d, r in sorted(self.recall.items()))
+            )
+        models = [f"{r.name}: {r.ranked_by}" for r in self.systems if r.ranked_by]
+        if models:
+            lines.append("ranked by " + "; ".join(models))
         header = (
             f"{'system':<15}{'P@1':>7}{'Hit@3':>7}{'Hit@10':>7}{'MRR':>7}{'nDCG@10':>8}"
             f"{'accMRR':>8}{'busy@3':>8}{'secs':>7}"
@@ -127,11 +164,13 @@ class Evaluation:
             "cutoff": self.split.cutoff.isoformat(),
             "questions": self.split.questions,
             "history_answers": self.split.history_answers,
+            "recall": {str(depth): value for depth, value in self.recall.items()},
             "systems": {
                 r.name: {
                     "all": r.all.as_dict(),
                     "routable": r.routable.as_dict(),
                     "seconds": r.seconds,
+                    "ranked_by": r.ranked_by,
                 }
                 for r in self.systems
             },
@@ -168,6 +207,7 @@ def score(ranker: Ranker, cases: Sequence[Case], *, k: int, progress: Progress) 
         routable=Scores.of([scored[case.question_id] for case in cases if case.routable]),
         rankings=rankings,
         seconds=seconds,
+        ranked_by=str(getattr(ranker, "ranked_by", "")),
     )
 
 
@@ -219,6 +259,8 @@ def evaluate_site(
     systems: Sequence[str] = SYSTEMS,
     limit: int | None = None,
     weights: RankingWeights | None = None,
+    ranker: LearnedRanker | None = None,
+    variants: Mapping[str, Callable[[Session, int], LearnedRanker | None]] | None = None,
     progress: Progress = silent,
 ) -> Evaluation:
     """Replay a Stack Exchange site and score the router and the baselines on the same cases.
@@ -228,9 +270,12 @@ def evaluate_site(
 
     ``database`` and ``settings.data_dir`` should be the evaluation's own (the replay network and
     its index are written there); ``limit`` keeps only the first cases, for quick runs;
-    ``weights`` tries the router with other ranking weights (for tuning).
+    ``weights`` tries the router with other ranking weights (for tuning); ``ranker`` is the model
+    the router uses (default: the one it would pick itself); ``variants`` adds more router
+    systems by name, each with a model built from the replay network (e.g. adapted to it).
     """
-    unknown = [name for name in systems if name not in SYSTEMS]
+    variants = variants or {}
+    unknown = [name for name in systems if name not in SYSTEMS and name not in variants]
     if unknown:
         raise InvalidInput(f"unknown system {unknown[0]!r}; choose from {', '.join(SYSTEMS)}")
     if not MIN_K <= k <= MAX_K:
@@ -247,14 +292,26 @@ def evaluate_site(
         dense = DenseThreads(split.threads, embedder=embedder, progress=progress)
         rankers.update({bm25.name: bm25, dense.name: dense, "fusion": Fusion([bm25, dense])})
     results: list[SystemResult] = []
+    recall: dict[int, float] = {}
     with database.transaction() as session:
-        if "router" in systems:
-            deep = settings.model_copy(update={"max_k": max(settings.max_k, k)})
-            router = Router(database=database, embedder=embedder, settings=deep, weights=weights)
-            router.indexes.get(session, network_id=network_id, progress=progress)
-            rankers["router"] = RouterRanker(
-                router, session, network_id=network_id, people=_people(session, network_id)
+        people = _people(session, network_id)
+        deep = settings.model_copy(update={"max_k": max(settings.max_k, k)})
+        hand = deep.model_copy(update={"learned_ranking": False})
+        routers = {"router": (deep, ranker), "hand-set": (hand, None)}
+        for name, build in variants.items():
+            routers[name] = (deep, build(session, network_id))
+        for name in systems:
+            if name not in routers:
+                continue
+            config, model = routers[name]
+            router = Router(
+                database=database, embedder=embedder, settings=config, weights=weights, ranker=model
             )
+            router.indexes.get(session, network_id=network_id, progress=progress)
+            routed = RouterRanker(router, session, network_id=network_id, people=people, name=name)
+            rankers[name] = routed
+            if not recall:
+                recall = routed.recall(cases, RECALL_DEPTHS)
         for name in systems:
             results.append(score(rankers[name], cases, k=k, progress=progress))
     return Evaluation(
@@ -265,4 +322,5 @@ def evaluate_site(
         cases=tuple(cases),
         history=report,
         systems=tuple(results),
+        recall=recall,
     )

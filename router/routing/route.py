@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 class Reason:
     """One reason a person was picked: matching evidence, a social tie, activity, or fairness."""
 
-    kind: str  # evidence | social | activity | fairness | contact
+    kind: str  # evidence | social | activity | presence | fairness | contact
     text: str  # a sentence for people: 'answered "Which hop for a NEIPA?" (2024-03-02)'
     evidence_id: int | None = None
     snippet: str | None = None
@@ -66,6 +66,7 @@ class Route:
     adjusted: bool = False  # fairness (ledger, load) changed the order
     notes: tuple[str, ...] = field(default_factory=tuple)
     intent: str = "ask"  # ask: people to ask | contacts: "who do I know at X?", nobody is asked
+    ranked_by: str = "hand-set"  # the model that ranked it: "pretrained-…", "adapted-…", "hand-set"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +74,7 @@ class Route:
             "candidates": [candidate.as_dict() for candidate in self.candidates],
             "adjusted": self.adjusted,
             "notes": list(self.notes),
+            "ranked_by": self.ranked_by,
         }
 
 

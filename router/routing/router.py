@@ -11,17 +11,28 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
-from router.network.people import ASKAROUND_SOURCE, primary_external_id
 from router.progress import Progress, silent
 from router.routing.contacts import contacts_route, detect
-from router.routing.ranking import PersonScore, RankingWeights, merge_hits, score_people
-from router.routing.route import Candidate, Reason, Route, RoutingPolicy
+from router.routing.explanation import explain
+from router.routing.features import AnswerLog, Standing, person_features
+from router.routing.learned import (
+    PRETRAINED,
+    LearnedRanker,
+    RankerShelf,
+    adapted_path,
+    contribution_by_kind,
+    pretrained_path,
+)
+from router.routing.ranking import Hit, PersonScore, RankingWeights, merge_hits, score_people
+from router.routing.route import Route, RoutingPolicy
+from router.routing.training import candidate_pool
 from router.search.embedding import Embedder
 from router.search.indexing import IndexCache
 from router.search.network_index import NetworkIndex
@@ -31,6 +42,8 @@ from router.storage.schema import Evidence, Network, Person, Tie
 from router.storage.text import storable
 
 SEARCH_DEPTH = 100
+EMBED_CHARS = 2000  # the model reads ~256 tokens: the title and first part; BM25 reads it all
+HAND_SET = "hand-set"
 SNIPPET_CHARS = 160
 EVIDENCE_REASONS = 2
 REASON_MIN_SIMILARITY = 0.3  # weaker dense matches still rank, but are not shown as reasons
@@ -57,11 +70,15 @@ class Router:
         embedder: Embedder,
         settings: Settings,
         weights: RankingWeights | None = None,
+        ranker: LearnedRanker | None = None,
     ) -> None:
         self.database = database
         self.embedder = embedder
         self.settings = settings
         self.weights = weights or RankingWeights()
+        self.ranker_override = ranker  # one model for every network (evaluation, tests)
+        self.shelf = RankerShelf()
+        self._logs: dict[int, tuple[tuple[int, ...], AnswerLog]] = {}
         self.indexes = IndexCache(
             database=database,
             embedder=embedder,
@@ -103,6 +120,86 @@ class Router:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
         return text
 
+    def ranker_for(self, network_id: int) -> LearnedRanker | None:
+        """The model that ranks this network: its own adapted one, the shipped one, or none."""
+        if not self.settings.learned_ranking:
+            return None
+        if self.ranker_override is not None:
+            return self.ranker_override
+        own = self.shelf.get(adapted_path(self.settings.data_dir, network_id), kind="adapted")
+        return own or self.shelf.get(pretrained_path(self.settings.models_dir), kind=PRETRAINED)
+
+    def answer_log(self, index: NetworkIndex, network_id: int) -> AnswerLog:
+        """Every answer's (person, time) in the index, rebuilt only when the index changed."""
+        cached = self._logs.get(network_id)
+        with index.lock.reading():  # the change-log cursor names the index's version
+            version = (index.cursor, len(index.evidence_meta))
+            if cached is not None and cached[0] == version and index.built:
+                return cached[1]
+            answers = [(p, at) for p, at, is_answer in index.evidence_meta.values() if is_answer]
+        log = AnswerLog(
+            [p for p, _ in answers],
+            [at for _, at in answers],
+            half_life_days=self.weights.half_life_days,
+        )
+        self._logs[network_id] = (version, log)
+        return log
+
+    def standing(self, index: NetworkIndex, network_id: int, now: datetime) -> Standing:
+        """Everyone's record at ``now``, counting every indexed answer (even one stamped ``now``
+        or later: at routing time all of it is known, unlike in training)."""
+        log = self.answer_log(index, network_id)
+        latest = float(log.times[-1]) if len(log) else 0.0
+        return log.as_of(max(now.timestamp(), latest) + 1e-3)
+
+    def search(
+        self, index: NetworkIndex, text: str, session: Session, depth: int = SEARCH_DEPTH
+    ) -> list[Hit]:
+        """Evidence found by the dense (title and first part) and the lexical (all) search."""
+        query = self.embedder.encode([text[:EMBED_CHARS]])[0]
+        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+            dense_ids, dense_scores = index.vectors.search(query, depth)
+            lexical_ids, lexical_scores = index.lexical.search(text, depth)
+            owners = {
+                int(i): index.person_of[int(i)]
+                for i in (*dense_ids.tolist(), *lexical_ids.tolist())
+                if int(i) in index.person_of
+            }
+        weights = self._weights(session, set(owners))
+        hits = merge_hits(
+            zip(dense_ids.tolist(), dense_scores.tolist(), strict=True),
+            zip(lexical_ids.tolist(), lexical_scores.tolist(), strict=True),
+            owners,
+            weights,
+            min_similarity=self.weights.min_similarity,
+            similarity_window=self.weights.similarity_window,
+        )
+        return [hit for hit in hits if hit.evidence_id in weights]  # deleted since indexing
+
+    def pool_by_depth(
+        self,
+        session: Session,
+        *,
+        network_id: int,
+        question: str,
+        now: datetime,
+        depths: tuple[int, ...],
+    ) -> dict[int, set[int]]:
+        """Who the retrieval stage puts before the ranker when search goes ``depth`` deep."""
+        index = self.indexes.get(session, network_id=network_id)
+        hits = self.search(index, self.validate(question=question, k=1), session, max(depths))
+        standing = self.standing(index, network_id, now)
+        pools = {}
+        for depth in depths:
+            shallow = [
+                h
+                for h in hits
+                if (h.dense_rank is not None and h.dense_rank <= depth)
+                or (h.lexical_rank is not None and h.lexical_rank <= depth)
+            ]
+            pools[depth] = candidate_pool(shallow, standing, self.weights)
+        return pools
+
     def route(
         self,
         session: Session,
@@ -129,44 +226,57 @@ class Router:
                 exclude=frozenset(excluded),
             )
         index = self.indexes.get(session, network_id=network_id)
-        query = self.embedder.encode([text])[0]
-        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
-            dense_ids, dense_scores = index.vectors.search(query, SEARCH_DEPTH)
-            lexical_ids, lexical_scores = index.lexical.search(text, SEARCH_DEPTH)
-            owners = {
-                int(i): index.person_of[int(i)]
-                for i in (*dense_ids.tolist(), *lexical_ids.tolist())
-                if int(i) in index.person_of
-            }
-            activity = index.prior()
-            active = index.most_active(self.weights.pool_active)
-        weights = self._weights(session, set(owners))
-        hits = merge_hits(
-            zip(dense_ids.tolist(), dense_scores.tolist(), strict=True),
-            zip(lexical_ids.tolist(), lexical_scores.tolist(), strict=True),
-            owners,
-            weights,
-            min_similarity=self.weights.min_similarity,
-            similarity_window=self.weights.similarity_window,
-        )
-        hits = [hit for hit in hits if hit.evidence_id in weights]  # deleted since indexing
-        pool = {hit.person_id for hit in hits} | set(active)
-        available = self._available(session, network_id, pool, asker_id, exclude, now)
-        closeness = self._closeness(session, network_id, asker_id, available)
-        scored = score_people(
-            [hit for hit in hits if hit.person_id in available],
-            activity={pid: activity.get(pid, 0.0) for pid in available},
-            closeness=closeness,
-            candidates=[pid for pid in active if pid in available],
-            weights=self.weights,
-        )
+        hits = self.search(index, text, session)
+        ranker = self.ranker_for(network_id)
+        drivers: dict[int, dict[str, float]] = {}
+        features: dict[int, npt.NDArray[np.float64]] = {}
+        if ranker is None:
+            with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+                activity = index.prior()
+                active = index.most_active(self.weights.pool_active)
+            pool = {hit.person_id for hit in hits} | set(active)
+            available = self._available(session, network_id, pool, asker_id, exclude, now)
+            closeness = self._closeness(session, network_id, asker_id, available)
+            scored = score_people(
+                [hit for hit in hits if hit.person_id in available],
+                activity={pid: activity.get(pid, 0.0) for pid in available},
+                closeness=closeness,
+                candidates=[pid for pid in active if pid in available],
+                weights=self.weights,
+            )
+        else:
+            standing = self.standing(index, network_id, now)
+            pool = candidate_pool(hits, standing, self.weights)
+            available = self._available(session, network_id, pool, asker_id, exclude, now)
+            closeness = self._closeness(session, network_id, asker_id, available)
+            scored, features = self._learned(ranker, hits, available, standing, closeness)
         adjusted, fairness, skipped = False, dict[int, str](), list[str]()
         if policy is not None and scored:
             scored, adjusted, fairness, skipped = self._apply_policy(
                 session, policy, scored, network_id=network_id, asker_id=asker_id, k=k, now=now
             )
         chosen = scored[:k]
-        candidates = self._explain(session, chosen, index, closeness, fairness, asker_id, now)
+        if ranker is not None and chosen:
+            # What set each chosen person apart from the others in the pool: contributions
+            # measured against the pool's average, not the training set's.
+            people = list(features)
+            contributions = ranker.contributions(np.vstack([features[p] for p in people]))
+            contributions -= contributions.mean(axis=0)
+            row_of = {person: row for row, person in enumerate(people)}
+            drivers = {
+                p.person_id: contribution_by_kind(contributions[row_of[p.person_id]])
+                for p in chosen
+            }
+        candidates = explain(
+            session,
+            chosen,
+            index=index,
+            closeness=closeness,
+            fairness=fairness,
+            asker_id=asker_id,
+            now=now,
+            drivers=drivers,
+        )
         notes = [f"a better match was not asked: {reason}" for reason in skipped]
         if candidates and not any(r.kind == "evidence" for c in candidates for r in c.reasons):
             notes.append(
@@ -183,8 +293,41 @@ class Router:
         elif len(candidates) < k:
             notes.append(f"only {len(candidates)} available people matched")
         return Route(
-            question=text, candidates=tuple(candidates), adjusted=adjusted, notes=tuple(notes)
+            question=text,
+            candidates=tuple(candidates),
+            adjusted=adjusted,
+            notes=tuple(notes),
+            ranked_by=ranker.name if ranker is not None else HAND_SET,
         )
+
+    def _learned(
+        self,
+        ranker: LearnedRanker,
+        hits: list[Hit],
+        available: set[int],
+        standing: Standing,
+        closeness: dict[int, int],
+    ) -> tuple[list[PersonScore], dict[int, npt.NDArray[np.float64]]]:
+        """Score the available people with the model; scores in (0, 1] so policies can scale them."""
+        people = sorted(available)
+        mine = [hit for hit in hits if hit.person_id in available]
+        matrix = person_features(
+            mine, people, standing=standing, closeness=closeness, weights=self.weights
+        )
+        raw = ranker.score(matrix)
+        if not people:
+            return [], {}
+        top = float(raw.max())
+        scored = {
+            p: PersonScore(p, score=math.exp(float(r) - top))
+            for p, r in zip(people, raw, strict=True)
+        }
+        for hit in mine:
+            scored[hit.person_id].hits.append((hit.credit(self.weights.rrf_k), hit))
+        for person in scored.values():
+            person.hits.sort(key=lambda pair: -pair[0])
+        ranked = sorted(scored.values(), key=lambda p: (-p.score, p.person_id))
+        return ranked, {p: matrix[i] for i, p in enumerate(people)}
 
     def _weights(self, session: Session, ids: set[int]) -> dict[int, float]:
         if not ids:
@@ -276,130 +419,6 @@ class Router:
         kept.sort(key=lambda p: (-p.score, p.person_id))
         after = [p.person_id for p in kept[:k]]
         return kept, before != after, reasons, skipped
-
-    def _explain(
-        self,
-        session: Session,
-        chosen: list[PersonScore],
-        index: NetworkIndex,
-        closeness: dict[int, int],
-        fairness: dict[int, str],
-        asker_id: int | None,
-        now: datetime,
-    ) -> list[Candidate]:
-        if not chosen:
-            return []
-        ids = [p.person_id for p in chosen]
-        people = {
-            person.id: person
-            for person in session.scalars(
-                select(Person).where(Person.id.in_(ids)).options(selectinload(Person.external_ids))
-            )
-        }
-        evidence_ids = [hit.evidence_id for p in chosen for _, hit in p.hits[:EVIDENCE_REASONS]]
-        evidence = {
-            row.id: row
-            for row in session.execute(
-                select(
-                    Evidence.id,
-                    Evidence.kind,
-                    Evidence.text,
-                    Evidence.context,
-                    Evidence.source,
-                    Evidence.link,
-                    Evidence.created_at,
-                ).where(Evidence.id.in_(evidence_ids))
-            )
-        }
-        best_dense = max((h.dense_score or 0.0 for p in chosen for _, h in p.hits), default=0.0)
-        floor = max(REASON_MIN_SIMILARITY, best_dense - REASON_SIMILARITY_GAP)
-        candidates = []
-        for scored in chosen:
-            person = people[scored.person_id]
-            reasons: list[Reason] = []
-            for _, hit in scored.hits[:EVIDENCE_REASONS]:
-                row = evidence.get(hit.evidence_id)
-                shown = hit.lexical_rank is not None or (hit.dense_score or 0.0) >= floor
-                if row is not None and shown:
-                    reasons.append(_evidence_reason(row, hit.dense_score))
-            stats = index.activity.get(scored.person_id)
-            if stats is not None and stats.answers > 0:
-                days = max(0, int((now.timestamp() - stats.last_at) // 86400))
-                reasons.append(
-                    Reason(
-                        kind="activity",
-                        text=f"has answered {_count(stats.answers, 'question')}, the last {_ago(days)}",
-                    )
-                )
-            ties = closeness.get(scored.person_id, 0)
-            if ties and asker_id is not None:
-                reasons.append(
-                    Reason(kind="social", text=f"has {ties} favour{'s' * (ties != 1)} with you")
-                )
-            if scored.person_id in fairness:
-                reasons.append(Reason(kind="fairness", text=fairness[scored.person_id]))
-            candidates.append(
-                Candidate(
-                    person_id=person.id,
-                    external_id=primary_external_id(person),
-                    name=person.display_name,
-                    score=float(scored.score),
-                    reasons=tuple(reasons),
-                )
-            )
-        return candidates
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
-def _ago(days: int) -> str:
-    if days == 0:
-        return "today"
-    if days < 60:
-        return f"{days} day{'s' * (days != 1)} ago"
-    return f"{math.floor(days / 30.4)} months ago"
-
-
-def _evidence_reason(row: Any, similarity: float | None) -> Reason:
-    kind = row.kind
-    text = " ".join(str(row.text).split())
-    context = " ".join(str(row.context).split())
-    created: datetime = row.created_at
-    snippet = text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rstrip() + "…"
-    title = context.split("\n")[0] if context else ""
-    if row.source == ASKAROUND_SOURCE:  # a private exchange: say that, never quote it
-        return Reason(
-            kind="evidence",
-            text=f"answered a similar question through Askaround ({created.date().isoformat()})",
-            evidence_id=int(row.id),
-            source=ASKAROUND_SOURCE,
-            date=created,
-            score=None if similarity is None else round(float(similarity), 4),
-        )
-    if kind == "answer":
-        about = f'answered "{_clip(title, 90)}"' if title else f'answered "{_clip(text, 90)}"'
-        sentence = f"{about} ({created.date().isoformat()})"
-    elif kind == "interest":
-        sentence = f"lists {_clip(text, 90)} as an interest"
-    else:
-        sentence = f'profile says "{_clip(text, 90)}"'
-    return Reason(
-        kind="evidence",
-        text=sentence,
-        evidence_id=int(row.id),
-        snippet=snippet,
-        source=str(row.source),
-        link=row.link,
-        date=created,
-        score=None if similarity is None else round(float(similarity), 4),
-    )
-
-
-def _clip(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 __all__ = ["Router"]

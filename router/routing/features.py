@@ -1,0 +1,236 @@
+"""What the learned ranker sees of a (question, person) pair, in terms that mean the same anywhere.
+
+Ranks, ratios to the question's best match, within-question standings and log counts, never raw
+sizes of one community, so a model trained on some networks transfers to one it has never seen.
+Every feature is computed from what search found for the question (``Hit``) and from the answer
+log *as of the asking time* (``AnswerLog.as_of``), so the same code serves training (as of each
+past question) and routing (as of now).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from router.routing.ranking import Hit, RankingWeights
+
+Matrix = npt.NDArray[np.float64]
+DAY = 86400.0
+NOT_FOUND_RANK = 200.0
+LAST_N = 50
+
+# name -> the kind of reason it explains (see router.routing.learned)
+FEATURES: dict[str, str] = {
+    "dense_best": "evidence",  # best cosine of the person's evidence to the question
+    "dense_gap": "evidence",  # ... minus the question's best cosine over everyone
+    "dense_top3": "evidence",  # mean of their three best cosines
+    "dense_count": "evidence",  # log count of their evidence among the dense matches
+    "lexical_ratio": "evidence",  # best BM25 score / the question's best BM25 score
+    "lexical_count": "evidence",  # log count of their evidence among the lexical matches
+    "relevance_ratio": "evidence",  # fused reciprocal-rank relevance / the best person's
+    "relevance_rank": "evidence",  # log rank of that relevance among the candidates
+    "answers_log": "activity",  # log answers so far
+    "answers_90d": "activity",  # log answers in the last 90 days
+    "answers_365d": "activity",  # log answers in the last 365 days
+    "share_365d": "activity",  # their share of the network's answers in the last 365 days
+    "share_last_50": "activity",  # their share of the network's last 50 answers
+    "share_last_10": "activity",  # their share of the network's last 10 answers
+    "active_rank": "activity",  # log rank by answers so far in the whole network
+    "recent_rank": "activity",  # log rank by answers in the last 90 days
+    "days_since_last": "activity",  # log days since their last answer
+    "hour_presence": "presence",  # how often they answer around this hour, 1 = uniform
+    "weekday_presence": "presence",  # how often they answer on this weekday, 1 = uniform
+    "ties_log": "social",  # log favours between them and the asker, either way
+}
+NAMES: tuple[str, ...] = tuple(FEATURES)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Everyone's answering record as of one moment: counts, windows, last answer, time profile."""
+
+    now: float
+    slot_of: Mapping[int, int]
+    total: npt.NDArray[np.int64]
+    last_90d: npt.NDArray[np.int64]
+    last_365d: npt.NDArray[np.int64]
+    last_at: npt.NDArray[np.float64]
+    decayed: npt.NDArray[np.float64]
+    hours: npt.NDArray[np.int64]  # people x 24
+    weekdays: npt.NDArray[np.int64]  # people x 7
+    sorted_total: npt.NDArray[np.int64]
+    sorted_recent: npt.NDArray[np.int64]
+    last_50: npt.NDArray[np.int64]
+    last_10: npt.NDArray[np.int64]
+
+    def most_active(self, n: int) -> list[int]:
+        """The ``n`` people with the most recency-weighted answers so far (the router's pool)."""
+        people = list(self.slot_of)
+        if not people:
+            return []
+        slots = np.asarray([self.slot_of[p] for p in people])
+        weights = self.decayed[slots]
+        order = np.lexsort((np.asarray(people), -weights))
+        return [people[i] for i in order[:n] if weights[i] > 0]
+
+
+class AnswerLog:
+    """Every answer's (person, time), sorted by time, so any moment's standing is a prefix."""
+
+    def __init__(
+        self, people: Sequence[int], times: Sequence[float], *, half_life_days: float = 180.0
+    ) -> None:
+        times_array = np.asarray(times, dtype=np.float64)
+        order = np.argsort(times_array, kind="stable")
+        self.times = times_array[order]
+        ids = np.asarray(people, dtype=np.int64)[order]
+        self.people, inverse = np.unique(ids, return_inverse=True)
+        self.slots = inverse.astype(np.int64)
+        self.slot_of = {int(person): slot for slot, person in enumerate(self.people.tolist())}
+        self.hours = ((self.times // 3600) % 24).astype(np.int64)
+        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int64)  # Monday = 0
+        self.rate = math.log(2) / (half_life_days * DAY)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def as_of(self, now: float) -> Standing:
+        """Everyone's record counting only answers strictly before ``now``."""
+        size = len(self.people)
+        n = int(np.searchsorted(self.times, now, side="left"))
+        slots = self.slots[:n]
+        times = self.times[:n]
+
+        def window(days: float) -> npt.NDArray[np.int64]:
+            start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
+            return np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
+
+        total = np.bincount(slots, minlength=size).astype(np.int64)
+        last_at = np.full(size, np.nan)
+        last_at[slots] = times  # sorted by time: the last write per person is their latest
+        decayed = np.bincount(slots, weights=np.exp(self.rate * (times - now)), minlength=size)
+        hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
+        weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
+        recent = window(90)
+        return Standing(
+            now=now,
+            slot_of=self.slot_of,
+            total=total,
+            last_90d=recent,
+            last_365d=window(365),
+            last_at=last_at,
+            decayed=decayed.astype(np.float64),
+            hours=hours.astype(np.int64),
+            weekdays=weekdays.astype(np.int64),
+            sorted_total=np.sort(total),
+            sorted_recent=np.sort(recent),
+            last_50=np.bincount(self.slots[max(0, n - LAST_N) : n], minlength=size).astype(
+                np.int64
+            ),
+            last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
+        )
+
+
+def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, float]:
+    """Each person's discounted sum of their best few evidence credits (as the hand-set blend)."""
+    credits: dict[int, list[float]] = {}
+    for hit in hits:
+        credits.setdefault(hit.person_id, []).append(hit.credit(weights.rrf_k))
+    return {
+        person: sum(
+            credit * weights.discount**n
+            for n, credit in enumerate(sorted(values, reverse=True)[: weights.per_person_top])
+        )
+        for person, values in credits.items()
+    }
+
+
+def _rank_in(sorted_values: npt.NDArray[np.int64], value: int) -> float:
+    """1 + how many have strictly more (ties share the best rank)."""
+    return float(len(sorted_values) - np.searchsorted(sorted_values, value, side="right") + 1)
+
+
+def _presence(counts: npt.NDArray[np.int64], around: Sequence[int], prior: float = 2.0) -> float:
+    """Share of answers in the slots ``around`` against a uniform profile, smoothed toward 1."""
+    bins = len(counts)
+    expected = len(around) / bins
+    inside = float(sum(int(counts[i % bins]) for i in around))
+    return (inside + prior * expected) / (float(counts.sum()) + prior) / expected
+
+
+def person_features(
+    hits: Sequence[Hit],
+    people: Sequence[int],
+    *,
+    standing: Standing,
+    closeness: Mapping[int, int],
+    weights: RankingWeights,
+) -> Matrix:
+    """One row of ``NAMES`` per person in ``people`` for the question the hits were found for."""
+    dense: dict[int, list[float]] = {}
+    lexical: dict[int, list[float]] = {}
+    for hit in hits:  # a declined or down-weighted piece of evidence matches that much less
+        if hit.dense_score is not None:
+            dense.setdefault(hit.person_id, []).append(float(hit.dense_score) * hit.weight)
+        if hit.lexical_score is not None:
+            lexical.setdefault(hit.person_id, []).append(float(hit.lexical_score) * hit.weight)
+    best_dense = max((max(v) for v in dense.values()), default=0.0)
+    best_lexical = max((max(v) for v in lexical.values()), default=0.0) or 1.0
+    relevance = relevance_of(hits, weights)
+    pool_relevance = sorted((relevance.get(p, 0.0) for p in people), reverse=True)
+    top_relevance = (pool_relevance[0] if pool_relevance else 0.0) or 1.0
+    network_365 = float(standing.last_365d.sum()) or 1.0
+    moment = standing.now
+    hour = int((moment // 3600) % 24)
+    weekday = int((moment // DAY + 3) % 7)
+    rows = np.zeros((len(people), len(NAMES)), dtype=np.float64)
+    for row, person in enumerate(people):
+        scores = sorted(dense.get(person, []), reverse=True)
+        words = lexical.get(person, [])
+        mine = relevance.get(person, 0.0)
+        rank = 1 + sum(1 for value in pool_relevance if value > mine)
+        slot = standing.slot_of.get(person)
+        if slot is None:
+            total = recent = yearly = lately = latest = 0
+            last = math.nan
+            hours = np.zeros(24, dtype=np.int64)
+            days = np.zeros(7, dtype=np.int64)
+        else:
+            total = int(standing.total[slot])
+            recent = int(standing.last_90d[slot])
+            yearly = int(standing.last_365d[slot])
+            lately = int(standing.last_50[slot])
+            latest = int(standing.last_10[slot])
+            last = float(standing.last_at[slot])
+            hours = standing.hours[slot]
+            days = standing.weekdays[slot]
+        since = (moment - last) / DAY if total else math.nan
+        rows[row] = (
+            scores[0] if scores else 0.0,
+            (scores[0] if scores else 0.0) - best_dense,
+            sum(scores[:3]) / 3.0,
+            math.log1p(len(scores)),
+            max(words) / best_lexical if words else 0.0,
+            math.log1p(len(words)),
+            mine / top_relevance,
+            math.log(rank),
+            math.log1p(total),
+            math.log1p(recent),
+            math.log1p(yearly),
+            yearly / network_365,
+            lately / LAST_N,
+            latest / 10.0,
+            math.log(_rank_in(standing.sorted_total, total)) if total else math.log(NOT_FOUND_RANK),
+            math.log(_rank_in(standing.sorted_recent, recent))
+            if recent
+            else math.log(NOT_FOUND_RANK),
+            math.log1p(max(since, 0.0)) if total else math.nan,
+            _presence(hours, (hour - 1, hour, hour + 1)),
+            _presence(days, (weekday,)),
+            math.log1p(closeness.get(person, 0)),
+        )
+    return rows

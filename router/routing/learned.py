@@ -1,0 +1,109 @@
+"""The learned ranker as the router uses it: a LightGBM model file, its name, and its reasons.
+
+The pre-trained model ships in ``models/ranker/`` (rebuilt by ``askaround ranker pretrain``); a
+network's own adapted model, when there is one, lives in the data directory
+(``askaround ranker adapt``). With neither, routing falls back to the hand-set blend.
+Explanations come from per-feature contributions (LightGBM's ``pred_contrib``): a reason is
+shown only when its kind of feature pushed the person up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from router.routing.features import FEATURES, NAMES, Matrix
+
+PRETRAINED = "pretrained"
+
+
+def pretrained_path(models_dir: Path) -> Path:
+    """Where the shipped pre-trained model lives under the models folder."""
+    return models_dir / "ranker" / f"{PRETRAINED}.txt"
+
+
+def adapted_path(data_dir: Path, network_id: int) -> Path:
+    """Where a network's own adapted model lives in the data directory."""
+    return data_dir / "rankers" / f"network-{network_id}.txt"
+
+
+@dataclass(frozen=True)
+class LearnedRanker:
+    """A trained model over ``features.NAMES``, named so a route can say what ranked it."""
+
+    booster: lgb.Booster
+    name: str
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_booster(
+        cls, booster: lgb.Booster, *, kind: str, meta: dict[str, Any]
+    ) -> LearnedRanker:
+        text = booster.model_to_string()
+        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+        return cls(booster=booster, name=f"{kind}-{digest}", meta=meta)
+
+    @classmethod
+    def load(cls, path: Path, *, kind: str) -> LearnedRanker | None:
+        """The model at ``path`` (with its ``.json`` notes), or None when there is none."""
+        if not path.is_file():
+            return None
+        booster = lgb.Booster(model_str=path.read_text())
+        if booster.feature_name() != list(NAMES):
+            return None  # trained on other features: not usable, fall back
+        notes = path.with_suffix(".json")
+        meta = json.loads(notes.read_text()) if notes.is_file() else {}
+        return cls.from_booster(booster, kind=kind, meta=meta)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.booster.model_to_string())
+        path.with_suffix(".json").write_text(json.dumps(self.meta, indent=1, sort_keys=True) + "\n")
+
+    def score(self, features: Matrix) -> npt.NDArray[np.float64]:
+        if len(features) == 0:
+            return np.zeros(0)
+        return np.asarray(self.booster.predict(features), dtype=np.float64)
+
+    def contributions(self, features: Matrix) -> Matrix:
+        """Each feature's part in each row's score (the model's bias column dropped)."""
+        if len(features) == 0:
+            return np.zeros((0, len(NAMES)))
+        raw = np.asarray(self.booster.predict(features, pred_contrib=True), dtype=np.float64)
+        return raw[:, : len(NAMES)]
+
+
+def contribution_by_kind(contributions: npt.NDArray[np.float64]) -> dict[str, float]:
+    """One row's contributions summed per kind of reason (evidence, activity, presence, social)."""
+    totals: dict[str, float] = {}
+    for name, value in zip(NAMES, contributions.tolist(), strict=True):
+        kind = FEATURES[name]
+        totals[kind] = totals.get(kind, 0.0) + float(value)
+    return totals
+
+
+class RankerShelf:
+    """Loaded models by path, reloaded when the file changes (a re-adaptation)."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[Path, tuple[float, LearnedRanker | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, *, kind: str) -> LearnedRanker | None:
+        stamp = path.stat().st_mtime if path.is_file() else -1.0
+        with self._lock:
+            cached = self._loaded.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        ranker = LearnedRanker.load(path, kind=kind)
+        with self._lock:
+            self._loaded[path] = (stamp, ranker)
+        return ranker
