@@ -18,14 +18,12 @@ def forget_person(
     erasure = erase_person(session, network_id=network_id, person_id=person_id, now=now)
     if erasure.already:
         return erasure
-    changed = list(erasure.evidence_removed + erasure.evidence_rewritten)
 
     def _rebuild(_session: Session) -> None:
         if "router" in services.__dict__:  # a router built in this process caches the index
-            indexes = services.router.indexes
-            if changed:
-                indexes.refresh(network_id, changed)
-            indexes.invalidate(network_id)
+            # dropped, not patched: a patched index only masks the erased vectors, a rebuilt
+            # one (from the database, on the next route) never holds them
+            services.router.indexes.drop(network_id)
         forget_index_files(services.settings.index_dir, network_id=network_id)
 
     event.listen(session, "after_commit", _rebuild, once=True)

@@ -131,7 +131,8 @@ def test_erased_person_leaves_no_text_in_the_database_or_the_index_files(
     stored = _every_stored_string(api)
     assert all(secret in stored for secret in ZED_SECRETS)  # the check can fail
     index_dir = api.services.settings.index_dir
-    assert list(index_dir.glob(f"network-{tenant.network_id}-*.faiss"))
+    api.services.router.indexes.save_changed()  # as serve's background loop does
+    assert list(index_dir.glob(f"network-{tenant.network_id}-*.index"))
 
     response = api.client.delete(f"/v1/people/{ids['zed']}", headers=tenant.headers)
     assert response.status_code == 204, response.text
@@ -139,11 +140,13 @@ def test_erased_person_leaves_no_text_in_the_database_or_the_index_files(
     stored = _every_stored_string(api)
     assert [secret for secret in ZED_SECRETS if secret in stored] == []
     api.client.post("/v1/route", json={"question": "anything at all"}, headers=tenant.headers)
+    api.services.router.indexes.save_changed()
     files = list(index_dir.glob(f"network-{tenant.network_id}-*"))
+    assert files
     for path in files:
         raw = path.read_bytes()
         assert not any(secret.encode() in raw for secret in ZED_SECRETS)
-    faiss_file = index_dir / files[0].with_suffix(".faiss").name
+    faiss_file = index_dir / files[0].with_suffix(".index").name
     saved = VectorIndex.load(
         faiss_file,
         model=api.services.embedder.name,
@@ -156,6 +159,7 @@ def test_erased_person_leaves_no_text_in_the_database_or_the_index_files(
     with api.services.database.transaction() as session:
         remaining = {e.id for e in people_evidence(session, tenant.network_id)}
     assert saved.ids() == remaining
+    assert saved.saved_manifest is not None and saved.saved_manifest["masked"] == []  # rebuilt
     zed_vector = api.services.embedder.encode([evidence_document("answer", ZED_SECRETS[3], "")])
     _, scores = saved.search(zed_vector[0], 3)
     assert float(np.max(scores)) < 0.99

@@ -7,7 +7,7 @@ by row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -56,7 +56,8 @@ class LedgerSnapshot:
     pairs_week: tuple[PairSum, ...]  # favours from the start of now's ISO week up to now
     asks: tuple[AskRow, ...]
     questions: tuple[QuestionRow, ...]
-    reused_week: dict[int, int]  # author -> people their reused answers helped this week
+    # author -> people their reused answers helped this week
+    reused_week: dict[int, int] = field(default_factory=dict)
 
 
 def load_snapshot(session: Session, *, network_id: int, now: datetime) -> LedgerSnapshot:

@@ -215,13 +215,13 @@ def _scrub_messages(
 
 
 def forget_index_files(index_dir: Path, *, network_id: int) -> list[Path]:
-    """Delete the network's saved FAISS files so they are rebuilt from the database alone."""
+    """Delete the network's saved index files so they are rebuilt from the database alone."""
     if not index_dir.exists():
         return []
     removed = sorted(
         path
         for path in index_dir.glob(f"network-{network_id}-*")
-        if path.suffix in {".faiss", ".json", ".tmp"}
+        if path.suffix in {".index", ".faiss", ".json", ".tmp"}
     )
     for path in removed:
         path.unlink(missing_ok=True)

@@ -199,6 +199,11 @@ class IndexCache:
         """Check the network now: the change log already names ``evidence_ids``."""
         self.invalidate(network_id)
 
+    def drop(self, network_id: int) -> None:
+        """Forget a network's index in this process: the next route rebuilds it from the database."""
+        with self._lock:
+            self._networks.pop(network_id, None)
+
     def loaded(self) -> list[int]:
         with self._lock:
             return list(self._networks)
