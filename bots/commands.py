@@ -18,6 +18,7 @@ from slack_bolt import Ack, App
 
 from bots import messages
 from bots.clients import respond
+from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
 from bots.subcommands import (
     AskCommand,
@@ -63,7 +64,6 @@ def request_key(command: dict[str, Any]) -> str:
 
 def register(app: App, bot: SlackBot) -> None:
     """The ``/ask`` command."""
-    bot.replay_handlers[COMMAND_KIND] = carry_out_request
 
     def parse(command: dict[str, Any]) -> AskCommand:
         return parse_ask(str(command.get("text") or ""), max_chars=bot.settings.max_question_chars)
@@ -136,6 +136,7 @@ def _kept(command: dict[str, Any]) -> dict[str, Any]:
     return {name: command.get(name) for name in KEPT_FIELDS}
 
 
+@carried_out_by(COMMAND_KIND)
 def carry_out_request(bot: SlackBot, key: str) -> bool:
     """Ask an acknowledged question (once, whoever gets there first); True if this call did."""
     try:

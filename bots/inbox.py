@@ -147,3 +147,20 @@ class Inbox:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
         return True
+
+
+# kind of acknowledged request -> what carries it out (``handler(bot, key)``); the listener
+# modules add theirs when imported, so the bot's replay needs no import of them
+REPLAY_HANDLERS: dict[str, Callable[[Any, str], object]] = {}
+
+
+def carried_out_by(
+    kind: str,
+) -> Callable[[Callable[[Any, str], object]], Callable[[Any, str], object]]:
+    """Register ``handler`` as what carries out acknowledged requests of ``kind``."""
+
+    def register(handler: Callable[[Any, str], object]) -> Callable[[Any, str], object]:
+        REPLAY_HANDLERS[kind] = handler
+        return handler
+
+    return register

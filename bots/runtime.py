@@ -24,7 +24,7 @@ from bots import install, workspace
 from bots.channel import SlackChannel
 from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
-from bots.inbox import SPOOL, Inbox
+from bots.inbox import REPLAY_HANDLERS, SPOOL, Inbox
 from router.ledger.schedule import SummaryRun, enqueue_due_summaries
 from router.lifecycle import questions
 from router.settings import Settings
@@ -76,8 +76,6 @@ class SlackBot:
     ) -> None:
         self.services = services
         self.settings: Settings = services.settings
-        # kind of acknowledged request -> what carries it out; the listeners register theirs
-        self.replay_handlers: dict[str, Callable[[SlackBot, str], object]] = {}
         self.installations = installations
         self.clock = clock
         self.clients = clients or SlackClients(
@@ -213,7 +211,7 @@ class SlackBot:
     def replay(self, now: datetime) -> int:
         """Carry out what was acknowledged but not done (a crash, a restart, a busy database);
         how many requests this call carried out."""
-        handlers = self.replay_handlers
+        handlers = REPLAY_HANDLERS
         self.inbox.drain()
         done = 0
         for key, kind in self.inbox.owed():

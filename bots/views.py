@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 
 from bots import messages, outbound
 from bots.actions import DONE_NOTES, update
+from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
 from bots.snapshots import ask_snapshot
 from router.errors import AskaroundError
@@ -38,7 +39,6 @@ def submitted_text(view: dict[str, Any]) -> str:
 
 def register(app: App, bot: SlackBot) -> None:
     """The answer modal's submission."""
-    bot.replay_handlers[ANSWER_KIND] = carry_out_answer
 
     def answer(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         text = submitted_text(view)
@@ -107,6 +107,7 @@ def _answered(
     update(client, channel, ts, outbound.ask_done(snapshot.payload, note))
 
 
+@carried_out_by(ANSWER_KIND)
 def carry_out_answer(bot: SlackBot, key: str) -> bool:
     """Give an answer acknowledged while the database was busy; True if this call gave it."""
     try:

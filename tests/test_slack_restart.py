@@ -50,6 +50,7 @@ def _serve(settings: Settings, fake: FakeSlack, port: int) -> subprocess.Popen[b
         "ASKAROUND_SLACK_BOT_TOKEN": BOT_TOKEN,
         "ASKAROUND_SLACK_API_URL": fake.api_url,
         "ASKAROUND_DEFAULT_K": "2",
+        "ASKAROUND_REUSE_MIN_SIMILARITY": "1.0",  # this story asks people
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "askaround", "serve", "--host", "127.0.0.1", "--port", str(port)],
