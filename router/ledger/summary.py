@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from router.errors import NotFound
-from router.ledger.balances import Debt, PairSum, Totals, debts_of, totals_of
+from router.ledger.balances import Debt, PairSum, Totals, pair_balances_of, totals_of
 from router.ledger.fairness import gini
-from router.ledger.snapshot import LedgerSnapshot, load_snapshot
+from router.ledger.privacy import ANONYMOUS, hidden_of, visible_debts
+from router.ledger.snapshot import LedgerSnapshot, QuestionRow, load_snapshot
 from router.ledger.weeks import iso_week, week_bounds
 
 TOP_GIVERS = 5
@@ -197,6 +198,9 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     def name(pid: int) -> str:
         return names.get(pid, f"#{pid}")
 
+    def asker(question: QuestionRow) -> str:
+        return ANONYMOUS if question.anonymous else name(question.asker_id)
+
     totals, week_totals = totals_of(snapshot.pairs_total), totals_of(snapshot.pairs_week)
     pairs_of: dict[int, list[PairSum]] = defaultdict(list)
     for pair in snapshot.pairs_total:
@@ -207,7 +211,7 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     asks = [a for a in snapshot.asks if a.created_at <= now and a.question_id in questions]
     asked_per_question = Counter(a.question_id for a in asks)
     unanswered = tuple(
-        OpenQuestion(q.id, q.text, name(q.asker_id), q.created_at, asked_per_question[q.id])
+        OpenQuestion(q.id, q.text, asker(q), q.created_at, asked_per_question[q.id])
         for q in questions.values()
         if q.unanswered_at(now)
     )
@@ -215,13 +219,13 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     for a in asks:
         q = questions[a.question_id]
         if q.open_at(now) and (a.responded_at is None or a.responded_at > now):
-            waiting[a.person_id].append(
-                WaitingAsk(a.id, q.id, q.text, name(q.asker_id), a.created_at)
-            )
+            waiting[a.person_id].append(WaitingAsk(a.id, q.id, q.text, asker(q), a.created_at))
 
     people = []
     for pid in sorted(names, key=lambda p: (name(p).lower(), p)):
-        owes, owed_by = debts_of(pid, pairs_of[pid], names)
+        owes, owed_by = visible_debts(
+            pair_balances_of(pid, pairs_of[pid]), hidden_of(pid, snapshot.hidden_total), names
+        )
         given_week, received_week = _tallies(week_totals.get(pid))
         given_total, received_total = _tallies(totals.get(pid))
         people.append(
