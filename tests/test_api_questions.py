@@ -243,3 +243,24 @@ def test_weekly_summary_names_who_owes_whom_for_a_person_and_the_network(office:
 def test_a_summary_week_that_cannot_be_summarised_is_a_422(office: Office, week: str) -> None:
     response = office.get("/v1/summary", week=week)
     assert response.status_code == 422 and response.json()["detail"]
+
+
+def test_answerers_weekly_summary_never_names_an_anonymous_asker(office: Office) -> None:
+    response = office.post(
+        "/v1/questions",
+        {"question": "Why is my Grafana alert not firing?", "asker": "t:asker", "anonymous": True},
+    )
+    ask = _ask_of(response.json()["question"], office.ids["ada"])
+    answer = office.post(f"/v1/asks/{ask['id']}/answer", {"person": "t:ada", "text": "Yes."})
+    office.post(f"/v1/answers/{answer.json()['id']}/thanks", {"asker": "t:asker"})
+
+    ada = office.get(f"/v1/people/{office.ids['ada']}/summary", week="2026-W48").json()
+    assert "Asker" not in str(ada) and "Asker" not in ada["text"]
+    assert [(o["name"], o["net"]) for o in ada["owed_by"]] == [
+        ("someone who asked anonymously", 1.25)
+    ]
+    bob = office.get(f"/v1/people/{office.ids['bob']}/summary", week="2026-W48").json()
+    assert "Asker" not in str(bob) and bob["waiting"]
+    asker = office.get(f"/v1/people/{office.ids['asker']}/summary", week="2026-W48").json()
+    assert [(o["name"], o["net"]) for o in asker["owes"]] == [("Ada", 1.25)]
+    assert "Ada" in asker["text"]

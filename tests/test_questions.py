@@ -355,7 +355,7 @@ def test_declining_halves_the_weight_of_the_evidence_that_matched(
     router: Router, config: Settings, net: NetworkBuilder
 ) -> None:
     ask = _ask(router, config, net).question.asks[0]
-    matched = [r["evidence_id"] for r in ask.reasons if "evidence_id" in r]
+    matched = [r.evidence_id for r in ask.reasons if r.evidence_id is not None]
     assert matched
     with net.database.transaction() as session:
         decline_ask(

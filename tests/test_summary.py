@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from router.errors import InvalidInput
-from router.ledger.balances import Window, pair_sums_of
+from router.ledger.balances import PairSum, Window, pair_sums_of
 from router.ledger.favours import record_favour
+from router.ledger.privacy import ANONYMOUS
 from router.ledger.schedule import describe_run, enqueue_due_summaries
 from router.ledger.snapshot import AskRow, LedgerSnapshot, QuestionRow
 from router.ledger.summary import build_weekly_summary, weekly_summary
@@ -128,6 +130,22 @@ def test_spread_of_asks_gives_the_most_asks_to_one_person_and_the_gini() -> None
     assert spread.busiest == ("Ana",)
     assert spread.gini == pytest.approx(0.625)  # [0, 0, 1, 3] over four people
     assert spread.gini_among_asked == pytest.approx(0.25)
+
+
+def test_an_anonymous_asker_is_pooled_unnamed_in_the_answerers_summary_only() -> None:
+    open_anonymous = QuestionRow(9, DEE, "Pay?", MONDAY, None, NOW + timedelta(days=1), None, True)
+    snapshot = replace(
+        _snapshot(LEDGER, asks=(AskRow(1, 9, ANA, MONDAY, None),), questions=(open_anonymous,)),
+        hidden_total=(PairSum(CY, ANA, 1.0, 1),),  # Cy's answer to Ana was to an anonymous question
+    )
+    summary = weekly_summary(snapshot, now=NOW)
+    cy, ana = summary.person(CY), summary.person(ANA)
+    assert [(o.name, o.net, o.your_count) for o in cy.owed_by] == [(ANONYMOUS, 1.0, 1)]
+    assert [(o.name, o.net) for o in ana.owes] == [("Cy", 1.0)]
+    assert [w.asker_name for w in ana.waiting] == [ANONYMOUS]
+    for text in (render_person_summary(cy, now=NOW), render_person_summary(ana, now=NOW)):
+        assert "Dee" not in text
+    assert "Ana" not in render_person_summary(cy, now=NOW)
 
 
 def test_rendered_summary_names_debts_and_what_waits() -> None:

@@ -14,9 +14,8 @@ from pydantic import BaseModel, Field
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, Id, LongText, UtcDateTime
-from askaround.api.question_models import AnswerOut, AskOut
 from router.lifecycle import questions
-from router.lifecycle.views import ask_view, names_of
+from router.lifecycle.views import AnswerView, AskView, ask_view, names_of
 from router.network.people import get_person, get_person_by_id
 from router.storage.schema import Ask
 
@@ -36,44 +35,44 @@ class SnoozeIn(RespondIn):
 
 
 class SnoozedOut(BaseModel):
-    ask: AskOut
+    ask: AskView
     snoozed_until: datetime
 
 
-@router.post("/v1/asks/{ask_id}/answer", response_model=AnswerOut, status_code=201)
+@router.post("/v1/asks/{ask_id}/answer", response_model=AnswerView, status_code=201)
 def answer(
     ask_id: Id, body: AnswerIn, network_id: NetworkDep, session: SessionDep, now: NowDep
-) -> AnswerOut:
+) -> AnswerView:
     """Answer an ask: the answer goes to the asker and counts as a favour to them."""
     person = get_person(session, network_id=network_id, external_id=body.person)
     view = questions.answer_ask(
         session, network_id=network_id, ask_id=ask_id, person_id=person.id, text=body.text, now=now
     )
-    return AnswerOut.of(view)
+    return view
 
 
-@router.post("/v1/asks/{ask_id}/pass", response_model=AskOut)
+@router.post("/v1/asks/{ask_id}/pass", response_model=AskView)
 def pass_ask(
     ask_id: Id, body: RespondIn, network_id: NetworkDep, session: SessionDep, now: NowDep
-) -> AskOut:
+) -> AskView:
     """Not now: if everyone asked says no, the next best people are asked."""
     person = get_person(session, network_id=network_id, external_id=body.person)
     view = questions.pass_ask(
         session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
     )
-    return AskOut.of(view)
+    return view
 
 
-@router.post("/v1/asks/{ask_id}/decline", response_model=AskOut)
+@router.post("/v1/asks/{ask_id}/decline", response_model=AskView)
 def decline_ask(
     ask_id: Id, body: RespondIn, network_id: NetworkDep, session: SessionDep, now: NowDep
-) -> AskOut:
+) -> AskView:
     """Not my area: like a pass, and the evidence that matched counts less for such questions."""
     person = get_person(session, network_id=network_id, external_id=body.person)
     view = questions.decline_ask(
         session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
     )
-    return AskOut.of(view)
+    return view
 
 
 @router.post("/v1/asks/{ask_id}/snooze", response_model=SnoozedOut)
@@ -93,12 +92,12 @@ def snooze(
     ask = session.get(Ask, ask_id)  # snooze_person checked it is this person's, in this network
     assert ask is not None
     view = ask_view(ask, names_of(session, [person.id]))
-    return SnoozedOut(ask=AskOut.of(view), snoozed_until=until)
+    return SnoozedOut(ask=view, snoozed_until=until)
 
 
-@router.get("/v1/people/{person_id}/asks", response_model=list[AskOut])
-def pending_asks(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> list[AskOut]:
+@router.get("/v1/people/{person_id}/asks", response_model=list[AskView])
+def pending_asks(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> list[AskView]:
     """Asks still waiting on a person, oldest first."""
     get_person_by_id(session, network_id=network_id, person_id=person_id)
     views = questions.pending_asks(session, network_id=network_id, person_id=person_id)
-    return [AskOut.of(view) for view in views]
+    return views

@@ -15,14 +15,10 @@ from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, Servi
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, Id, storable
 from askaround.api.pages import Limit
-from askaround.api.question_models import (
-    AskedQuestionOut,
-    QuestionHistoryOut,
-    QuestionList,
-    QuestionOut,
-)
+from askaround.api.question_models import AskedQuestionOut, QuestionList
 from router.lifecycle import questions
 from router.lifecycle.states import QuestionStatus
+from router.lifecycle.views import QuestionHistory, QuestionView
 from router.network.people import get_person
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"], responses=DATA_ERRORS)
@@ -92,28 +88,26 @@ def list_questions(
         session, network_id=network_id, asker_id=asker_id, status=status, limit=limit, offset=offset
     )
     return QuestionList(
-        items=[QuestionOut.of(view) for view in views],
+        items=views,
         next_offset=offset + limit if len(views) == limit else None,
     )
 
 
-@router.get("/{question_id}", response_model=QuestionHistoryOut)
+@router.get("/{question_id}", response_model=QuestionHistory)
 def get_question(
     question_id: Id, network_id: ReadNetworkDep, session: SessionDep
-) -> QuestionHistoryOut:
+) -> QuestionHistory:
     """A question with its asks, answers, and every state change that led there."""
-    return QuestionHistoryOut.of(
-        questions.question_history(session, network_id=network_id, question_id=question_id)
-    )
+    return questions.question_history(session, network_id=network_id, question_id=question_id)
 
 
-@router.post("/{question_id}/close", response_model=QuestionOut)
+@router.post("/{question_id}/close", response_model=QuestionView)
 def close_question(
     question_id: Id, body: CloseIn, network_id: NetworkDep, session: SessionDep, now: NowDep
-) -> QuestionOut:
+) -> QuestionView:
     """The asker closes the question; people still asked are told they are no longer needed."""
     asker = get_person(session, network_id=network_id, external_id=body.asker)
     view = questions.close_question(
         session, network_id=network_id, question_id=question_id, person_id=asker.id, now=now
     )
-    return QuestionOut.of(view)
+    return view

@@ -10,12 +10,13 @@ who answered, sees their side as it is. ``named_favours`` is the one rule; every
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, case, exists, func, not_, or_, select
 from sqlalchemy.orm import Session
 
-from router.ledger.balances import Window
+from router.ledger.balances import PairSum, Window
 from router.ledger.favours import (
     COUNTED_KINDS,
     Debt,
@@ -90,6 +91,61 @@ def hidden_given(
     return {taker: weight for taker, (weight, _) in hidden.items()}
 
 
+def hidden_pair_sums(session: Session, *, network_id: int, window: Window) -> list[PairSum]:
+    """Sums per (giver, taker) of the favours earned answering anonymous questions in ``window``:
+    the part of ``pair_sums`` each giver may not see named."""
+    counted = func.sum(case((Favour.kind.in_(COUNTED_KINDS), 1), else_=0))
+    rows = session.execute(
+        select(Favour.giver_id, Favour.taker_id, func.sum(Favour.weight), counted)
+        .where(Favour.network_id == network_id, *window.conditions(), from_anonymous_question())
+        .group_by(Favour.giver_id, Favour.taker_id)
+        .order_by(Favour.giver_id, Favour.taker_id)
+    ).all()
+    return [PairSum(int(g), int(t), float(w or 0.0), int(c or 0)) for g, t, w, c in rows]
+
+
+def hidden_of(person_id: int, hidden: Iterable[PairSum]) -> dict[int, tuple[float, int]]:
+    """Weight and answer count ``person_id`` gave each anonymous asker, from ``hidden_pair_sums``."""
+    return {p.taker_id: (p.weight, p.count) for p in hidden if p.giver_id == person_id}
+
+
+def visible_debts(
+    pairs: Iterable[PairBalance],
+    hidden: dict[int, tuple[float, int]],
+    names: dict[int, str],
+) -> tuple[tuple[Debt, ...], tuple[Debt, ...]]:
+    """Whom a person owes and who owes them, largest first, with what they gave anonymous askers
+    (``hidden``: weight and count by taker) pooled under ``ANONYMOUS`` instead of the askers."""
+    debts = []  # (other, name, net > 0 when they owe this person, their count, your count)
+    for pair in pairs:
+        weight, count = hidden.get(pair.other_id, (0.0, 0))
+        debts.append(
+            (
+                pair.other_id,
+                names.get(pair.other_id, f"#{pair.other_id}"),
+                pair.net - weight,
+                pair.got_count,
+                pair.gave_count - count,
+            )
+        )
+    if hidden:
+        debts.append(
+            (
+                ANONYMOUS_ID,
+                ANONYMOUS,
+                sum(weight for weight, _ in hidden.values()),
+                0,
+                sum(count for _, count in hidden.values()),
+            )
+        )
+    owes = [Debt(o, n, -net, t, y) for o, n, net, t, y in debts if net < -EVEN]
+    owed_by = [Debt(o, n, net, t, y) for o, n, net, t, y in debts if net > EVEN]
+    return (
+        tuple(sorted(owes, key=lambda d: (-d.net, d.name))),
+        tuple(sorted(owed_by, key=lambda d: (-d.net, d.name))),
+    )
+
+
 def visible_pair_balance(
     session: Session,
     *,
@@ -152,33 +208,11 @@ def visible_ledger(
             )
         ).tuples()
     }
-    debts = []  # (other, name, net > 0 when they owe this person, their count, your count)
-    for pair in pairs:
-        weight, count = hidden.get(pair.other_id, (0.0, 0))
-        debts.append(
-            (
-                pair.other_id,
-                names.get(pair.other_id, f"#{pair.other_id}"),
-                pair.net - weight,
-                pair.got_count,
-                pair.gave_count - count,
-            )
-        )
-    debts.append(
-        (
-            ANONYMOUS_ID,
-            ANONYMOUS,
-            sum(weight for weight, _ in hidden.values()),
-            0,
-            sum(count for _, count in hidden.values()),
-        )
-    )
-    owes = [Debt(o, n, -net, t, y) for o, n, net, t, y in debts if net < -EVEN]
-    owed_by = [Debt(o, n, net, t, y) for o, n, net, t, y in debts if net > EVEN]
+    owes, owed_by = visible_debts(pairs, hidden, names)
     return PersonLedger(
         person_id=page.person_id,
         name=page.name,
         totals=page.totals,
-        owes=tuple(sorted(owes, key=lambda d: (-d.net, d.name))),
-        owed_by=tuple(sorted(owed_by, key=lambda d: (-d.net, d.name))),
+        owes=owes,
+        owed_by=owed_by,
     )

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from router.errors import NotFound
 from router.ledger.balances import PairSum, Window, pair_sums, people_helped_by_reuse
+from router.ledger.privacy import hidden_pair_sums
 from router.ledger.weeks import iso_week, week_bounds
 from router.storage.schema import Answer, Ask, Network, Person, Question
 
@@ -37,6 +38,7 @@ class QuestionRow:
     ended_at: datetime | None  # closed or expired
     expires_at: datetime
     first_answer_at: datetime | None
+    anonymous: bool = False  # the people asked never learn who asked
 
     def open_at(self, now: datetime) -> bool:
         ended = self.ended_at is not None and self.ended_at <= now
@@ -58,6 +60,8 @@ class LedgerSnapshot:
     questions: tuple[QuestionRow, ...]
     # author -> people their reused answers helped this week
     reused_week: dict[int, int] = field(default_factory=dict)
+    # the part of ``pairs_total`` earned answering anonymous questions (givers never see takers)
+    hidden_total: tuple[PairSum, ...] = ()
 
 
 def load_snapshot(session: Session, *, network_id: int, now: datetime) -> LedgerSnapshot:
@@ -91,6 +95,7 @@ def load_snapshot(session: Session, *, network_id: int, now: datetime) -> Ledger
             Question.closed_at,
             Question.expires_at,
             first_answer.c.first_at,
+            Question.anonymous,
         )
         .outerjoin(first_answer, first_answer.c.question_id == Question.id)
         .where(Question.network_id == network_id, Question.created_at <= now)
@@ -107,7 +112,11 @@ def load_snapshot(session: Session, *, network_id: int, now: datetime) -> Ledger
         ),
         asks=tuple(AskRow(int(i), int(q), int(p), c, r) for i, q, p, c, r in asks),
         questions=tuple(
-            QuestionRow(int(i), int(a), str(t), c, e, x, f) for i, a, t, c, e, x, f in questions
+            QuestionRow(int(i), int(a), str(t), c, e, x, f, bool(n))
+            for i, a, t, c, e, x, f, n in questions
+        ),
+        hidden_total=tuple(
+            hidden_pair_sums(session, network_id=network_id, window=Window.as_of(now))
         ),
         reused_week=people_helped_by_reuse(
             session, network_id=network_id, window=Window.as_of(now, since=week_start)

@@ -11,22 +11,26 @@ Sending it is ``router.ledger.schedule``'s job (each person's Monday morning, on
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import field, fields
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import PlainSerializer
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy.orm import Session
 
 from router.errors import NotFound
-from router.ledger.balances import Debt, PairSum, Totals, debts_of, totals_of
+from router.ledger.balances import Debt, PairSum, Totals, pair_balances_of, totals_of
 from router.ledger.fairness import gini
-from router.ledger.snapshot import LedgerSnapshot, load_snapshot
+from router.ledger.privacy import ANONYMOUS, hidden_of, visible_debts
+from router.ledger.snapshot import LedgerSnapshot, QuestionRow, load_snapshot
 from router.ledger.weeks import iso_week, week_bounds
+from router.values import json_of
 
 TOP_GIVERS = 5
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Tally:
     """Favours in a period: how many answers and their total weight (helpful/thanks included)."""
 
@@ -34,11 +38,13 @@ class Tally:
     weight: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "weight": self.weight}
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class WaitingAsk:
+    """An ask still waiting on the person (the asker unnamed when they asked anonymously)."""
+
     ask_id: int
     question_id: int
     question: str
@@ -46,17 +52,13 @@ class WaitingAsk:
     asked_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "ask_id": self.ask_id,
-            "question_id": self.question_id,
-            "question": self.question,
-            "asker_name": self.asker_name,
-            "asked_at": self.asked_at.isoformat(),
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class OpenQuestion:
+    """A question still open with no answer yet, and how many people were asked."""
+
     question_id: int
     text: str
     asker_name: str
@@ -64,28 +66,51 @@ class OpenQuestion:
     people_asked: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "text": self.text,
-            "asker_name": self.asker_name,
-            "asked_at": self.asked_at.isoformat(),
-            "people_asked": self.people_asked,
-        }
+        return json_of(self)
 
 
-def _owing(debt: Debt) -> dict[str, Any]:
+@value(frozen=True)
+class Owing:
     """A debt in the summary's JSON names (the API's shape since the first release)."""
-    return {
-        "person_id": debt.person_id,
-        "name": debt.name,
-        "net": debt.net,
-        "they_answered": debt.their_count,
-        "you_answered": debt.your_count,
-    }
+
+    person_id: int
+    name: str
+    net: float
+    they_answered: int
+    you_answered: int
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
+class Giver:
+    """A top giver in the summary's JSON: a name and their tally, side by side."""
+
+    name: str
+    count: int
+    weight: float
+
+
+def _owings(debts: tuple[Debt, ...]) -> list[Owing]:
+    return [Owing(d.person_id, d.name, d.net, d.their_count, d.your_count) for d in debts]
+
+
+def _givers(givers: tuple[tuple[str, Tally], ...]) -> list[Giver]:
+    return [Giver(name, tally.count, tally.weight) for name, tally in givers]
+
+
+def _rounded(value: float) -> float:
+    return round(value, 4)
+
+
+# Debts and top givers keep their core types in Python and the summary's names in JSON.
+Owings = Annotated[tuple[Debt, ...], PlainSerializer(_owings, return_type=list[Owing])]
+Givers = Annotated[tuple[tuple[str, Tally], ...], PlainSerializer(_givers, return_type=list[Giver])]
+Rounded = Annotated[float, PlainSerializer(_rounded, return_type=float)]
+
+
+@value(frozen=True)
 class PersonSummary:
+    """One person's week: favours both ways, who owes whom, what waits on them, what is open."""
+
     person_id: int
     name: str
     week: str
@@ -93,8 +118,8 @@ class PersonSummary:
     received_week: Tally
     given_total: Tally
     received_total: Tally
-    owes: tuple[Debt, ...]  # people this person owes, largest first
-    owed_by: tuple[Debt, ...]  # people who owe this person, largest first
+    owes: Owings  # people this person owes, largest first
+    owed_by: Owings  # people who owe this person, largest first
     waiting: tuple[WaitingAsk, ...]  # asks still waiting on this person
     unanswered: tuple[OpenQuestion, ...]  # this person's own questions with no answer yet
     reused_week: int = 0  # people this person's past answers helped this week (reuse favours)
@@ -112,23 +137,10 @@ class PersonSummary:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "week": self.week,
-            "given_week": self.given_week.as_dict(),
-            "received_week": self.received_week.as_dict(),
-            "given_total": self.given_total.as_dict(),
-            "received_total": self.received_total.as_dict(),
-            "owes": [_owing(d) for d in self.owes],
-            "owed_by": [_owing(d) for d in self.owed_by],
-            "waiting": [w.as_dict() for w in self.waiting],
-            "unanswered": [q.as_dict() for q in self.unanswered],
-            "reused_week": self.reused_week,
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class AskSpread:
     """How this week's asks were spread over people."""
 
@@ -136,32 +148,36 @@ class AskSpread:
     people_asked: int
     max_per_person: int
     busiest: tuple[str, ...]  # the people who got ``max_per_person``
-    gini: float  # across every person who can be asked, zeros included
-    gini_among_asked: float
+    gini: Rounded  # across every person who can be asked, zeros included
+    gini_among_asked: Rounded
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "asks": self.asks,
-            "people_asked": self.people_asked,
-            "max_per_person": self.max_per_person,
-            "busiest": list(self.busiest),
-            "gini": round(self.gini, 4),
-            "gini_among_asked": round(self.gini_among_asked, 4),
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
-class NetworkSummary:
+@value(frozen=True)
+class NetworkWeek:
+    """The network's part of the summary: top givers, who only takes, what is open, ask spread."""
+
     network_id: int
     network_name: str
     week: str
     week_start: datetime
     as_of: datetime
-    people: tuple[PersonSummary, ...]
-    top_givers: tuple[tuple[str, Tally], ...]  # this week, most given first
+    top_givers: Givers  # this week, most given first
     only_take: tuple[str, ...]  # received favours, never gave one (all time)
     unanswered: tuple[OpenQuestion, ...]
     spread: AskSpread = field(default_factory=lambda: AskSpread(0, 0, 0, (), 0.0, 0.0))
+
+    def as_dict(self) -> dict[str, Any]:
+        return json_of(self)
+
+
+@value(frozen=True)
+class NetworkSummary(NetworkWeek):
+    """The network's week and every person's."""
+
+    people: tuple[PersonSummary, ...] = ()
 
     def person(self, person_id: int) -> PersonSummary:
         for summary in self.people:
@@ -169,19 +185,11 @@ class NetworkSummary:
                 return summary
         raise NotFound(f"no person #{person_id} in this network's summary")
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "network_id": self.network_id,
-            "network_name": self.network_name,
-            "week": self.week,
-            "week_start": self.week_start.isoformat(),
-            "as_of": self.as_of.isoformat(),
-            "people": [p.as_dict() for p in self.people],
-            "top_givers": [{"name": n, **t.as_dict()} for n, t in self.top_givers],
-            "only_take": list(self.only_take),
-            "unanswered": [q.as_dict() for q in self.unanswered],
-            "spread": self.spread.as_dict(),
-        }
+    def network_week(self) -> NetworkWeek:
+        """The network's part alone (what ``GET /v1/summary`` shows)."""
+        return NetworkWeek(
+            **{f.name: getattr(self, f.name) for f in fields(NetworkWeek)},
+        )
 
 
 def _tallies(totals: Totals | None) -> tuple[Tally, Tally]:
@@ -199,6 +207,9 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     def name(pid: int) -> str:
         return names.get(pid, f"#{pid}")
 
+    def asker(question: QuestionRow) -> str:
+        return ANONYMOUS if question.anonymous else name(question.asker_id)
+
     totals, week_totals = totals_of(snapshot.pairs_total), totals_of(snapshot.pairs_week)
     pairs_of: dict[int, list[PairSum]] = defaultdict(list)
     for pair in snapshot.pairs_total:
@@ -209,7 +220,7 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     asks = [a for a in snapshot.asks if a.created_at <= now and a.question_id in questions]
     asked_per_question = Counter(a.question_id for a in asks)
     unanswered = tuple(
-        OpenQuestion(q.id, q.text, name(q.asker_id), q.created_at, asked_per_question[q.id])
+        OpenQuestion(q.id, q.text, asker(q), q.created_at, asked_per_question[q.id])
         for q in questions.values()
         if q.unanswered_at(now)
     )
@@ -217,13 +228,13 @@ def weekly_summary(snapshot: LedgerSnapshot, *, now: datetime) -> NetworkSummary
     for a in asks:
         q = questions[a.question_id]
         if q.open_at(now) and (a.responded_at is None or a.responded_at > now):
-            waiting[a.person_id].append(
-                WaitingAsk(a.id, q.id, q.text, name(q.asker_id), a.created_at)
-            )
+            waiting[a.person_id].append(WaitingAsk(a.id, q.id, q.text, asker(q), a.created_at))
 
     people = []
     for pid in sorted(names, key=lambda p: (name(p).lower(), p)):
-        owes, owed_by = debts_of(pid, pairs_of[pid], names)
+        owes, owed_by = visible_debts(
+            pair_balances_of(pid, pairs_of[pid]), hidden_of(pid, snapshot.hidden_total), names
+        )
         given_week, received_week = _tallies(week_totals.get(pid))
         given_total, received_total = _tallies(totals.get(pid))
         people.append(

@@ -1,7 +1,7 @@
 """Questions as values: what the API, the Slack bot and the CLI render, and the reads that build them.
 
-Every lifecycle function returns one of these frozen dataclasses (never a live ORM row), each
-with ``as_dict()`` giving plain JSON types.
+Every lifecycle function returns one of these frozen pydantic dataclasses (never a live ORM row);
+``as_dict()`` is ``json_of``, and the HTTP API returns the values themselves.
 """
 
 from __future__ import annotations
@@ -10,25 +10,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field, TypeAdapter
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput, NotFound
 from router.lifecycle.states import LIVE_QUESTION, AskStatus, QuestionStatus
-from router.routing.route import Route
+from router.routing.route import Reason, Route
 from router.storage.schema import Answer, Ask, Person, Question, QuestionEvent
+from router.values import json_of
 
 QUESTION_STATUSES = tuple(QuestionStatus)
 MAX_PAGE = 200
+STORED_REASONS: TypeAdapter[tuple[Reason, ...]] = TypeAdapter(tuple[Reason, ...])
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-@dataclass(frozen=True)
+@value(frozen=True)
 class AskView:
     """One person asked one question: their status and why they were picked."""
 
@@ -39,27 +39,18 @@ class AskView:
     round: int
     status: str  # pending | answered | passed | declined | expired
     score: float
-    reasons: tuple[dict[str, Any], ...]
+    reasons: tuple[Reason, ...]  # as stored when the person was asked
     created_at: datetime
     responded_at: datetime | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "question_id": self.question_id,
-            "person_id": self.person_id,
-            "person_name": self.person_name,
-            "round": self.round,
-            "status": self.status,
-            "score": self.score,
-            "reasons": list(self.reasons),
-            "created_at": self.created_at.isoformat(),
-            "responded_at": _iso(self.responded_at),
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class AnswerView:
+    """An answer, its author, and whether the asker found it helpful or thanked them."""
+
     id: int
     question_id: int
     ask_id: int | None
@@ -71,20 +62,10 @@ class AnswerView:
     created_at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "question_id": self.question_id,
-            "ask_id": self.ask_id,
-            "person_id": self.person_id,
-            "person_name": self.person_name,
-            "text": self.text,
-            "helpful": self.helpful,
-            "thanked": self.thanked,
-            "created_at": self.created_at.isoformat(),
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class EventView:
     """One state change: ``created``, ``asked``, ``answered``, ``passed``, ``declined``, ..."""
 
@@ -96,20 +77,15 @@ class EventView:
     at: datetime
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "actor_id": self.actor_id,
-            "actor_name": self.actor_name,
-            "detail": self.detail,
-            "at": self.at.isoformat(),
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class QuestionView:
+    """A question as it stands: status is open, answered, closed or expired."""
+
     id: int
-    network_id: int
+    network_id: Annotated[int, Field(exclude=True)]  # the caller's network; never shown
     asker_id: int
     asker_name: str
     text: str
@@ -125,26 +101,10 @@ class QuestionView:
     answers: tuple[AnswerView, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "network_id": self.network_id,
-            "asker_id": self.asker_id,
-            "asker_name": self.asker_name,
-            "text": self.text,
-            "anonymous": self.anonymous,
-            "k": self.k,
-            "status": self.status,
-            "round": self.round,
-            "created_at": self.created_at.isoformat(),
-            "next_escalation_at": _iso(self.next_escalation_at),
-            "expires_at": self.expires_at.isoformat(),
-            "closed_at": _iso(self.closed_at),
-            "asks": [ask.as_dict() for ask in self.asks],
-            "answers": [answer.as_dict() for answer in self.answers],
-        }
+        return json_of(self)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class QuestionHistory:
     """A question as it stands and every state change that led there, oldest first."""
 
@@ -152,10 +112,7 @@ class QuestionHistory:
     events: tuple[EventView, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question.as_dict(),
-            "events": [event.as_dict() for event in self.events],
-        }
+        return json_of(self)
 
 
 @dataclass(frozen=True)
@@ -169,7 +126,7 @@ class AskedQuestion:
         return {"question": self.question.as_dict(), "route": self.route.as_dict()}
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class TickReport:
     """What one ``tick`` did: questions escalated to a new round, and questions expired."""
 
@@ -178,11 +135,7 @@ class TickReport:
     asks_sent: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "escalated": list(self.escalated),
-            "expired": list(self.expired),
-            "asks_sent": self.asks_sent,
-        }
+        return json_of(self)
 
 
 def names_of(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
@@ -203,7 +156,7 @@ def ask_view(ask: Ask, names: dict[int, str]) -> AskView:
         round=ask.round,
         status=ask.status,
         score=ask.score,
-        reasons=tuple(ask.reasons or ()),
+        reasons=STORED_REASONS.validate_python(ask.reasons or ()),
         created_at=ask.created_at,
         responded_at=ask.responded_at,
     )
