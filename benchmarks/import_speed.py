@@ -29,8 +29,8 @@ from askaround.settings import AppSettings
 from benchmarks.real_rows import SITES, load_real_rows
 from router.importers.stackexchange import import_stackexchange
 from router.network.people import ensure_network
+from router.search.backfill import evidence_document
 from router.search.embedding import SentenceTransformerEmbedder
-from router.search.indexing import evidence_document
 from router.search.onnx_encoder import OnnxEmbedder
 from router.storage.database import Database
 

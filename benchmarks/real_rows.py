@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from router.importers.stackexchange import question_context, read_posts, strip_html
+from router.search.backfill import evidence_document
 from router.search.embedding import Embedder
-from router.search.indexing import evidence_document
 
 SITES = Path("/work/shared/data/stackexchange")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -22,7 +22,7 @@ from bots import members, slack_export, workspace
 from bots.runtime import SlackBot
 from router.errors import InvalidInput
 from router.ledger.schedule import describe_run
-from router.search.indexing import embed_pending
+from router.search.backfill import embed_pending
 from router.storage.schema import Network
 
 MANIFEST = Path(__file__).with_name("manifest.yml")

@@ -35,7 +35,7 @@ from router.errors import AskaroundError, InvalidInput
 from router.ledger import privacy
 from router.lifecycle import questions
 from router.network import preferences
-from router.search.indexing import embed_pending
+from router.search.backfill import embed_pending
 from router.storage.schema import Person
 
 log = logging.getLogger(__name__)

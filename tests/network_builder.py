@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from router.network import people
+from router.search.backfill import embed_pending
 from router.search.embedding import Embedder
-from router.search.indexing import embed_pending
 from router.storage.database import Database
 
 

@@ -25,8 +25,8 @@ from bots.http import mount_slack
 from bots.runtime import SlackBot
 from router.delivery.outbox import outbox_counts
 from router.network import people
+from router.search.backfill import embed_pending
 from router.search.embedding import HashingEmbedder
-from router.search.indexing import embed_pending
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import OutboxMessage, Person

@@ -9,8 +9,8 @@ import pytest
 from router.errors import Conflict, InvalidInput, NotFound
 from router.network import directory
 from router.network.people import ensure_network
+from router.search.backfill import embed_pending
 from router.search.embedding import HashingEmbedder
-from router.search.indexing import embed_pending
 from router.storage.database import Database
 
 

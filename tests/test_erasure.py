@@ -15,7 +15,7 @@ from router.ledger.favours import balances, person_ledger
 from router.lifecycle.questions import answer_ask, ask_question
 from router.network import people
 from router.network.erasure import FORMER_MEMBER
-from router.search.indexing import embed_pending, evidence_document
+from router.search.backfill import embed_pending, evidence_document
 from router.search.vectors import VectorIndex
 from router.settings import Settings
 from router.storage.schema import Ask, Base

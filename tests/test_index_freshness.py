@@ -18,8 +18,8 @@ from sqlalchemy import delete, func, select, text, update
 from router.network import people
 from router.routing.router import Router
 from router.search import lexical
+from router.search.backfill import embed_network
 from router.search.embedding import HashingEmbedder
-from router.search.indexing import embed_network
 from router.search.lexical import LexicalIndex, tokenize
 from router.search.vectors import VectorIndex
 from router.settings import Settings
@@ -113,7 +113,7 @@ def test_a_write_in_another_process_is_seen_by_routes_here_within_seconds(
         from datetime import datetime
         from router.network import people
         from router.search.embedding import HashingEmbedder
-        from router.search.indexing import embed_pending
+        from router.search.backfill import embed_pending
         from router.storage.database import Database
 
         now = datetime.fromisoformat({now.isoformat()!r})

@@ -12,8 +12,8 @@ from router.errors import InvalidInput
 from router.network import people
 from router.routing.route import Adjustment
 from router.routing.router import Router
+from router.search.backfill import embed_pending
 from router.search.embedding import HashingEmbedder
-from router.search.indexing import embed_pending
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence, EvidenceChange, Person

@@ -18,7 +18,7 @@ from bots.runtime import SlackBot
 from router.ledger import privacy
 from router.ledger.fairness import fairness_policy
 from router.network import people
-from router.search.indexing import embed_pending
+from router.search.backfill import embed_pending
 from router.storage.schema import Ask, InboundRequest, Question
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, answer_as, buttons, harness, text_of

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from askaround.wiring import Services
-from router.search.indexing import embed_pending
+from router.search.backfill import embed_pending
 
 
 def embed_new_evidence(session: Session, *, services: Services, network_id: int) -> int:

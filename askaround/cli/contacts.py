@@ -13,7 +13,7 @@ from askaround.cli.app import import_app, services
 from askaround.cli.progress import ProgressBar
 from router.importers.contacts import Contact, import_contacts, parse_linkedin, parse_vcard
 from router.network.people import ensure_network
-from router.search.indexing import embed_pending
+from router.search.backfill import embed_pending
 
 NetworkOption = Annotated[
     str, typer.Option("--network", "-n", help="Network name (created if missing).")

@@ -15,7 +15,7 @@ from askaround.cli.render import render_route
 from router.demo import load_demo
 from router.ledger.fairness import fairness_policy
 from router.network import people
-from router.search.indexing import embed_network
+from router.search.backfill import embed_network
 
 
 @app.command()

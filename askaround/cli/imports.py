@@ -21,7 +21,7 @@ from router.importers import ImportReport, parse_when
 from router.importers.people_file import import_people_file
 from router.importers.stackexchange import import_stackexchange
 from router.network.people import ensure_network
-from router.search.indexing import embed_network
+from router.search.backfill import embed_network
 
 
 def _embed(built: Services, *, network_id: int, progress: ProgressBar) -> int:

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from router.ledger.favours import record_favour
 from router.network import people
 from router.progress import Progress, silent
+from router.search.backfill import embed_pending
 from router.search.embedding import Embedder
-from router.search.indexing import embed_pending
 from router.storage.schema import Tie
 
 DEMO_FILE = Path(__file__).with_name("network.json")

@@ -27,8 +27,8 @@ from router.progress import Progress, silent
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.router import Router
+from router.search.backfill import embed_pending
 from router.search.embedding import Embedder
-from router.search.indexing import embed_pending
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import ExternalId

@@ -25,8 +25,9 @@ from router.importers.stackexchange import import_stackexchange, read_posts, str
 from router.network.people import ensure_network
 from router.progress import Progress, silent
 from router.routing.reuse import AnswerFinder
+from router.search.backfill import embed_pending
 from router.search.embedding import Embedder
-from router.search.indexing import IndexCache, embed_pending
+from router.search.indexing import IndexCache
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence

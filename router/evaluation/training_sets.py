@@ -23,8 +23,8 @@ from router.progress import Progress, silent
 from router.routing.router import EMBED_CHARS
 from router.routing.timeline import Record, Timeline
 from router.routing.training import Examples, Favours, PastQuestion, question_examples
+from router.search.backfill import evidence_document
 from router.search.embedding import Embedder
-from router.search.indexing import evidence_document
 
 
 def site_examples(

@@ -21,8 +21,8 @@ from router.progress import Progress, silent
 from router.routing.learned import LearnedRanker, adapted_path
 from router.routing.timeline import Record, Timeline
 from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
+from router.search.backfill import evidence_document
 from router.search.embedding import Embedder
-from router.search.indexing import evidence_document
 from router.storage.database import Database
 from router.storage.schema import Evidence, Network
 

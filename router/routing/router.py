@@ -14,10 +14,11 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
+from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
 from router.routing.contacts import contacts_route, detect
 from router.routing.explanation import explain
@@ -38,7 +39,7 @@ from router.search.indexing import IndexCache
 from router.search.network_index import NetworkIndex
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, Network, Person, Tie
+from router.storage.schema import Evidence, Network
 from router.storage.text import storable
 
 SEARCH_DEPTH = 100
@@ -235,8 +236,8 @@ class Router:
                 activity = index.prior()
                 active = index.most_active(self.weights.pool_active)
             pool = {hit.person_id for hit in hits} | set(active)
-            available = self._available(session, network_id, pool, asker_id, exclude, now)
-            closeness = self._closeness(session, network_id, asker_id, available)
+            available = available_people(session, network_id, pool, asker_id, exclude, now)
+            closeness = closeness_to_asker(session, network_id, asker_id, available)
             scored = score_people(
                 [hit for hit in hits if hit.person_id in available],
                 activity={pid: activity.get(pid, 0.0) for pid in available},
@@ -247,8 +248,8 @@ class Router:
         else:
             standing = self.standing(index, network_id, now)
             pool = candidate_pool(hits, standing, self.weights)
-            available = self._available(session, network_id, pool, asker_id, exclude, now)
-            closeness = self._closeness(session, network_id, asker_id, available)
+            available = available_people(session, network_id, pool, asker_id, exclude, now)
+            closeness = closeness_to_asker(session, network_id, asker_id, available)
             scored, features = self._learned(ranker, hits, available, standing, closeness)
         adjusted, fairness, skipped = False, dict[int, str](), list[str]()
         if policy is not None and scored:
@@ -334,51 +335,6 @@ class Router:
             return {}
         rows = session.execute(select(Evidence.id, Evidence.weight).where(Evidence.id.in_(ids)))
         return {int(row.id): float(row.weight) for row in rows}
-
-    def _available(
-        self,
-        session: Session,
-        network_id: int,
-        pool: set[int],
-        asker_id: int | None,
-        exclude: frozenset[int],
-        now: datetime,
-    ) -> set[int]:
-        candidates = pool - set(exclude) - ({asker_id} if asker_id is not None else set())
-        if not candidates:
-            return set()
-        rows = session.execute(
-            select(Person.id, Person.snoozed_until).where(
-                Person.network_id == network_id,
-                Person.id.in_(candidates),
-                Person.opted_out.is_(False),
-                Person.deactivated.is_(False),
-            )
-        )
-        return {
-            int(row.id) for row in rows if row.snoozed_until is None or row.snoozed_until <= now
-        }
-
-    def _closeness(
-        self, session: Session, network_id: int, asker_id: int | None, people: set[int]
-    ) -> dict[int, int]:
-        """Favours each person has done for the asker plus those the asker has done for them."""
-        if asker_id is None or not people:
-            return {}
-        rows = session.execute(
-            select(Tie.helper_id, Tie.helped_id, Tie.count).where(
-                Tie.network_id == network_id,
-                or_(
-                    and_(Tie.helped_id == asker_id, Tie.helper_id.in_(people)),
-                    and_(Tie.helper_id == asker_id, Tie.helped_id.in_(people)),
-                ),
-            )
-        )
-        closeness: dict[int, int] = {}
-        for helper, helped, count in rows:
-            other = helper if helped == asker_id else helped
-            closeness[other] = closeness.get(other, 0) + int(count)
-        return closeness
 
     def _apply_policy(
         self,
