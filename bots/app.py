@@ -21,7 +21,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from sqlalchemy.exc import OperationalError
 
 from askaround.wiring import Services
-from bots import actions, commands, events, followups, install, shortcuts, views
+from bots import actions, commands, events, followups, install, sharing, shortcuts, views
 from bots.clients import web_client
 from bots.runtime import SlackBot
 
@@ -60,6 +60,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
     actions.register(app, bot)
     followups.register(app, bot)
     shortcuts.register(app, bot)
+    sharing.register(app, bot)
     views.register(app, bot)
     events.register(app, bot)
 

@@ -21,6 +21,7 @@ from bots.messages import (
     DECLINE,
     HELPFUL,
     PASS,
+    SHARE,
     SNOOZE_ME,
     THANKS,
     Block,
@@ -128,6 +129,7 @@ def answer_buttons(
     if not closed:
         elements.append(button("Close question", CLOSE, answer_id))
     elements.append(button("Connect us", CONNECT, answer_id))
+    elements.append(button("Share to channel", SHARE, answer_id))
     done = [
         t
         for t, flag in (
