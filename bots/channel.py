@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bots import outbound, workspace
+from bots import outbound, receipts, workspace
 from bots.clients import CONNECTION_ERRORS, SlackClients
 from bots.snapshots import ask_snapshot
 from router.delivery.channels import OutboundMessage
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "askaround_message"
 HISTORY_LOOKBACK = 100
 POST_TRIES = 3
+# messages whose delivery means the asker's receipt has something new to show
+RECEIPT_CHANGES = frozenset({"ask", "answer", "escalated", "expired", "closed"})
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,20 @@ class SlackChannel:
         self._lock = threading.Lock()
 
     def send(self, message: OutboundMessage) -> dict[str, Any]:
+        result = self._send(message)
+        question_id = _question_id(message)
+        changed = message.kind in RECEIPT_CHANGES and not result.get("skipped")
+        if changed and question_id is not None:
+            # the asker's receipt shows what this message changed (a failure is only logged)
+            receipts.refresh(
+                self.database,
+                self.clients,
+                network_id=message.network_id,
+                question_id=question_id,
+            )
+        return result
+
+    def _send(self, message: OutboundMessage) -> dict[str, Any]:
         target = self._target(message)
         if target is None:
             return {"channel": self.name, "skipped": "recipient is not on Slack"}
@@ -93,7 +109,7 @@ class SlackChannel:
                 return self._close_ask(target, where, message)
         if target.extra:
             message = replace(message, payload={**message.payload, **target.extra})
-        content = self.render(message)
+        content = self._render(message)
         dm = self._open_dm(target)
         thread_ts: str | None = None
         question_id = _question_id(message)
@@ -115,6 +131,16 @@ class SlackChannel:
         return result
 
     # --- steps -----------------------------------------------------------------------------
+
+    def _render(self, message: OutboundMessage) -> dict[str, Any]:
+        """The message's Slack content; a receipt shows its question as it stands now."""
+        question_id = _question_id(message)
+        if message.kind == receipts.RECEIPT and question_id is not None:
+            with self.database.transaction() as session:
+                return receipts.current(
+                    session, network_id=message.network_id, question_id=question_id
+                )
+        return self.render(message)
 
     def _target(self, message: OutboundMessage) -> Target | None:
         if message.recipient_id is None:

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy.orm import Session
 
-from bots import messages
+from bots import messages, receipts
 from bots.clients import respond
 from bots.runtime import Member, SlackBot
 from bots.subcommands import (
@@ -192,6 +193,7 @@ def _ask(bot: SlackBot, member: Member, parsed: AskQuestion, key: str) -> dict[s
             now=bot.now(),
             anonymous=parsed.anonymous,
         )
+        _queue_receipt(session, asked, now=bot.now())
         bot.inbox.done(request)
         slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
     return _receipt(asked, anonymous=parsed.anonymous, slack_ids=slack_ids)
@@ -205,6 +207,18 @@ def _receipt(
         anonymous=anonymous,
         asked_ids=slack_ids,
         retry_at=asked.question.next_escalation_at if asked.question.status == "open" else None,
+    )
+
+
+def _queue_receipt(session: Session, asked: questions.AskedQuestion, *, now: datetime) -> None:
+    """The asker's persistent receipt DM, queued with the question it follows."""
+    question = asked.question
+    receipts.enqueue_receipt(
+        session,
+        network_id=question.network_id,
+        question_id=question.id,
+        asker_id=question.asker_id,
+        now=now,
     )
 
 
@@ -228,6 +242,7 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
                 now=now,
                 anonymous=parsed.anonymous,
             )
+            _queue_receipt(session, asked, now=now)
             slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
         return messages.route_reply(
             asked.route,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bots import messages, sharing
 from router.lifecycle.sharing import SHARED_SOURCE
 from router.storage.schema import Evidence
-from tests.slack_harness import SlackHarness, answer_as, buttons, harness, text_of
+from tests.slack_harness import SlackHarness, answer_as, buttons, harness, relayed, text_of
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -27,13 +27,8 @@ def _answered(h: SlackHarness, ask: str) -> tuple[dict[str, Any], str]:
     )
     h.settle()
     answer_as(h, "UBO", dm, "Citra and Mosaic, dry hopped late.")
-    relay = next(
-        c.params
-        for c in h.fake.wait_for("chat.postMessage", 3)
-        if c.params["channel"] == "DUANA" and messages.SHARE in buttons(c.params)
-    )
+    relay, ts = relayed(h)
     h.settle()
-    ts = next(m["ts"] for m in h.fake.messages("DUANA") if messages.SHARE in buttons(m))
     return relay, ts
 
 
