@@ -24,6 +24,7 @@ from bots.subcommands import (
     AskCommand,
     AskQuestion,
     Budget,
+    Hours,
     Interests,
     SetOptOut,
     ShowBalance,
@@ -33,7 +34,7 @@ from bots.subcommands import (
 )
 from router.errors import AskaroundError, InvalidInput
 from router.ledger import privacy
-from router.lifecycle import questions
+from router.lifecycle import hours, questions
 from router.network import preferences
 from router.search.indexing import embed_pending
 from router.storage.schema import Person
@@ -270,7 +271,33 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
         return _interests(bot, member, parsed, now)
     if isinstance(parsed, Budget):
         return _budget(bot, member, parsed)
+    if isinstance(parsed, Hours):
+        return _hours(bot, member, parsed)
     return messages.help_message()
+
+
+def _hours(bot: SlackBot, member: Member, parsed: Hours) -> dict[str, Any]:
+    """``/ask hours``: show, set or reset the hours in which questions reach the member."""
+    default = bot.clients.settings.slack_working_hours
+    with bot.transaction() as session:
+        if parsed.hours is not None or parsed.reset:
+            hours.set_working_hours(
+                session,
+                network_id=member.network_id,
+                person_id=member.person_id,
+                hours=parsed.hours,
+            )
+        person = session.get(Person, member.person_id)
+        assert person is not None
+        own, timezone = person.working_hours, person.timezone
+    if own:
+        return messages.plain(f"Questions reach you between {own} h ({timezone} time).")
+    if default:
+        return messages.plain(
+            f"Questions reach you between {default} h ({timezone} time), the workspace's hours. "
+            "`/ask hours 9-17` sets your own."
+        )
+    return messages.plain("Questions reach you any time. `/ask hours 9-17` limits them.")
 
 
 def _snooze(bot: SlackBot, member: Member, parsed: Snooze, now: datetime) -> dict[str, Any]:

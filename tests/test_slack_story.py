@@ -194,7 +194,10 @@ def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness
             channel="DUANA",
             ts=relay_ts,
         )
-    h.fake.wait_for("chat.update", 3)
+    deadline = time.monotonic() + 10
+    while not any(u.params["ts"] == relay_ts for u in h.fake.calls("chat.update")):
+        assert time.monotonic() < deadline, "the relayed answer never showed the thanks"
+        time.sleep(0.02)
     h.settle()
     with h.bot.transaction() as session:
         assert session.scalar(select(func.count(Answer.id))) == 1
