@@ -16,6 +16,7 @@ from router.lifecycle.answers import _asker_answer
 from router.lifecycle.asks import record_event
 from router.lifecycle.views import names_of
 from router.network.people import add_evidence
+from router.storage.schema import Answer, Question
 
 SHARED_SOURCE = "askaround-shared"  # a Q&A the asker posted in a channel: public, may be quoted
 
@@ -38,6 +39,10 @@ def shareable_answer(
     answer, question = _asker_answer(
         session, network_id=network_id, answer_id=answer_id, person_id=person_id
     )
+    return _shared(session, answer, question)
+
+
+def _shared(session: Session, answer: Answer, question: Question) -> SharedAnswer:
     names = names_of(session, [question.asker_id, answer.person_id])
     return SharedAnswer(
         answer_id=answer.id,
@@ -58,9 +63,6 @@ def record_shared_answer(
     now: datetime,
 ) -> SharedAnswer:
     """Record that the asker shared an answer: public evidence for the answerer, once per answer."""
-    shared = shareable_answer(
-        session, network_id=network_id, answer_id=answer_id, person_id=person_id
-    )
     answer, question = _asker_answer(
         session, network_id=network_id, answer_id=answer_id, person_id=person_id
     )
@@ -85,4 +87,4 @@ def record_shared_answer(
         detail={"answer_id": answer.id, "link": link},
     )
     session.flush()
-    return shared
+    return _shared(session, answer, question)
