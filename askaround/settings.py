@@ -6,8 +6,9 @@ Kept out of ``router.settings`` so the core knows nothing of Slack; read from th
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from router.lifecycle.hours import parse_hours
 from router.settings import Settings
 
 
@@ -20,6 +21,17 @@ class AppSettings(Settings):
     slack_api_url: str = "https://slack.com/api/"
     slack_client_id: str | None = None
     slack_client_secret: str | None = None
+    slack_working_hours: str | None = Field(
+        default=None,
+        description="Workspace default working hours, e.g. 9-18, in each person's timezone: "
+        "asks wait for them. Unset: any time. A person's own `/ask hours` wins.",
+    )
+
+    @field_validator("slack_working_hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        return str(parse_hours(value)) if value else None
+
     api_queue_seconds: float = Field(
         default=10.0,
         gt=0,

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bots import messages, outbound
+from bots import messages, outbound, receipts
 from bots.clients import SLACK_FAILURES, respond
 from bots.runtime import Member, SlackBot
 from bots.snapshots import AskSnapshot, answer_snapshot, ask_snapshot
@@ -117,6 +117,12 @@ def _ask_button(bot: SlackBot, action: str, body: dict[str, Any], client: WebCli
         return
     if note is not None:
         update(client, channel, ts, outbound.ask_done(before.payload, note))
+        receipts.refresh(
+            bot.channel.database,
+            bot.clients,
+            network_id=member.network_id,
+            question_id=int(before.payload["question_id"]),
+        )
     bot.courier.kick()
 
 

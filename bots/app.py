@@ -30,6 +30,7 @@ from bots import (
     forget,
     install,
     reuse,
+    sharing,
     shortcuts,
     views,
 )
@@ -74,6 +75,7 @@ def create_slack_app(services: Services, *, bot: SlackBot | None = None) -> App:
     actions.register(app, bot)
     followups.register(app, bot)
     shortcuts.register(app, bot)
+    sharing.register(app, bot)
     views.register(app, bot)
     events.register(app, bot)
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_sdk import WebClient
@@ -25,11 +26,12 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bots import outbound, workspace
+from bots import outbound, receipts, workspace
 from bots.clients import CONNECTION_ERRORS, SlackClients
 from bots.snapshots import ask_snapshot
-from router.delivery.channels import OutboundMessage
+from router.delivery.channels import Deferred, OutboundMessage
 from router.errors import NotFound, Unavailable
+from router.lifecycle.hours import hours_of, next_start
 from router.lifecycle.states import AskStatus
 from router.storage.database import Database
 from router.storage.schema import Ask, OutboxMessage, Person, Question
@@ -39,6 +41,16 @@ log = logging.getLogger(__name__)
 METADATA_EVENT = "askaround_message"
 HISTORY_LOOKBACK = 100
 POST_TRIES = 3
+# messages that wait for the recipient's working hours (in their timezone)
+WAITS_FOR_HOURS = frozenset({"ask", outbound.REMINDER})
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# messages whose delivery means the asker's receipt has something new to show
+RECEIPT_CHANGES = frozenset({"ask", "answer", "escalated", "expired", "closed"})
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,7 @@ class Target:
     ask_payload: dict[str, Any] | None = None
     extra: dict[str, Any] | None = None  # what the payload lacks for Slack (favours between)
     stale: str | None = None  # why this message is no longer worth sending
+    not_before: datetime | None = None  # outside the recipient's working hours: wait till then
 
 
 def ref(channel: str, ts: str) -> str:
@@ -74,26 +87,44 @@ class SlackChannel:
         database: Database,
         clients: SlackClients,
         render: Callable[[OutboundMessage], dict[str, Any]] = outbound.render,
+        clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self.database = database
         self.clients = clients
         self.render = render
+        self.clock = clock  # working hours are judged at the courier's "now"
         self._dms: dict[tuple[str | None, str], str] = {}
         self._lock = threading.Lock()
 
     def send(self, message: OutboundMessage) -> dict[str, Any]:
+        result = self._send(message)
+        question_id = _question_id(message)
+        changed = message.kind in RECEIPT_CHANGES and not result.get("skipped")
+        if changed and question_id is not None:
+            # the asker's receipt shows what this message changed (a failure is only logged)
+            receipts.refresh(
+                self.database,
+                self.clients,
+                network_id=message.network_id,
+                question_id=question_id,
+            )
+        return result
+
+    def _send(self, message: OutboundMessage) -> dict[str, Any]:
         target = self._target(message)
         if target is None:
             return {"channel": self.name, "skipped": "recipient is not on Slack"}
         if target.stale:
             return {"channel": self.name, "skipped": target.stale}
+        if target.not_before is not None:
+            raise Deferred(target.not_before, "outside the recipient's working hours")
         if message.kind == "closed" and target.ask_payload is not None:
             where = parse_ref(target.ask_ref)
             if where is not None:
                 return self._close_ask(target, where, message)
         if target.extra:
             message = replace(message, payload={**message.payload, **target.extra})
-        content = self.render(message)
+        content = self._render(message)
         dm = self._open_dm(target)
         thread_ts: str | None = None
         question_id = _question_id(message)
@@ -107,7 +138,7 @@ class SlackChannel:
             ts = self._already_posted(target.team_id, dm, message.idempotency_key)
         if ts is None:
             ts = self._post(target.team_id, dm, content, message.idempotency_key, thread_ts)
-        remember = threaded and thread_ts is None and message.kind != outbound.FOLLOWUP
+        remember = threaded and thread_ts is None and message.kind not in outbound.ASK_THREAD_KINDS
         self._remember(message, dm, ts, threaded=remember)
         result: dict[str, Any] = {"channel": dm, "ts": ts}
         if thread_ts:
@@ -115,6 +146,16 @@ class SlackChannel:
         return result
 
     # --- steps -----------------------------------------------------------------------------
+
+    def _render(self, message: OutboundMessage) -> dict[str, Any]:
+        """The message's Slack content; a receipt shows its question as it stands now."""
+        question_id = _question_id(message)
+        if message.kind == receipts.RECEIPT and question_id is not None:
+            with self.database.transaction() as session:
+                return receipts.current(
+                    session, network_id=message.network_id, question_id=question_id
+                )
+        return self.render(message)
 
     def _target(self, message: OutboundMessage) -> Target | None:
         if message.recipient_id is None:
@@ -134,14 +175,19 @@ class SlackChannel:
                     select(Question.channel_ref).where(Question.id == question_id)
                 )
             ask_id = message.payload.get("ask_id")
-            if message.kind == outbound.FOLLOWUP and isinstance(ask_id, int):
+            if message.kind in outbound.ASK_THREAD_KINDS and isinstance(ask_id, int):
                 # to the person who answered: in the thread of their ask DM, where they reply
                 thread = session.scalar(select(Ask.channel_ref).where(Ask.id == ask_id))
             ask_ref, ask_payload, extra, stale = None, None, None, None
-            if message.kind == "ask" and isinstance(ask_id, int):
+            not_before: datetime | None = None
+            if message.kind in WAITS_FOR_HOURS and not_before is None:
+                hours = hours_of(person, self.clients.settings.slack_working_hours)
+                not_before = next_start(self.clock(), timezone=person.timezone, hours=hours)
+            if message.kind in WAITS_FOR_HOURS and isinstance(ask_id, int):
                 with suppress(NotFound):  # an ask deleted since: its message still goes out
                     snapshot = ask_snapshot(session, network_id=message.network_id, ask_id=ask_id)
-                    extra = {"favours": snapshot.payload["favours"]}
+                    if message.kind == "ask":
+                        extra = {"favours": snapshot.payload["favours"]}
                     if snapshot.status != AskStatus.PENDING:
                         stale = f"the ask is {snapshot.status} already"  # e.g. closed while queued
             if message.kind == "closed" and isinstance(ask_id, int):
@@ -157,7 +203,7 @@ class SlackChannel:
                         raise Unavailable(f"ask #{ask_id} is being delivered; closing it after")
                     if not shown:
                         stale = "the ask it withdraws was never shown"
-            return Target(team_id, user_id, thread, ask_ref, ask_payload, extra, stale)
+            return Target(team_id, user_id, thread, ask_ref, ask_payload, extra, stale, not_before)
 
     def _close_ask(
         self, target: Target, where: tuple[str, str], message: OutboundMessage

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy.orm import Session
 
-from bots import messages
+from bots import messages, receipts
 from bots.clients import respond
 from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
@@ -24,6 +25,7 @@ from bots.subcommands import (
     AskCommand,
     AskQuestion,
     Budget,
+    Hours,
     Interests,
     SetOptOut,
     ShowBalance,
@@ -33,7 +35,7 @@ from bots.subcommands import (
 )
 from router.errors import AskaroundError, InvalidInput
 from router.ledger import privacy
-from router.lifecycle import questions
+from router.lifecycle import hours, questions
 from router.network import preferences
 from router.search.backfill import embed_pending
 from router.storage.schema import Person
@@ -193,6 +195,7 @@ def _ask(bot: SlackBot, member: Member, parsed: AskQuestion, key: str) -> dict[s
             now=bot.now(),
             anonymous=parsed.anonymous,
         )
+        _queue_receipt(session, asked, now=bot.now())
         bot.inbox.done(request)
         slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
     return _receipt(asked, anonymous=parsed.anonymous, slack_ids=slack_ids)
@@ -206,6 +209,18 @@ def _receipt(
         anonymous=anonymous,
         asked_ids=slack_ids,
         retry_at=asked.question.next_escalation_at if asked.question.status == "open" else None,
+    )
+
+
+def _queue_receipt(session: Session, asked: questions.AskedQuestion, *, now: datetime) -> None:
+    """The asker's persistent receipt DM, queued with the question it follows."""
+    question = asked.question
+    receipts.enqueue_receipt(
+        session,
+        network_id=question.network_id,
+        question_id=question.id,
+        asker_id=question.asker_id,
+        now=now,
     )
 
 
@@ -229,6 +244,7 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
                 now=now,
                 anonymous=parsed.anonymous,
             )
+            _queue_receipt(session, asked, now=now)
             slack_ids = bot.slack_ids(session, [c.person_id for c in asked.route.candidates])
         return messages.route_reply(
             asked.route,
@@ -256,7 +272,33 @@ def perform(bot: SlackBot, member: Member, parsed: AskCommand) -> dict[str, Any]
         return _interests(bot, member, parsed, now)
     if isinstance(parsed, Budget):
         return _budget(bot, member, parsed)
+    if isinstance(parsed, Hours):
+        return _hours(bot, member, parsed)
     return messages.help_message()
+
+
+def _hours(bot: SlackBot, member: Member, parsed: Hours) -> dict[str, Any]:
+    """``/ask hours``: show, set or reset the hours in which questions reach the member."""
+    default = bot.clients.settings.slack_working_hours
+    with bot.transaction() as session:
+        if parsed.hours is not None or parsed.reset:
+            hours.set_working_hours(
+                session,
+                network_id=member.network_id,
+                person_id=member.person_id,
+                hours=parsed.hours,
+            )
+        person = session.get(Person, member.person_id)
+        assert person is not None
+        own, timezone = person.working_hours, person.timezone
+    if own:
+        return messages.plain(f"Questions reach you between {own} h ({timezone} time).")
+    if default:
+        return messages.plain(
+            f"Questions reach you between {default} h ({timezone} time), the workspace's hours. "
+            "`/ask hours 9-17` sets your own."
+        )
+    return messages.plain("Questions reach you any time. `/ask hours 9-17` limits them.")
 
 
 def _snooze(bot: SlackBot, member: Member, parsed: Snooze, now: datetime) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bots import messages, outbound
+from bots import messages, outbound, receipts
 from bots.actions import _clicked, _member, update
 from bots.clients import SLACK_FAILURES, respond
 from bots.runtime import SlackBot
@@ -55,6 +55,7 @@ def close(bot: SlackBot, body: dict[str, Any], client: WebClient) -> None:
         snapshot = answer_snapshot(session, network_id=member.network_id, answer_id=answer_id)
         answer = session.get(Answer, answer_id)
         assert answer is not None
+        question_id = answer.question_id
         questions.close_question(
             session,
             network_id=member.network_id,
@@ -66,6 +67,12 @@ def close(bot: SlackBot, body: dict[str, Any], client: WebClient) -> None:
         snapshot.payload, helpful=snapshot.helpful, thanked=snapshot.thanked, closed=True
     )
     update(client, channel, ts, message)
+    receipts.refresh(
+        bot.channel.database,
+        bot.clients,
+        network_id=member.network_id,
+        question_id=question_id,
+    )
     bot.courier.kick()  # the others' ask DMs: "Answered, thanks"
 
 

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 BOT_SCOPES = (
     "commands",
     "chat:write",
+    "chat:write.public",
     "im:write",
     "im:history",
     "mpim:write",

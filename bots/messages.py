@@ -27,6 +27,7 @@ HELPFUL = "askaround_helpful"
 THANKS = "askaround_thanks"
 CLOSE = "askaround_close"
 CONNECT = "askaround_connect"
+SHARE = "askaround_share"
 ASK_ACTIONS = (ANSWER, PASS, DECLINE, SNOOZE_ME)
 ANSWER_ACTIONS = (HELPFUL, THANKS)
 

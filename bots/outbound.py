@@ -21,6 +21,7 @@ from bots.messages import (
     DECLINE,
     HELPFUL,
     PASS,
+    SHARE,
     SNOOZE_ME,
     THANKS,
     Block,
@@ -39,10 +40,13 @@ from router.delivery.channels import OutboundMessage
 YOUR_REASONS = frozenset({"evidence", "activity"})
 
 FOLLOWUP = "followup"  # a thread reply relayed between the asker and who answered (bots.replies)
+REMINDER = "reminder"  # one gentle nudge in an ask's thread before escalation (lifecycle.hours)
 
 # messages about a question: threaded under the asker's first one (a follow-up to the person
 # who answered: under their ask DM)
-THREADED_KINDS = frozenset({"answer", "escalated", "expired", FOLLOWUP})
+THREADED_KINDS = frozenset({"answer", "escalated", "expired", FOLLOWUP, REMINDER})
+# threaded under the recipient's ask DM, never the root of a question's thread
+ASK_THREAD_KINDS = frozenset({FOLLOWUP, REMINDER})
 
 
 def render(message: OutboundMessage) -> Message:
@@ -128,6 +132,7 @@ def answer_buttons(
     if not closed:
         elements.append(button("Close question", CLOSE, answer_id))
     elements.append(button("Connect us", CONNECT, answer_id))
+    elements.append(button("Share to channel", SHARE, answer_id))
     done = [
         t
         for t, flag in (
@@ -259,7 +264,16 @@ def _generic(payload: dict[str, Any]) -> Message:
     return {"text": clip(text, 3000), "blocks": [section(escape(text))]}
 
 
+def _reminder(payload: dict[str, Any]) -> Message:
+    text = (
+        "A gentle reminder: this question is still waiting for an answer. If it's not for you, "
+        "Pass is a fine answer too."
+    )
+    return {"text": text, "blocks": [section(text)]}
+
+
 _RENDERERS = {
+    REMINDER: _reminder,
     "ask": _ask,
     "closed": _closed,
     "answer": _answer,

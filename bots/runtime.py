@@ -26,7 +26,7 @@ from bots.clients import SLACK_FAILURES, SlackClients
 from bots.courier import Courier, Job
 from bots.inbox import REPLAY_HANDLERS, SPOOL, Inbox
 from router.ledger.schedule import SummaryRun, enqueue_due_summaries
-from router.lifecycle import questions
+from router.lifecycle import hours, questions
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.idempotency import insert_once
@@ -81,7 +81,7 @@ class SlackBot:
         self.clients = clients or SlackClients(
             self.settings, tokens=install.token_lookup(installations, self.settings)
         )
-        self.channel = SlackChannel(database=self._database(), clients=self.clients)
+        self.channel = SlackChannel(database=self._database(), clients=self.clients, clock=clock)
         self.inbox = Inbox(
             database=self._database(), spool_dir=self.settings.data_dir / SPOOL, clock=clock
         )
@@ -223,7 +223,10 @@ class SlackBot:
         return done
 
     def tick(self, now: datetime) -> object:
-        """Escalate and expire questions (the core's ``tick``)."""
+        """Remind the asks still waiting shortly before escalation, then escalate and expire
+        questions (the core's ``tick``)."""
+        with self.transaction() as session:
+            hours.remind_waiting(session, now=now)
         with self.transaction() as session:
             return questions.tick(
                 session, router=self.services.router, settings=self.settings, now=now

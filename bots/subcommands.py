@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from router.errors import InvalidInput
+from router.lifecycle.hours import parse_hours
 from router.lifecycle.question_text import question_text, visible
 
 MAX_SNOOZE = timedelta(days=90)
@@ -28,6 +29,7 @@ USAGE = """*How to use /ask*
 • `/ask snooze 7d` (or `12h`, `2w`, `off`): no questions for a while.
 • `/ask interests list` · `/ask interests add sourdough, kubernetes` · `/ask interests remove sourdough`
 • `/ask budget 3`: at most 3 questions a week for you (`/ask budget` shows it, `budget default` resets it).
+• `/ask hours 9-17`: questions reach you only between those hours in your timezone (`/ask hours` shows them, `hours default` resets them).
 • `/ask help`: this message."""
 
 
@@ -69,7 +71,13 @@ class Budget:
     reset: bool = False
 
 
-AskCommand = ShowHelp | AskQuestion | ShowBalance | SetOptOut | Snooze | Interests | Budget
+@dataclass(frozen=True)
+class Hours:
+    hours: str | None  # "9-17"; None with reset False: show them
+    reset: bool = False
+
+
+AskCommand = ShowHelp | AskQuestion | ShowBalance | SetOptOut | Snooze | Interests | Budget | Hours
 
 _DURATION = re.compile(r"^(\d{1,4})\s*(h|hours?|d|days?|w|weeks?)$")
 _UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
@@ -84,6 +92,7 @@ _ALIASES = {
     "interests": "interests",
     "interest": "interests",
     "budget": "budget",
+    "hours": "hours",
     "anon": "anon",
     "anonymous": "anon",
     "anonymously": "anon",
@@ -143,7 +152,17 @@ def _subcommand(keyword: str, rest: str) -> AskCommand:
         return Snooze(parse_duration(rest))
     if keyword == "interests":
         return _interests(rest)
+    if keyword == "hours":
+        return _hours(rest)
     return _budget(rest)
+
+
+def _hours(rest: str) -> Hours:
+    if not rest:
+        return Hours(None)
+    if rest.lower() in ("default", "reset", "off"):
+        return Hours(None, reset=True)
+    return Hours(str(parse_hours(rest)))
 
 
 def parse_duration(text: str) -> timedelta | None:

@@ -179,6 +179,44 @@ def text_of(call_params: dict[str, Any]) -> str:
     return json.dumps(shown or [], ensure_ascii=False) + str(call_params.get("text") or "")
 
 
+def is_receipt(call_params: dict[str, Any]) -> bool:
+    """Whether a chat.postMessage was an asker's receipt DM (bots.receipts)."""
+    metadata = call_params.get("metadata") or {}
+    if isinstance(metadata, str):
+        metadata = json.loads(metadata)
+    return str((metadata.get("event_payload") or {}).get("key", "")).startswith("receipt:")
+
+
+def dms(h: SlackHarness) -> list[dict[str, Any]]:
+    """Every chat.postMessage except the askers' receipts (counted by their own tests)."""
+    return [c.params for c in h.fake.calls("chat.postMessage") if not is_receipt(c.params)]
+
+
+def updated(h: SlackHarness, *channels: str, timeout: float = 10.0) -> dict[str, str]:
+    """channel -> what the last chat.update there shows, once each of ``channels`` has one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = {u.params["channel"]: text_of(u.params) for u in h.fake.calls("chat.update")}
+        if all(c in shown for c in channels):
+            return shown
+        assert time.monotonic() < deadline, f"no chat.update in each of {channels}"
+        time.sleep(0.02)
+
+
+def relayed(h: SlackHarness, channel: str = "DUANA", timeout: float = 10.0) -> tuple[Any, str]:
+    """The first answer relayed to ``channel`` (as posted) and its ts, once it arrives."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for call in h.fake.calls("chat.postMessage"):
+            if call.params["channel"] == channel and messages.CONNECT in buttons(call.params):
+                ts = next(
+                    m["ts"] for m in h.fake.messages(channel) if messages.CONNECT in buttons(m)
+                )
+                return call.params, ts
+        assert time.monotonic() < deadline, f"no answer was relayed to {channel}"
+        time.sleep(0.02)
+
+
 def answer_as(h: SlackHarness, user: str, dm: dict[str, Any], answer: str) -> None:
     """``user`` presses Answer on their ask DM and submits ``answer`` in the modal."""
     channel = f"D{user}"

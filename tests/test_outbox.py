@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from router.delivery.channels import LogChannel, OutboundMessage, WebhookChannel
+from router.delivery.channels import Deferred, LogChannel, OutboundMessage, WebhookChannel
 from router.delivery.outbox import RetryPolicy, deliver_due, enqueue, outbox_counts
 from router.errors import Unavailable
 from router.network.people import ensure_network
@@ -277,3 +277,43 @@ def test_two_worker_processes_deliver_each_message_exactly_once(
     assert sorted(delivered) == sorted(keys)
     with database.transaction() as session:
         assert outbox_counts(session) == {"pending": 0, "sent": 400, "dead": 0}
+
+
+class WaitingChannel:
+    """Puts every message off until ``until`` (the recipient's hours), then delivers it."""
+
+    name = "waiting"
+
+    def __init__(self, until: datetime, now: list[datetime]) -> None:
+        self.until = until
+        self.now = now
+        self.delivered: list[str] = []
+
+    def send(self, message: OutboundMessage) -> dict[str, Any]:
+        if self.now[0] < self.until:
+            raise Deferred(self.until, "outside the recipient's hours")
+        self.delivered.append(message.idempotency_key)
+        return {"ok": True}
+
+
+def test_a_message_put_off_waits_until_then_without_counting_an_attempt(
+    database: Database, now: datetime
+) -> None:
+    network_id = _network(database, now)
+    _enqueue(database, network_id, ["later"], now)
+    until = now + timedelta(hours=5)
+    clock = [now]
+    channel = WaitingChannel(until, clock)
+    for _ in range(3):  # however often the worker comes by before then
+        report = deliver_due(database, channel, now=clock[0], worker_id="w")
+        assert report.deferred <= 1 and report.sent == 0
+        clock[0] += timedelta(minutes=1)
+    with database.transaction() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert row.status == "pending" and row.attempts == 0 and row.next_attempt_at == until
+    clock[0] = until
+    assert deliver_due(database, channel, now=until, worker_id="w").sent == 1
+    with database.transaction() as session:
+        row = session.scalars(select(OutboxMessage)).one()
+        assert row.status == "sent" and row.attempts == 1
+    assert channel.delivered == ["later"]

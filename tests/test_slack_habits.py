@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bots import messages, shortcuts
 from router.storage.schema import Answer, Question
 from tests import slack_signing
-from tests.slack_harness import SlackHarness, answer_as, buttons, harness, text_of
+from tests.slack_harness import SlackHarness, answer_as, buttons, harness, relayed, text_of
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -49,9 +49,11 @@ def test_a_reply_in_the_ask_dm_thread_is_an_answer_relayed_to_the_asker(
     }
     assert h.event(reply, event_id="EvReply").status_code == 200
     assert h.event(reply, event_id="EvReply", retry=1).status_code == 200  # Slack's retry
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    relay, _ = relayed(h)
     assert relay["channel"] == "DUANA" and "Citra and Mosaic" in text_of(relay)
-    updated = h.fake.wait_for("chat.update")[0].params
+    updated = next(
+        u.params for u in h.fake.wait_for("chat.update") if u.params["channel"] == "DUBO"
+    )
     assert updated["channel"] == "DUBO" and updated["ts"] == ts
     assert "You answered" in text_of(updated) and not buttons(updated)
     h.settle()
@@ -77,9 +79,9 @@ def _answered_by_bo(h: SlackHarness) -> tuple[dict[str, Any], str]:
     )
     h.settle()
     answer_as(h, "UBO", dm, "Citra and Mosaic.")
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    relay, relay_ts = relayed(h)
     h.settle()
-    return relay, h.fake.messages("DUANA")[0]["ts"]
+    return relay, relay_ts
 
 
 def test_the_asker_closes_from_the_answer_and_the_others_asks_say_answered_thanks(
@@ -91,8 +93,8 @@ def test_the_asker_closes_from_the_answer_and_the_others_asks_say_answered_thank
     h.click(
         messages.CLOSE, buttons(relay)[messages.CLOSE], user="UANA", channel="DUANA", ts=relay_ts
     )
-    updates = h.fake.wait_for("chat.update", updates_before + 2)
-    mine = next(u.params for u in updates if u.params["channel"] == "DUANA")
+    updates = h.fake.wait_for("chat.update", updates_before + 4)  # with the receipt twice
+    mine = next(u.params for u in updates if u.params["ts"] == relay_ts)
     assert "You closed the question" in text_of(mine) and messages.CLOSE not in buttons(mine)
     cy = next(u.params for u in updates if u.params["channel"] == "DUCY")
     assert "Answered, thanks" in text_of(cy) and not buttons(cy)
@@ -112,7 +114,7 @@ def test_connect_us_opens_a_group_dm_of_the_asker_and_who_answered(harness: Slac
     )
     intro = next(
         c.params
-        for c in h.fake.wait_for("chat.postMessage", 4)
+        for c in h.fake.wait_for("chat.postMessage", 5)
         if str(c.params["channel"]).startswith("G")
     )
     opened = h.fake.calls("conversations.open")
@@ -125,6 +127,7 @@ def test_follow_ups_in_the_threads_are_relayed_both_ways(harness: SlackHarness) 
     h = harness
     _, relay_ts = _answered_by_bo(h)
     ask_ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    h.settle()
     posted = h.fake.count("chat.postMessage")
 
     def reply(user: str, channel: str, parent: str, text: str, event_id: str) -> None:

@@ -52,6 +52,8 @@ def test_the_manifest_asks_for_exactly_the_scopes_used() -> None:
         used.add("users:read.email")
     if 'conversations_open(users=f"{asker},{answerer}")' in (BOTS / "followups.py").read_text():
         used.add("mpim:write")  # conversations.open with several users: a group DM
+    if "chat_postMessage(channel=channel" in (BOTS / "sharing.py").read_text():
+        used.add("chat:write.public")  # Share to channel: any public channel the asker picks
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
     assert scopes == used
     assert set(install.BOT_SCOPES) == used  # what an OAuth install asks for

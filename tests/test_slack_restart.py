@@ -124,11 +124,12 @@ def test_an_acknowledged_ask_survives_the_process_being_stopped_right_after_the_
                 server.wait(30)
         server.wait(60)
         server = _serve(slack_settings, fake_slack, port)  # a deploy's restart
-        fake_slack.wait_for("chat.postMessage", 2, timeout=60)
+        fake_slack.wait_for("chat.postMessage", 3, timeout=60)  # two asks and the receipt DM
         receipts = fake_slack.wait_for("response_url", timeout=30)
         assert "<@UBO>" in str(receipts[0].params.get("text"))
         assert _questions(database) == 1
         assert sorted(c.params["channel"] for c in fake_slack.calls("chat.postMessage")) == [
+            "DUANA",
             "DUBO",
             "DUCY",
         ]

@@ -12,7 +12,17 @@ from sqlalchemy import func, select
 from bots import messages
 from router.ledger import favours as ledger
 from router.storage.schema import Answer, Ask, Favour, OutboxMessage, Question
-from tests.slack_harness import GatedRouter, SlackHarness, buttons, harness, text_of
+from tests.slack_harness import (
+    GatedRouter,
+    SlackHarness,
+    buttons,
+    dms,
+    harness,
+    is_receipt,
+    relayed,
+    text_of,
+    updated,
+)
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -93,18 +103,21 @@ def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
         user="UBO",
     )
     assert submitted.status_code == 200 and submitted.content in (b"", b"{}")
-    (updated,) = h.fake.wait_for("chat.update")
-    assert updated.params["channel"] == "DUBO" and updated.params["ts"] == ts
+    updated = next(u for u in h.fake.wait_for("chat.update") if u.params["channel"] == "DUBO")
+    assert updated.params["ts"] == ts
     assert "You answered" in text_of(updated.params) and not buttons(updated.params)
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
+    relay, relay_ts = relayed(h)
     assert relay["channel"] == "DUANA" and answer in text_of(relay)
     assert list(buttons(relay)) == [
         messages.HELPFUL,
         messages.THANKS,
         messages.CLOSE,
         messages.CONNECT,
+        messages.SHARE,
     ]
-    relay_ts = h.fake.messages("DUANA")[0]["ts"]
+    h.settle()
+    updates = h.fake.count("chat.update")
+    posted = h.fake.count("chat.postMessage")
 
     # Ana clicks Helpful: the relay updates, the ledger has answer + helpful, Bo hears of it
     h.click(
@@ -114,10 +127,15 @@ def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
         channel="DUANA",
         ts=relay_ts,
     )
-    relay_update = h.fake.wait_for("chat.update", 2)[-1].params
+    relay_update = h.fake.wait_for("chat.update", updates + 1)[-1].params
     assert relay_update["ts"] == relay_ts
-    assert list(buttons(relay_update)) == [messages.THANKS, messages.CLOSE, messages.CONNECT]
-    note = h.fake.wait_for("chat.postMessage", 4)[-1].params
+    assert list(buttons(relay_update)) == [
+        messages.THANKS,
+        messages.CLOSE,
+        messages.CONNECT,
+        messages.SHARE,
+    ]
+    note = h.fake.wait_for("chat.postMessage", posted + 1)[-1].params
     assert note["channel"] == "DUBO" and "helpful" in text_of(note)
     with h.bot.transaction() as session:
         page = ledger.person_ledger(session, network_id=_network(h), person_id=h.people["UBO"])
@@ -167,8 +185,7 @@ def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness
             user="UBO",
             timestamp=int(time.time()) - second,
         )
-    relay = h.fake.wait_for("chat.postMessage", 3)[-1].params
-    relay_ts = h.fake.messages("DUANA")[0]["ts"]
+    relay, relay_ts = relayed(h)
     for _ in range(2):
         h.click(
             messages.THANKS,
@@ -177,7 +194,10 @@ def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness
             channel="DUANA",
             ts=relay_ts,
         )
-    h.fake.wait_for("chat.update", 3)
+    deadline = time.monotonic() + 10
+    while not any(u.params["ts"] == relay_ts for u in h.fake.calls("chat.update")):
+        assert time.monotonic() < deadline, "the relayed answer never showed the thanks"
+        time.sleep(0.02)
     h.settle()
     with h.bot.transaction() as session:
         assert session.scalar(select(func.count(Answer.id))) == 1
@@ -185,10 +205,13 @@ def test_second_clicks_and_double_submits_do_nothing_twice(harness: SlackHarness
         statuses = sorted(session.scalars(select(Ask.status)))
         keys = list(session.scalars(select(OutboxMessage.idempotency_key)))
     assert statuses == ["answered", "passed"]
-    assert len(keys) == len(set(keys)) == 4  # two asks, one relay, one thanks note
+    assert len(keys) == len(set(keys)) == 5  # two asks, the receipt, one relay, one thanks note
     posted = [c.params["channel"] for c in h.fake.calls("chat.postMessage")]
-    assert sorted(posted) == ["DUANA", "DUBO", "DUBO", "DUCY"]  # asks, relay, thanks note
-    assert h.fake.count("chat.update") == 3  # Cy's pass, Bo's answer, Ana's thanks: once each
+    # asks, the receipt, relay, thanks note
+    assert sorted(posted) == ["DUANA", "DUANA", "DUBO", "DUBO", "DUCY"]
+    receipt = next(m["ts"] for m in h.fake.messages("DUANA") if is_receipt(m))
+    updates = [u for u in h.fake.calls("chat.update") if u.params["ts"] != receipt]
+    assert len(updates) == 3  # Cy's pass, Bo's answer, Ana's thanks: once each
 
 
 def test_a_closed_question_updates_the_waiting_ask_dm_in_place(harness: SlackHarness) -> None:
@@ -207,10 +230,12 @@ def test_a_closed_question_updates_the_waiting_ask_dm_in_place(harness: SlackHar
             now=h.clock.at,
         )
     h.bot.courier.deliver()
-    updates = h.fake.calls("chat.update")
+    updates = [u for u in h.fake.calls("chat.update") if u.params["channel"] != "DUANA"]
     assert sorted(u.params["channel"] for u in updates) == ["DUBO", "DUCY"]
     assert all("No answer needed" in text_of(u.params) for u in updates)
-    assert h.fake.count("chat.postMessage") == 2  # no new DM, just the asks
+    assert len(dms(h)) == 2  # no new DM, just the asks (and the asker's receipt)
+    receipt = next(u for u in h.fake.calls("chat.update") if u.params["channel"] == "DUANA")
+    assert "Closed." in text_of(receipt.params)  # the receipt shows it
 
 
 def _network(h: SlackHarness) -> int:
@@ -235,7 +260,7 @@ def test_escalation_and_expiry_reach_the_asker_threaded_under_one_message(
     h.clock.at = h.clock.at + timedelta(days=7)  # past the question's time to live
     h.bot.tick(h.clock.at)
     h.bot.courier.deliver()
-    to_ana = h.fake.messages("DUANA")
+    to_ana = [m for m in h.fake.messages("DUANA") if not is_receipt(m)]
     assert len(to_ana) == 2
     root, expired = to_ana
     assert "asked more people" in root["text"] and root["thread_ts"] is None
@@ -284,7 +309,7 @@ def test_not_my_area_and_snooze_me_update_the_dm_and_the_core(harness: SlackHarn
         channel="DUCY",
         ts=cy_ts,
     )
-    updates = {u.params["channel"]: text_of(u.params) for u in h.fake.wait_for("chat.update", 2)}
+    updates = updated(h, "DUBO", "DUCY")
     assert "Not your area" in updates["DUBO"] and "Snoozed" in updates["DUCY"]
     with h.bot.transaction() as session:
         statuses = dict(session.execute(select(Ask.person_id, Ask.status)).all())
@@ -328,4 +353,4 @@ def test_asks_of_a_question_closed_while_slack_was_down_are_never_sent(
     h.clock.at = h.clock.at + timedelta(minutes=10)
     h.bot.courier.deliver()
     h.settle()
-    assert h.fake.count("chat.postMessage") == 0 and h.fake.count("chat.update") == 0
+    assert not dms(h) and h.fake.count("chat.update") == 0  # only the receipt (closed)

@@ -15,12 +15,22 @@ import fcntl
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 import httpx
 
 from router.errors import Unavailable
+
+
+class Deferred(Exception):
+    """Raised by a channel for a message that must wait (the recipient's hours): not a failure,
+    so the outbox tries it again at ``until`` without counting an attempt."""
+
+    def __init__(self, until: datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.until = until
 
 
 @dataclass(frozen=True)

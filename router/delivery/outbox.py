@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from router.delivery.channels import Channel, OutboundMessage
+from router.delivery.channels import Channel, Deferred, OutboundMessage
 from router.errors import InvalidInput
 from router.storage.database import Database
 from router.storage.idempotency import insert_once
@@ -60,6 +60,7 @@ class DeliveryReport:
     dead: int = 0
     lost: int = 0  # the lease ran out mid-send and another worker took the row over
     released: int = 0  # claimed but not tried: handed back because the worker was stopping
+    deferred: int = 0  # not sent yet on purpose (the recipient's hours), no attempt counted
 
     def as_dict(self) -> dict[str, int]:
         """The counts every surface shows (``released`` is the stopping worker's own affair)."""
@@ -240,7 +241,7 @@ def deliver_due(
         lease=retry.lease,
         max_attempts=retry.max_attempts,
     )
-    outcomes = {"sent": 0, "retrying": 0, "dead": 0, "lost": 0, "released": 0}
+    outcomes = {"sent": 0, "retrying": 0, "dead": 0, "lost": 0, "released": 0, "deferred": 0}
     for position, message in enumerate(messages):
         if stopping():
             rest = [untried.id for untried in messages[position:]]
@@ -249,6 +250,13 @@ def deliver_due(
         values: dict[str, Any]
         try:
             result = channel.send(message)
+        except Deferred as wait:  # on purpose: due again then, this try not counted
+            outcome = "deferred"
+            values = {
+                "next_attempt_at": wait.until,
+                "attempts": OutboxMessage.attempts - 1,
+                "last_error": f"deferred: {wait}"[:MAX_ERROR_CHARS],
+            }
         except Exception as exc:  # a channel is the outside world: any failure is a failed send
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
             if message.attempt >= retry.max_attempts:

@@ -46,6 +46,8 @@ class Person(Base):
     deactivated: Mapped[bool] = mapped_column(Boolean, default=False)
     snoozed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ask_budget: Mapped[int | None] = mapped_column(Integer)
+    # "9-17": asks reach them between those hours in their timezone (None: the workspace default)
+    working_hours: Mapped[str | None] = mapped_column(String(11))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     company: Mapped[str | None] = mapped_column(String(200))  # from contacts (LinkedIn, vCard)
     position: Mapped[str | None] = mapped_column(String(200))
