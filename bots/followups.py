@@ -1,4 +1,4 @@
-"""What the asker does with a relayed answer besides crediting it: close the question, or open a
+"""What the asker does with a relayed answer (or the receipt) besides crediting it: close the question, or open a
 group DM with the person who answered ("Connect us") to follow up in their own words.
 
 Closing goes through the core (only the asker can), which withdraws the asks still waiting: the
@@ -44,6 +44,7 @@ def register(app: App, bot: SlackBot) -> None:
         return run
 
     app.action(messages.CLOSE)(ack=_ack, lazy=[on(close)])
+    app.action(messages.CLOSE_FROM_RECEIPT)(ack=_ack, lazy=[on(close_from_receipt)])
     app.action(messages.CONNECT)(ack=_ack, lazy=[on(connect)])
 
 
@@ -74,6 +75,27 @@ def close(bot: SlackBot, body: dict[str, Any], client: WebClient) -> None:
         question_id=question_id,
     )
     bot.courier.kick()  # the others' ask DMs: "Answered, thanks"
+
+
+def close_from_receipt(bot: SlackBot, body: dict[str, Any], client: WebClient) -> None:
+    """The asker closes the question from its receipt DM; the receipt is redrawn as closed."""
+    question_id, _, _ = _clicked(body)
+    member = _member(bot, body)
+    with bot.transaction() as session:
+        questions.close_question(
+            session,
+            network_id=member.network_id,
+            question_id=question_id,
+            person_id=member.person_id,
+            now=bot.now(),
+        )
+    receipts.refresh(
+        bot.channel.database,
+        bot.clients,
+        network_id=member.network_id,
+        question_id=question_id,
+    )
+    bot.courier.kick()  # the others' ask DMs: "Answered, thanks" / no longer needed
 
 
 def connect(bot: SlackBot, body: dict[str, Any], client: WebClient) -> None:

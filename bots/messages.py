@@ -26,6 +26,7 @@ SNOOZE_ME = "askaround_snooze"
 HELPFUL = "askaround_helpful"
 THANKS = "askaround_thanks"
 CLOSE = "askaround_close"
+CLOSE_FROM_RECEIPT = "askaround_close_receipt"
 CONNECT = "askaround_connect"
 SHARE = "askaround_share"
 ASK_ACTIONS = (ANSWER, PASS, DECLINE, SNOOZE_ME)

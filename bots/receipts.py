@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 
 from bots import workspace
 from bots.clients import SLACK_FAILURES, SlackClients
-from bots.messages import Message, context, escape, quote, section, when
+from bots.messages import (
+    CLOSE_FROM_RECEIPT,
+    Message,
+    actions,
+    button,
+    context,
+    escape,
+    quote,
+    section,
+    when,
+)
 from router.delivery.outbox import enqueue
 from router.errors import NotFound
 from router.lifecycle.views import QuestionView, load_question, question_views
@@ -82,14 +92,18 @@ def receipt_message(question: QuestionView, slack_ids: dict[int, str]) -> Messag
     asked = "\n".join(lines) if lines else "Nobody asked yet."
     anonymous = " (anonymously)" if question.anonymous else ""
     text = f"Your question{anonymous}: {status}"
-    return {
-        "text": text,
-        "blocks": [
-            section(f"*Your question*{anonymous}\n{quote(question.text, 1500)}"),
-            section(f"*{status}*\n{asked}"),
-            context(" · ".join(facts)),
-        ],
-    }
+    blocks = [
+        section(f"*Your question*{anonymous}\n{quote(question.text, 1500)}"),
+        section(f"*{status}*\n{asked}"),
+        context(" · ".join(facts)),
+    ]
+    if question.status in ("open", "answered"):  # the asker may close it from here too
+        blocks.append(
+            actions(
+                button("Close question", CLOSE_FROM_RECEIPT, str(question.id)), block_id="receipt"
+            )
+        )
+    return {"text": text, "blocks": blocks}
 
 
 def current(session: Session, *, network_id: int, question_id: int) -> Message:

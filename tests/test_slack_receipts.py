@@ -105,3 +105,25 @@ def test_an_anonymous_askers_receipt_says_so(harness: SlackHarness) -> None:
     h.slash("anon which hops for a hazy IPA?", user="UANA")
     shown = _receipt_shows(h, "anonymously", "which hops for a hazy IPA?")
     assert "<@UBO>" in shown  # the asker sees whom they asked; the asked never see the asker
+
+
+def test_the_asker_closes_the_question_from_the_receipt_and_it_shows_closed(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    _asks(h)
+    h.settle()
+    ts = _receipt_ts(h)
+    (posted,) = [c.params for c in h.fake.calls("chat.postMessage") if is_receipt(c.params)]
+    close = buttons(posted)[messages.CLOSE_FROM_RECEIPT]
+    h.click(messages.CLOSE_FROM_RECEIPT, close, user="UBO", channel="DUANA", ts=ts)  # not theirs
+    h.click(messages.CLOSE_FROM_RECEIPT, close, user="UANA", channel="DUANA", ts=ts)
+    shown = _receipt_shows(h, "Closed.")
+    assert "Open" not in shown
+    closed = next(m for m in h.fake.messages("DUANA") if m["ts"] == ts)
+    assert messages.CLOSE_FROM_RECEIPT not in buttons(closed)  # nothing left to close
+    h.settle()
+    for channel in ("DUBO", "DUCY"):  # the asks still waiting are withdrawn in place
+        assert any(u.params["channel"] == channel for u in h.fake.calls("chat.update")), (
+            f"the ask DM in {channel} was not updated"
+        )
