@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter
@@ -14,75 +13,26 @@ from askaround.api.fields import Body, ExternalIdText, storable
 from router.ledger.fairness import fairness_policy
 from router.network.people import find_person
 from router.routing.reuse import PastAnswer
-from router.routing.route import Candidate, Reason, Route
+from router.routing.route import Candidate, Route
 
 router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
 
 
-class ReasonOut(BaseModel):
-    """One reason a person was picked: evidence, social, activity, fairness or contact."""
-
-    kind: str
-    text: str
-    evidence_id: int | None = None
-    snippet: str | None = None
-    source: str | None = None
-    link: str | None = None
-    date: datetime | None = None
-    score: float | None = None
-
-    @classmethod
-    def of(cls, reason: Reason) -> ReasonOut:
-        return cls.model_validate(reason.as_dict())
-
-
-class CandidateOut(BaseModel):
-    person_id: int
-    external_id: str
-    name: str
-    score: float
-    reasons: list[ReasonOut]
-
-    @classmethod
-    def of(cls, candidate: Candidate) -> CandidateOut:
-        return cls(
-            person_id=candidate.person_id,
-            external_id=candidate.external_id,
-            name=candidate.name,
-            score=round(candidate.score, 6),
-            reasons=[ReasonOut.of(reason) for reason in candidate.reasons],
-        )
-
-
-class PastAnswerOut(BaseModel):
-    """A past answer close to the question: it may answer it before anyone is asked."""
-
-    evidence_id: int
-    person_id: int
-    name: str = Field(description="Who answered.")
-    question: str = Field(description="The question it answered (title and tags).")
-    excerpt: str
-    link: str | None = None
-    answered_at: datetime
-    similarity: float
-
-    @classmethod
-    def of(cls, answer: PastAnswer) -> PastAnswerOut:
-        return cls.model_validate(answer.as_dict())
-
-
 class RouteOut(BaseModel):
+    """The route as the API returns it: the core's candidates and past answers in one envelope
+    (the core's own values, not copies; only the envelope is the API's)."""
+
     intent: str = Field(
         default="ask",
         description="`ask`: people to ask; `contacts`: the answer to 'who do I know at X?' "
         "(candidates are the people there, each with how you know them).",
     )
-    answers: list[PastAnswerOut] = Field(
+    answers: list[PastAnswer] = Field(
         default_factory=list,
         description="Past answers close to the question, best first: if one answers it, "
         "`POST /v1/reuses` credits its author and nobody needs to be asked.",
     )
-    candidates: list[CandidateOut]
+    candidates: list[Candidate]
     adjusted: bool = Field(description="Fairness (ledger, load) changed the order.")
     notes: list[str]
     ranked_by: str = Field(
@@ -94,8 +44,8 @@ class RouteOut(BaseModel):
     def of(cls, route: Route, answers: tuple[PastAnswer, ...] = ()) -> RouteOut:
         return cls(
             intent=route.intent,
-            answers=[PastAnswerOut.of(answer) for answer in answers],
-            candidates=[CandidateOut.of(candidate) for candidate in route.candidates],
+            answers=list(answers),
+            candidates=list(route.candidates),
             adjusted=route.adjusted,
             notes=list(route.notes),
             ranked_by=route.ranked_by,

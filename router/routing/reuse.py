@@ -8,11 +8,12 @@ never suggested; only imported, public threads are (Stack Exchange, Slack channe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+from pydantic import field_serializer
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,7 +29,7 @@ SEARCH_DEPTH = 50
 EXCERPT_CHARS = 280
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class PastAnswer:
     """A past answer that may already answer the question: who, when, about what, and where."""
 
@@ -40,6 +41,10 @@ class PastAnswer:
     link: str | None
     answered_at: datetime
     similarity: float
+
+    @field_serializer("similarity")
+    def _rounded(self, similarity: float) -> float:
+        return round(similarity, 4)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +127,6 @@ class AnswerFinder:
                 excerpt=_excerpt(evidence.text),
                 link=evidence.link,
                 answered_at=evidence.created_at,
-                similarity=close[evidence.id],
+                similarity=float(close[evidence.id]),
             )
         return tuple(found.values())[:limit]

@@ -11,10 +11,12 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Protocol
 
+from pydantic import field_serializer
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy.orm import Session
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Reason:
     """One reason a person was picked: matching evidence, a social tie, activity, or fairness."""
 
@@ -38,13 +40,19 @@ class Reason:
         return data
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Candidate:
+    """A person to ask, with the score that ranked them and the reasons to show."""
+
     person_id: int
     external_id: str
     name: str
     score: float
     reasons: tuple[Reason, ...]
+
+    @field_serializer("score")
+    def _rounded(self, score: float) -> float:
+        return round(score, 6)
 
     def as_dict(self) -> dict[str, Any]:
         return {
