@@ -6,11 +6,9 @@ index is refreshed once it commits (``askaround.api.indexing``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from askaround.api.dependencies import (
@@ -37,41 +35,11 @@ from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
 from router.errors import InvalidInput
 from router.network import directory
 from router.network.people import delete_evidence, get_person_by_id
-from router.storage.schema import Evidence
+from router.network.views import EvidenceView, evidence_view
 
 router = APIRouter(tags=["evidence"], responses=DATA_ERRORS)
 
 Kind = Literal["answer", "interest", "profile"]
-
-
-class EvidenceOut(BaseModel):
-    id: int
-    person_id: int
-    kind: str
-    text: str
-    context: str
-    source: str
-    source_key: str | None
-    link: str | None
-    weight: float
-    created_at: datetime
-    embedded: bool
-
-    @classmethod
-    def of(cls, row: Evidence) -> EvidenceOut:
-        return cls(
-            id=row.id,
-            person_id=row.person_id,
-            kind=row.kind,
-            text=row.text,
-            context=row.context,
-            source=row.source,
-            source_key=row.source_key,
-            link=row.link,
-            weight=row.weight,
-            created_at=row.created_at,
-            embedded=row.embedding is not None,
-        )
 
 
 class EvidenceIn(Body):
@@ -103,14 +71,14 @@ class EvidencePatch(Body):
 
 def _page(
     session: Session, *, network_id: int, person_id: int | None, limit: int, cursor: str | None
-) -> Page[EvidenceOut]:
+) -> Page[EvidenceView]:
     rows = directory.list_evidence(
         session, network_id=network_id, person_id=person_id, after_id=after_id(cursor), limit=limit
     )
-    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=EvidenceOut.of)
+    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=evidence_view)
 
 
-@router.get("/v1/evidence", response_model=Page[EvidenceOut])
+@router.get("/v1/evidence", response_model=Page[EvidenceView])
 def list_evidence(
     network_id: ReadNetworkDep,
     session: SessionDep,
@@ -119,25 +87,25 @@ def list_evidence(
     person_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only this person's evidence.")
     ] = None,
-) -> Page[EvidenceOut]:
+) -> Page[EvidenceView]:
     """The network's evidence, oldest first, a page at a time."""
     return _page(session, network_id=network_id, person_id=person_id, limit=limit, cursor=cursor)
 
 
-@router.get("/v1/people/{person_id}/evidence", response_model=Page[EvidenceOut])
+@router.get("/v1/people/{person_id}/evidence", response_model=Page[EvidenceView])
 def list_person_evidence(
     person_id: Id,
     network_id: ReadNetworkDep,
     session: SessionDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-) -> Page[EvidenceOut]:
+) -> Page[EvidenceView]:
     """One person's evidence, oldest first, a page at a time."""
     get_person_by_id(session, network_id=network_id, person_id=person_id)
     return _page(session, network_id=network_id, person_id=person_id, limit=limit, cursor=cursor)
 
 
-@router.post("/v1/people/{person_id}/evidence", response_model=EvidenceOut, status_code=201)
+@router.post("/v1/people/{person_id}/evidence", response_model=EvidenceView, status_code=201)
 def create_evidence(
     person_id: Id,
     body: EvidenceIn,
@@ -145,7 +113,7 @@ def create_evidence(
     session: SessionDep,
     services: ServicesDep,
     now: NowDep,
-) -> EvidenceOut:
+) -> EvidenceView:
     """Record something a person knows; routing can find it as soon as this returns."""
     evidence = directory.create_evidence(
         session,
@@ -163,18 +131,18 @@ def create_evidence(
     embed_new_evidence(session, services=services, network_id=network_id)
     refresh_after_commit(session, services=services, network_id=network_id)
     session.refresh(evidence)
-    return EvidenceOut.of(evidence)
+    return evidence_view(evidence)
 
 
-@router.get("/v1/evidence/{evidence_id}", response_model=EvidenceOut)
-def get_evidence(evidence_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> EvidenceOut:
+@router.get("/v1/evidence/{evidence_id}", response_model=EvidenceView)
+def get_evidence(evidence_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> EvidenceView:
     """One piece of evidence."""
-    return EvidenceOut.of(
+    return evidence_view(
         directory.get_evidence(session, network_id=network_id, evidence_id=evidence_id)
     )
 
 
-@router.patch("/v1/evidence/{evidence_id}", response_model=EvidenceOut)
+@router.patch("/v1/evidence/{evidence_id}", response_model=EvidenceView)
 def update_evidence(
     evidence_id: Id,
     body: EvidencePatch,
@@ -182,7 +150,7 @@ def update_evidence(
     session: SessionDep,
     services: ServicesDep,
     now: NowDep,
-) -> EvidenceOut:
+) -> EvidenceView:
     """Edit a piece of evidence; routing sees the new text as soon as this returns."""
     evidence = directory.update_evidence(
         session, network_id=network_id, evidence_id=evidence_id, now=now, **body.changes()
@@ -192,7 +160,7 @@ def update_evidence(
         session, services=services, network_id=network_id, changed_evidence=[evidence_id]
     )
     session.refresh(evidence)
-    return EvidenceOut.of(evidence)
+    return evidence_view(evidence)
 
 
 @router.delete("/v1/evidence/{evidence_id}", status_code=204, response_class=Response)

@@ -30,7 +30,7 @@ Cursor = Annotated[
     ),
 ]
 
-Item = TypeVar("Item", bound=BaseModel)
+Item = TypeVar("Item")  # a core value (pydantic dataclass), returned as it is
 Row = TypeVar("Row")
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field, StrictBool, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from askaround.api.dependencies import (
     NetworkDep,
@@ -32,41 +31,13 @@ from askaround.forgetting import forget_person
 from router.errors import InvalidInput, NotFound
 from router.network import directory
 from router.network.people import get_person_by_id
-from router.storage.schema import Person
+from router.network.views import PersonView, person_view
 
 router = APIRouter(prefix="/v1/people", tags=["people"], responses=DATA_ERRORS)
 
 AskBudget = Annotated[
     StrictInt, Field(ge=0, le=100, description="Asks a week; null: the network default.")
 ]
-
-
-class PersonOut(BaseModel):
-    id: int
-    name: str
-    external_ids: list[str]
-    email: str | None
-    timezone: str
-    opted_out: bool
-    deactivated: bool
-    snoozed_until: datetime | None
-    ask_budget: int | None
-    created_at: datetime
-
-    @classmethod
-    def of(cls, person: Person) -> PersonOut:
-        return cls(
-            id=person.id,
-            name=person.display_name,
-            external_ids=[row.value for row in sorted(person.external_ids, key=lambda r: r.id)],
-            email=person.email,
-            timezone=person.timezone,
-            opted_out=person.opted_out,
-            deactivated=person.deactivated,
-            snoozed_until=person.snoozed_until,
-            ask_budget=person.ask_budget,
-            created_at=person.created_at,
-        )
 
 
 class PersonIn(Body):
@@ -104,7 +75,7 @@ class PersonPatch(Body):
         return sent
 
 
-@router.get("", response_model=Page[PersonOut])
+@router.get("", response_model=Page[PersonView])
 def list_people(
     network_id: ReadNetworkDep,
     session: SessionDep,
@@ -113,7 +84,7 @@ def list_people(
     external_id: Annotated[
         ExternalIdText | None, Query(description="Only the person known by this id.")
     ] = None,
-) -> Page[PersonOut]:
+) -> Page[PersonView]:
     """The network's people, oldest first, a page at a time."""
     rows = directory.list_people(
         session,
@@ -122,13 +93,13 @@ def list_people(
         limit=limit,
         external_id=external_id,
     )
-    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=PersonOut.of)
+    return page_of(rows, limit=limit, row_id=lambda row: row.id, render=person_view)
 
 
-@router.post("", response_model=PersonOut, status_code=201)
+@router.post("", response_model=PersonView, status_code=201)
 def create_person(
     body: PersonIn, network_id: NetworkDep, session: SessionDep, now: NowDep
-) -> PersonOut:
+) -> PersonView:
     """Add a person; 409 if one of the external ids already names someone."""
     person = directory.create_person(
         session,
@@ -141,27 +112,27 @@ def create_person(
         ask_budget=body.ask_budget,
         now=now,
     )
-    return PersonOut.of(person)
+    return person_view(person)
 
 
-@router.get("/{person_id}", response_model=PersonOut)
-def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> PersonOut:
+@router.get("/{person_id}", response_model=PersonView)
+def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> PersonView:
     """One person of the network."""
     person = get_person_by_id(session, network_id=network_id, person_id=person_id)
     if person.erased_at is not None:
         raise NotFound(f"person #{person_id} was erased")
-    return PersonOut.of(person)
+    return person_view(person)
 
 
-@router.patch("/{person_id}", response_model=PersonOut)
+@router.patch("/{person_id}", response_model=PersonView)
 def update_person(
     person_id: Id, body: PersonPatch, network_id: NetworkDep, session: SessionDep
-) -> PersonOut:
+) -> PersonView:
     """Change some of a person's fields (opt out, snooze, ask budget, name, ids...)."""
     person = directory.update_person(
         session, network_id=network_id, person_id=person_id, **body.changes()
     )
-    return PersonOut.of(person)
+    return person_view(person)
 
 
 @router.delete("/{person_id}", status_code=204, response_class=Response)

@@ -1,18 +1,20 @@
 """The network as its owner sees it: who helped whom, who gives and who only takes, which topics
 the index knows and who covers each, what is unanswered, and how asks spread over the weeks.
 
-Every part is a value computed from the database at ``now``; the HTTP API returns them as they
-are and the network page draws them, so the numbers on the page are the API's numbers.
+Every part is a frozen value computed from the database at ``now``; the HTTP API returns them as
+they are (its response model is ``Overview`` itself) and the network page draws them, so the
+numbers on the page are the API's numbers.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated
 
+from pydantic import Field, computed_field, field_serializer
+from pydantic.dataclasses import dataclass as value
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,27 +27,21 @@ _TAGS = re.compile(r"\[([^\[\]]{1,300})\]\s*$")
 MAX_TOPIC_CHARS = 60
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Node:
+    """A person in the give/take graph, with the favours they gave and received."""
+
     person_id: int
     name: str
-    given: float
+    given: Annotated[
+        float, Field(description="Favours given (weight, helpful and thanks included).")
+    ]
     received: float
-    given_count: int
+    given_count: Annotated[int, Field(description="Answers given.")]
     received_count: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "name": self.name,
-            "given": self.given,
-            "received": self.received,
-            "given_count": self.given_count,
-            "received_count": self.received_count,
-        }
 
-
-@dataclass(frozen=True)
+@value(frozen=True)
 class Edge:
     """Favours from ``giver_id`` to ``taker_id``: total weight and answers."""
 
@@ -54,98 +50,79 @@ class Edge:
     weight: float
     count: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "giver_id": self.giver_id,
-            "taker_id": self.taker_id,
-            "weight": self.weight,
-            "count": self.count,
-        }
 
-
-@dataclass(frozen=True)
+@value(frozen=True)
 class Expert:
+    """A person whose evidence covers a topic, and how many pieces of it do."""
+
     person_id: int
     name: str
     evidence: int
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Topic:
+    """A topic the index knows, how much evidence covers it, and who covers it most."""
+
     topic: str
     evidence: int
     experts: tuple[Expert, ...]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "evidence": self.evidence,
-            "experts": [
-                {"person_id": e.person_id, "name": e.name, "evidence": e.evidence}
-                for e in self.experts
-            ],
-        }
 
-
-@dataclass(frozen=True)
+@value(frozen=True)
 class Unanswered:
+    """A question nobody answered: open or expired, and how many people were asked."""
+
     question_id: int
     text: str
-    asker: str
+    asker: str  # "someone" when the question was asked anonymously
     asked_at: datetime
     status: str
     people_asked: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "question_id": self.question_id,
-            "text": self.text,
-            "asker": self.asker,
-            "asked_at": self.asked_at.isoformat(),
-            "status": self.status,
-            "people_asked": self.people_asked,
-        }
+
+@value(frozen=True)
+class PersonLoad:
+    """Asks one person received in each week of the chart."""
+
+    person_id: int
+    name: str
+    asks: Annotated[tuple[int, ...], Field(description="Asks received in each week of `weeks`.")]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        return sum(self.asks)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class AskLoad:
     """Asks received per person in each of the last weeks, and how unevenly they fell."""
 
-    weeks: tuple[str, ...]  # ISO weeks, oldest first
-    people: tuple[tuple[int, str, tuple[int, ...]], ...]  # (person id, name, asks per week)
-    gini: float  # over total asks in the window, across everyone who can be asked
+    weeks: Annotated[tuple[str, ...], Field(description="ISO weeks, oldest first.")]
+    people: tuple[PersonLoad, ...]  # most asked first
+    gini: Annotated[
+        float, Field(description="Gini of asks per person over the weeks (0 = even).")
+    ]  # over total asks in the window, across everyone who can be asked
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "weeks": list(self.weeks),
-            "people": [
-                {"person_id": pid, "name": name, "asks": list(counts), "total": sum(counts)}
-                for pid, name, counts in self.people
-            ],
-            "gini": round(self.gini, 4),
-        }
+    @field_serializer("gini")
+    def _rounded(self, gini: float) -> float:
+        return round(gini, 4)
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Overview:
+    """Everything the network page shows."""
+
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
     top_givers: tuple[Node, ...]
-    only_take: tuple[Node, ...]
+    only_take: Annotated[
+        tuple[Node, ...], Field(description="Received favours and never gave one.")
+    ]
     topics: tuple[Topic, ...]
     unanswered: tuple[Unanswered, ...]
     asks: AskLoad
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "nodes": [n.as_dict() for n in self.nodes],
-            "edges": [e.as_dict() for e in self.edges],
-            "top_givers": [n.as_dict() for n in self.top_givers],
-            "only_take": [n.as_dict() for n in self.only_take],
-            "topics": [t.as_dict() for t in self.topics],
-            "unanswered": [u.as_dict() for u in self.unanswered],
-            "asks": self.asks.as_dict(),
-        }
 
 
 def give_take(session: Session, *, network_id: int, now: datetime) -> tuple[list[Node], list[Edge]]:
@@ -287,8 +264,8 @@ def ask_load(session: Session, *, network_id: int, now: datetime, weeks: int = 8
     )
     totals = [sum(per[pid]) if pid in per else 0 for pid in names]
     people = sorted(
-        ((pid, names[pid], tuple(counts)) for pid, counts in per.items()),
-        key=lambda item: (-sum(item[2]), item[1].lower()),
+        (PersonLoad(pid, names[pid], tuple(counts)) for pid, counts in per.items()),
+        key=lambda load: (-load.total, load.name.lower()),
     )
     return AskLoad(weeks=tuple(labels), people=tuple(people), gini=gini(totals))
 
