@@ -9,7 +9,6 @@ never suggested; only imported, public threads are (Stack Exchange, Slack channe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import numpy as np
 from pydantic import field_serializer
@@ -45,18 +44,6 @@ class PastAnswer:
     @field_serializer("similarity")
     def _rounded(self, similarity: float) -> float:
         return round(similarity, 4)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "evidence_id": self.evidence_id,
-            "person_id": self.person_id,
-            "name": self.name,
-            "question": self.question,
-            "excerpt": self.excerpt,
-            "link": self.link,
-            "answered_at": self.answered_at.isoformat(),
-            "similarity": round(self.similarity, 4),
-        }
 
 
 def _excerpt(text: str) -> str:
