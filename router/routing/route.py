@@ -15,6 +15,8 @@ from pydantic import field_serializer
 from pydantic.dataclasses import dataclass as value
 from sqlalchemy.orm import Session
 
+from router.values import json_of
+
 
 @value(frozen=True)
 class Reason:
@@ -30,14 +32,7 @@ class Reason:
     score: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"kind": self.kind, "text": self.text}
-        for key in ("evidence_id", "snippet", "source", "link", "score"):
-            value = getattr(self, key)
-            if value is not None:
-                data[key] = value
-        if self.date is not None:
-            data["date"] = self.date.isoformat()
-        return data
+        return json_of(self)
 
 
 @value(frozen=True)
@@ -55,20 +50,17 @@ class Candidate:
         return round(score, 6)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "external_id": self.external_id,
-            "name": self.name,
-            "score": round(self.score, 6),
-            "reasons": [reason.as_dict() for reason in self.reasons],
-        }
+        return json_of(self)
 
     def because(self) -> str:
         """The explanation in one line: 'asked because ...'."""
         return "; ".join(reason.text for reason in self.reasons) or "no specific reason"
 
 
-@dataclass(frozen=True)
+@value(frozen=True)
 class Route:
+    """The ranked candidates for one question, how they were ranked, and what changed the order."""
+
     question: str
     candidates: tuple[Candidate, ...]
     adjusted: bool = False  # fairness (ledger, load) changed the order
@@ -77,13 +69,7 @@ class Route:
     ranked_by: str = "hand-set"  # the model that ranked it: "pretrained-…", "adapted-…", "hand-set"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "intent": self.intent,
-            "candidates": [candidate.as_dict() for candidate in self.candidates],
-            "adjusted": self.adjusted,
-            "notes": list(self.notes),
-            "ranked_by": self.ranked_by,
-        }
+        return json_of(self)
 
 
 @dataclass(frozen=True)
