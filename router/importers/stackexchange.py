@@ -6,7 +6,8 @@ answerer having helped the asker. ``until`` keeps only posts created strictly be
 how a site is replayed for evaluation.
 
 The dump is read twice, streaming: a first pass checks every row and collects the questions (a
-malformed file fails there, before anything is written), a second pass writes. Reading uses expat
+malformed file fails there, before anything is written), a second pass works out every row
+and then writes them in a few bulk statements (``router.network.bulk``). Reading uses expat
 directly rather than ``ElementTree.iterparse`` because errors must name the line of the bad row.
 """
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from router.errors import ImportFormatError
 from router.importers import ImportReport
-from router.network.people import add_evidence, ensure_person, record_tie
+from router.network.bulk import NewEvidence, add_evidence_rows, ensure_people, record_ties
 from router.progress import Progress, silent
 from router.storage.schema import Evidence, ExternalId
 
@@ -34,6 +35,7 @@ QUESTION = 1
 ANSWER = 2
 MAX_TEXT_CHARS = 4000  # past the model's 256 tokens; enough for BM25 and a snippet
 PROGRESS_EVERY = 100
+WRITE_CHUNK = 2000  # evidence rows per bulk insert
 _CHUNK = 1 << 16
 _TAG = re.compile(r"[^<>|]+")
 _SPACE = re.compile(r"\s+")
@@ -267,28 +269,19 @@ def import_stackexchange(
             to_write += 1
     users = read_users(folder, wanted=people, progress=progress)
 
-    # Pass 2: write, in file order, into the caller's transaction.
-    known_ids = _known_values(session, network_id=network_id, prefix="se:")
-    person_of: dict[int, int] = {}
+    # Pass 2: work out every row first, so the writes below run back to back in a few bulk
+    # statements and the database's write lock is held only for them.
+    known = _known_values(session, network_id=network_id, prefix="se:")
+    names: dict[str, str] = {}  # external id -> name, people in the order they are first needed
 
-    def person_id(user_id: int) -> int:
-        if user_id not in person_of:
-            external_id = f"se:{user_id}"
-            if external_id in known_ids:
-                report.people_seen += 1
-            else:
-                report.people_created += 1
+    def need(user_id: int) -> str:
+        external_id = f"se:{user_id}"
+        if external_id not in names:
             user = users.get(user_id)
-            person = ensure_person(
-                session,
-                network_id=network_id,
-                external_ids=[external_id],
-                display_name=user.name if user else f"user {user_id}",
-                now=now,
-            )
-            person_of[user_id] = person.id
-        return person_of[user_id]
+            names[external_id] = user.name if user else f"user {user_id}"
+        return external_id
 
+    answers: list[tuple[str, Post, str, str, str | None]] = []  # who, post, text, context, helped
     done = 0
     for post in read_posts(folder):
         if post.created_at >= before or not is_person(post.owner_id):
@@ -298,50 +291,63 @@ def import_stackexchange(
         if done % PROGRESS_EVERY == 0 or done == to_write:
             progress("importing posts", done, to_write)
         if post.is_question:
-            person_id(post.owner_id)
+            need(post.owner_id)
             continue
         question = questions.get(post.parent_id or 0)
         text = strip_html(post.body, limit=MAX_TEXT_CHARS)
         if question is None or not text:  # an orphan answer, or one with no words
             report.skipped += 1
             continue
-        answerer = person_id(post.owner_id)
-        key = f"se:answer:{post.id}"
+        answerer = need(post.owner_id)
         helped = question.owner_id if question.owner_id != post.owner_id else None
-        if key in known_ids:
+        if f"se:answer:{post.id}" in known:
             report.evidence_seen += 1
             report.ties_seen += int(is_person(helped))
             continue
-        add_evidence(
+        helper_of = need(helped) if helped is not None and is_person(helped) else None
+        answers.append((answerer, post, text, question_context(question), helper_of))
+
+    person_of = ensure_people(session, network_id=network_id, names=names, now=now)
+    report.people_seen += sum(1 for external_id in names if external_id in known)
+    report.people_created += sum(1 for external_id in names if external_id not in known)
+    for start in range(0, len(answers), WRITE_CHUNK):
+        part = answers[start : start + WRITE_CHUNK]
+        report.evidence_created += add_evidence_rows(
             session,
             network_id=network_id,
-            person_id=answerer,
-            kind="answer",
-            text=text,
-            context=question_context(question),
-            source=SOURCE,
-            source_key=key,
-            link=f"{site_url}/a/{post.id}" if site_url else None,
-            created_at=post.created_at,
+            rows=[
+                NewEvidence(
+                    person_id=person_of[answerer],
+                    kind="answer",
+                    text=text,
+                    context=context,
+                    source=SOURCE,
+                    source_key=f"se:answer:{post.id}",
+                    link=f"{site_url}/a/{post.id}" if site_url else None,
+                    created_at=post.created_at,
+                )
+                for answerer, post, text, context, _ in part
+            ],
         )
-        report.evidence_created += 1
-        if helped is not None and is_person(helped):
-            record_tie(
-                session,
-                network_id=network_id,
-                helper_id=answerer,
-                helped_id=person_id(helped),
-                at=post.created_at,
-            )
-            report.ties_added += 1
+        progress("writing", start + len(part), len(answers))
+    report.ties_added += record_ties(
+        session,
+        network_id=network_id,
+        helped=[
+            (person_of[answerer], person_of[helped], post.created_at)
+            for answerer, post, _, _, helped in answers
+            if helped is not None
+        ],
+    )
 
     if profiles:
+        by_user = {int(external_id[3:]): person for external_id, person in person_of.items()}
         _import_profiles(
             session,
             network_id=network_id,
             users=users,
-            person_of=person_of,
-            known=known_ids,
+            person_of=by_user,
+            known=known,
             report=report,
         )
     return report
@@ -356,6 +362,7 @@ def _import_profiles(
     known: set[str],
     report: ImportReport,
 ) -> None:
+    rows: list[NewEvidence] = []
     for user_id, person in person_of.items():
         user = users.get(user_id)
         text = strip_html(user.about, limit=MAX_TEXT_CHARS) if user else ""
@@ -365,17 +372,17 @@ def _import_profiles(
         if key in known:
             report.evidence_seen += 1
             continue
-        add_evidence(
-            session,
-            network_id=network_id,
-            person_id=person,
-            kind="profile",
-            text=text,
-            source=SOURCE,
-            source_key=key,
-            created_at=user.created_at,
+        rows.append(
+            NewEvidence(
+                person_id=person,
+                kind="profile",
+                text=text,
+                source=SOURCE,
+                source_key=key,
+                created_at=user.created_at,
+            )
         )
-        report.evidence_created += 1
+    report.evidence_created += add_evidence_rows(session, network_id=network_id, rows=rows)
 
 
 def _known_values(session: Session, *, network_id: int, prefix: str) -> set[str]:
