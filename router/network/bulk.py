@@ -109,13 +109,12 @@ def stored_keys(session: Session, *, network_id: int, keys: Iterable[str]) -> se
     wanted = list(dict.fromkeys(keys))
     stored: set[str] = set()
     for part in _chunks(wanted):
-        stored.update(
-            session.scalars(
-                select(Evidence.source_key).where(
-                    Evidence.network_id == network_id, Evidence.source_key.in_(part)
-                )
-            ).all()
+        found = session.scalars(
+            select(Evidence.source_key).where(
+                Evidence.network_id == network_id, Evidence.source_key.in_(part)
+            )
         )
+        stored.update(key for key in found if key is not None)
     return stored
 
 
@@ -170,12 +169,12 @@ def record_ties(
     existing: dict[tuple[int, int], tuple[int, int, datetime]] = {}
     helpers = sorted({helper for helper, _ in tally})
     for part in _chunks(helpers):
-        for tie in session.execute(
+        for tie_id, helper_id, helped_id, count, last_at in session.execute(
             select(Tie.id, Tie.helper_id, Tie.helped_id, Tie.count, Tie.last_at).where(
                 Tie.network_id == network_id, Tie.helper_id.in_(part)
             )
         ):
-            existing[(tie.helper_id, tie.helped_id)] = (tie.id, tie.count, tie.last_at)
+            existing[(helper_id, helped_id)] = (tie_id, count, last_at)
     changed: list[dict[str, Any]] = []
     new: list[dict[str, Any]] = []
     for (helper_id, helped_id), (count, last) in tally.items():
