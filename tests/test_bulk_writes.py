@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
-from router.importers.stackexchange import WRITE_CHUNK, import_stackexchange
+from router.importers.site import WRITE_CHUNK
+from router.importers.stackexchange import import_stackexchange
 from router.network import people
 from router.network.bulk import NewEvidence, add_evidence_rows, ensure_people, record_ties
 from router.search.embedding import HashingEmbedder
