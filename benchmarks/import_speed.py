@@ -1,103 +1,151 @@
-"""Import speed before and after, side by side in one process: what dominates an import is the model.
+"""Import speed side by side: the whole ``askaround import stackexchange`` of a site, old and new.
 
-Measures, interleaved on the same beer answers (so machine load hits both alike):
+Each run is the real command in a fresh process into a fresh database (SQLite, or a new
+PostgreSQL schema with ``--postgres URL``), timed from start to exit, so model loading, parsing,
+writing and embedding all count. "old" is the code when issue #10 was filed (``BASELINE``,
+checked out into a temporary ``git worktree``), "new" is this tree; both run on this venv with
+``PYTHONPATH`` pointing at their tree. Runs alternate old, new, old, new… so load on this shared
+machine falls on both alike; the load average is printed with each run.
 
-* embedding rows/s the old way (sentence-transformers on torch, the import's chunks in file order)
-  and the new way (ONNX Runtime, chunks of length-sorted batches, every available core);
-* model start-up in a fresh process each way (torch + sentence-transformers vs onnxruntime +
-  tokenizers);
-* the database part of the import (the same code both ways), once;
-
-and prints the estimated import rows/s each way and their ratio.
-
-    .venv/bin/python -m benchmarks.import_speed [--sample 512] [--site beer]
+    .venv/bin/python -m benchmarks.import_speed [--site ../shared/data/stackexchange/beer]
+        [--rounds 2] [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from askaround.settings import AppSettings
-from benchmarks.real_rows import SITES, load_real_rows
-from router.importers.stackexchange import import_stackexchange
-from router.network.people import ensure_network
-from router.search.backfill import evidence_document
-from router.search.embedding import SentenceTransformerEmbedder
-from router.search.onnx_encoder import OnnxEmbedder
-from router.storage.database import Database
+from sqlalchemy import create_engine, text
 
-LOAD_TORCH = (
-    "from router.search.embedding import SentenceTransformerEmbedder as E; "
-    "E('all-MiniLM-L6-v2').encode(['warm'])"
-)
-LOAD_ONNX = "from router.search.onnx_encoder import OnnxEmbedder as E; E('all-MiniLM-L6-v2').encode(['warm'])"
+ROOT = Path(__file__).resolve().parent.parent
+# The parent of 8dd524e, the first commit of the #10 work (change log, ONNX, bulk imports).
+BASELINE = "ebda2fe8547b47bb4cf0fac9e174d5114f6cf25b"
+DEFAULT_SITE = ROOT.parent / "shared" / "data" / "stackexchange" / "beer"
+CLI = "from askaround.cli import main; main()"
+CREATED = re.compile(r"evidence (\d+) new")
 
 
-def start_up(code: str) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
-    return time.perf_counter() - started
+@contextmanager
+def baseline_tree(commit: str) -> Iterator[Path]:
+    """A temporary worktree of ``commit`` (its models/ folder linked to this tree's)."""
+    folder = Path(tempfile.mkdtemp(prefix="askaround-baseline-"))
+    tree = folder / "tree"
+    subprocess.run(
+        ["git", "worktree", "add", "--detach", str(tree), commit],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run(
+            ["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, capture_output=True
+        )
+        subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@contextmanager
+def fresh_database(postgres: str | None, data: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in ``data``, or a new PostgreSQL schema."""
+    if postgres is None:
+        yield f"sqlite:///{data / 'import.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    joiner = "&" if "?" in postgres else "?"
+    try:
+        yield f"{postgres}{joiner}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def run_import(tree: Path, site: Path, postgres: str | None) -> tuple[float, int]:
+    """Seconds for the whole command and how many evidence rows it imported."""
+    with tempfile.TemporaryDirectory() as data, fresh_database(postgres, Path(data)) as url:
+        env = os.environ | {
+            "PYTHONPATH": str(tree),
+            "ASKAROUND_DATA_DIR": data,
+            "ASKAROUND_DATABASE_URL": url,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", CLI, "import", "stackexchange", str(site), "-n", "site"],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"import in {tree} failed:\n{done.stderr[-2000:]}")
+    found = CREATED.search(done.stdout)
+    if found is None:
+        raise SystemExit(f"no import summary from {tree}:\n{done.stdout}")
+    return seconds, int(found.group(1))
+
+
+def warm(tree: Path) -> None:
+    """Build what the tree makes once per checkout (the ONNX export), outside the timing."""
+    code = (
+        "from askaround.settings import AppSettings; from askaround.wiring import build_embedder; "
+        "build_embedder(AppSettings()).encode(['warm'])"
+    )
+    env = os.environ | {"PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sample", type=int, default=512)
-    parser.add_argument("--site", default="beer")
-    parser.add_argument("--chunk", type=int, default=64)
+    parser.add_argument("--site", type=Path, default=DEFAULT_SITE)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL (default: SQLite)")
+    parser.add_argument("--baseline", default=BASELINE)
     args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    settings = AppSettings()
-    torch_model = SentenceTransformerEmbedder(
-        settings.model_name, threads=settings.torch_threads, batch_size=64
-    )
-    onnx_model = OnnxEmbedder(settings.model_name, batch_size=64)
-    real = load_real_rows(None, sites=(args.site,))
-    documents = [
-        evidence_document("answer", t, c) for t, c in zip(real.texts, real.contexts, strict=True)
-    ]
-    sample = random.Random(5).sample(documents, min(args.sample, len(documents)))
-    spent = {"torch": 0.0, "onnx": 0.0}
-    for start in range(0, len(sample), args.chunk):
-        part = sample[start : start + args.chunk]
-        for name, model in (("torch", torch_model), ("onnx", onnx_model)):
-            began = time.perf_counter()
-            model.encode(part)
-            spent[name] += time.perf_counter() - began
-    rate = {name: len(sample) / seconds for name, seconds in spent.items()}
-    loads = {"torch": start_up(LOAD_TORCH), "onnx": start_up(LOAD_ONNX)}
-    with tempfile.TemporaryDirectory() as tmp:
-        database = Database(f"sqlite:///{Path(tmp) / 'import.db'}")
-        database.migrate()
-        began = time.perf_counter()
-        with database.transaction() as session:
-            network_id = ensure_network(session, name=args.site, now=datetime.now(UTC)).id
-            report = import_stackexchange(
-                session, network_id=network_id, folder=SITES / args.site, now=datetime.now(UTC)
-            )
-        writes = time.perf_counter() - began
-        database.dispose()
-    rows = report.evidence_created
+    site = args.site.resolve()
+    where = "PostgreSQL" if args.postgres else "SQLite"
+    print(f"{site.name} into a fresh {where} database; old = {args.baseline[:7]}, new = this tree")
+    rates: dict[str, list[float]] = {"old": [], "new": []}
+    walls: dict[str, list[float]] = {"old": [], "new": []}
+    with baseline_tree(args.baseline) as old:
+        warm(ROOT)
+        for round_ in range(1, args.rounds + 1):
+            for name, tree in (("old", old), ("new", ROOT)):
+                load = os.getloadavg()[0]
+                seconds, rows = run_import(tree, site, args.postgres)
+                rates[name].append(rows / seconds)
+                walls[name].append(seconds)
+                print(
+                    f"  round {round_} {name}: {rows} rows in {seconds:.1f}s = "
+                    f"{rows / seconds:.1f} rows/s (load average {load:.1f} -> "
+                    f"{os.getloadavg()[0]:.1f})",
+                    flush=True,
+                )
+    old_rate, new_rate = statistics.median(rates["old"]), statistics.median(rates["new"])
     print(
-        f"{args.site}: {rows} evidence rows; sample of {len(sample)} embedded both ways, interleaved"
+        f"median: old {old_rate:.1f} rows/s ({statistics.median(walls['old']):.0f}s), "
+        f"new {new_rate:.1f} rows/s ({statistics.median(walls['new']):.0f}s); "
+        f"new / old = {new_rate / old_rate:.2f}x"
     )
-    print(f"  database part of the import (same both ways): {writes:.1f}s")
-    for name in ("torch", "onnx"):
-        total = loads[name] + writes + rows / rate[name]
-        print(
-            f"  {name:>5}: embedding {rate[name]:.1f} rows/s, model start-up {loads[name]:.1f}s "
-            f"-> import ≈ {total:.0f}s, {rows / total:.1f} rows/s"
-        )
-    before = loads["torch"] + writes + rows / rate["torch"]
-    after = loads["onnx"] + writes + rows / rate["onnx"]
-    print(f"  import rows/s after / before: {before / after:.2f}x")
+    pairs = [n / o for o, n in zip(rates["old"], rates["new"], strict=True)]
+    print("per round new / old: " + ", ".join(f"{ratio:.2f}x" for ratio in pairs))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from bots.courier import Courier, Job
 from bots.inbox import REPLAY_HANDLERS, SPOOL, Inbox
 from router.ledger.schedule import SummaryRun, enqueue_due_summaries
 from router.lifecycle import hours, questions
+from router.search.change_log import prune_changes
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.idempotency import insert_once
@@ -224,13 +225,16 @@ class SlackBot:
 
     def tick(self, now: datetime) -> object:
         """Remind the asks still waiting shortly before escalation, then escalate and expire
-        questions (the core's ``tick``)."""
+        questions (the core's ``tick``) and prune the evidence change log."""
         with self.transaction() as session:
             hours.remind_waiting(session, now=now)
         with self.transaction() as session:
-            return questions.tick(
+            report = questions.tick(
                 session, router=self.services.router, settings=self.settings, now=now
             )
+        with self.transaction() as session:
+            prune_changes(session, keep=self.settings.change_log_keep)
+        return report
 
     def enqueue_summaries(self, now: datetime) -> SummaryRun:
         """The core's weekly-summary job over every Slack network, each in its own transaction."""

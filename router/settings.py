@@ -52,6 +52,12 @@ class Settings(BaseSettings):
         ge=0,
         description="How often a cached index checks the evidence change log (one index probe).",
     )
+    change_log_keep: int = Field(
+        default=100_000,
+        ge=100,
+        description="Change-log entries `tick` keeps per network; an index further behind "
+        "rebuilds from the evidence rows instead of catching up.",
+    )
     index_save_seconds: float = Field(
         default=60.0,
         gt=0,

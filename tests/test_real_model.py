@@ -68,6 +68,7 @@ def test_onnx_encoder_gives_the_torch_vectors_without_torch_on_the_query_path(
     onnx = OnnxEmbedder("all-MiniLM-L6-v2", models_dir=tmp_path, batch_size=4)
     assert onnx.name == minilm.name and onnx.dimension == minilm.dimension
     assert (tmp_path / "all-MiniLM-L6-v2-onnx" / "model.onnx").is_file()
+    assert onnx.path.name == "model-fused.onnx"  # the vectors below come from the fused graph
     texts = [
         "Which hops for a hazy IPA?",
         "x",

@@ -1,7 +1,8 @@
 """``askaround import stackexchange|people``: bring a dump or a people file into a network.
 
-Each import is one transaction (a bad file stores nothing); the new evidence is then embedded
-outside it, committing every few thousand rows, so a model that fails to load never costs the
+Each import is one transaction (a bad file stores nothing), begun only once the file is read and
+checked and written in bulk, so it holds the database's write lock for seconds; the new evidence
+is then embedded outside it, committing every few thousand rows, so a model that fails to load never costs the
 import (the next import, or ``askaround reembed``, picks the missing vectors up) and the API and
 the bot keep writing while the model runs. Progress shows rows/s and the time left.
 """
@@ -19,7 +20,8 @@ from askaround.cli.progress import ProgressBar
 from askaround.wiring import Services
 from router.importers import ImportReport, parse_when
 from router.importers.people_file import import_people_file
-from router.importers.stackexchange import import_stackexchange
+from router.importers.site import write_site
+from router.importers.stackexchange import read_site
 from router.network.people import ensure_network
 from router.search.backfill import embed_network
 
@@ -74,15 +76,16 @@ def stackexchange(
     now = datetime.now(UTC)
     built = services()
     with ProgressBar() as progress:
-        with built.database.transaction() as session:
+        site = read_site(
+            folder, until=cutoff, site_url=site_url, profiles=profiles, progress=progress
+        )
+        with built.database.transaction() as session:  # the write lock is held from here only
             network_id = ensure_network(session, name=name, now=now).id
-            report = import_stackexchange(
+            report = write_site(
                 session,
                 network_id=network_id,
-                folder=folder,
+                site=site,
                 now=now,
-                until=cutoff,
-                site_url=site_url,
                 profiles=profiles,
                 progress=progress,
             )

@@ -34,6 +34,7 @@ from router.lifecycle.questions import (
 )
 from router.lifecycle.views import QuestionHistory
 from router.network import people
+from router.search.change_log import prune_changes
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
 PersonOption = Annotated[str, typer.Option("--as", help="Your external id, e.g. slack:U123.")]
@@ -270,14 +271,18 @@ def tick_(
         str | None, typer.Option("--network", "-n", help="Only this network.")
     ] = None,
 ) -> None:
-    """Escalate questions nobody answered in time and expire old ones (run every few minutes)."""
+    """Escalate questions nobody answered in time and expire old ones, then prune the evidence
+    change log (run every few minutes)."""
     svc = services()
     with svc.database.transaction() as session:
         network_id = people.get_network(session, name=network).id if network else None
         report = tick(
             session, router=svc.router, settings=svc.settings, now=_now(), network_id=network_id
         )
+    with svc.database.transaction() as session:
+        pruned = prune_changes(session, keep=svc.settings.change_log_keep)
     typer.echo(
         f"escalated {len(report.escalated)} questions ({report.asks_sent} new asks), "
         f"expired {len(report.expired)}"
+        + (f", pruned {pruned} change-log entries" if pruned else "")
     )

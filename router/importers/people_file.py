@@ -21,17 +21,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from router.errors import AskaroundError, ImportFormatError
 from router.importers import ImportReport
-from router.network.people import (
-    EXTERNAL_ID_PATTERN,
-    add_evidence,
-    delete_evidence,
-    ensure_person,
-)
+from router.network.bulk import NewEvidence, add_evidence_rows
+from router.network.people import EXTERNAL_ID_PATTERN, ensure_person
 from router.progress import Progress, silent
 from router.storage.schema import Evidence, ExternalId
 from router.storage.text import unstorable_reason
@@ -222,10 +218,23 @@ def import_people_file(
     now: datetime,
     progress: Progress = silent,
 ) -> ImportReport:
-    """Import the people of a CSV or JSONL file with their interests and profile, idempotently."""
+    """Import the people of a CSV or JSONL file with their interests and profile, idempotently.
+
+    People are matched one by one (a line may name someone by any of their ids); the evidence
+    this file gave before is read in one query, and what changes is deleted and inserted in bulk.
+    """
     rows = read_people_file(path)
     report = ImportReport()
     line_of_person: dict[int, int] = {}
+    stored: dict[int, list[tuple[int, str | None, str]]] = {}  # person -> (id, key, kind)
+    for evidence_id, person_id, key, kind in session.execute(
+        select(Evidence.id, Evidence.person_id, Evidence.source_key, Evidence.kind).where(
+            Evidence.network_id == network_id, Evidence.source == SOURCE
+        )
+    ):
+        stored.setdefault(person_id, []).append((evidence_id, key, kind))
+    gone: list[int] = []
+    new: list[NewEvidence] = []
     for done, row in enumerate(rows, start=1):
         known = session.scalar(
             select(ExternalId.person_id).where(
@@ -250,30 +259,32 @@ def import_people_file(
         line_of_person[person.id] = row.line
         report.people_created += known is None
         report.people_seen += known is not None
-        _sync_evidence(
-            session, network_id=network_id, person_id=person.id, row=row, now=now, report=report
+        report.evidence_seen += _sync_evidence(
+            person.id, row=row, stored=stored.get(person.id, []), now=now, gone=gone, new=new
         )
         progress("importing people", done, len(rows))
+    if gone:
+        session.execute(
+            delete(Evidence).where(Evidence.network_id == network_id, Evidence.id.in_(gone))
+        )
+    report.evidence_removed += len(gone)
+    report.evidence_created += add_evidence_rows(session, network_id=network_id, rows=new)
     return report
 
 
 def _sync_evidence(
-    session: Session,
-    *,
-    network_id: int,
     person_id: int,
+    *,
     row: PersonRow,
+    stored: list[tuple[int, str | None, str]],
     now: datetime,
-    report: ImportReport,
-) -> None:
-    """Make the person's interests (and profile) from this source exactly those of ``row``."""
-    stored = session.scalars(
-        select(Evidence).where(
-            Evidence.network_id == network_id,
-            Evidence.person_id == person_id,
-            Evidence.source == SOURCE,
-        )
-    ).all()
+    gone: list[int],
+    new: list[NewEvidence],
+) -> int:
+    """What makes the person's interests (and profile) from this source exactly those of
+    ``row``: stored rows to delete go to ``gone``, rows to add to ``new``; returns how many
+    stored rows stay as they are."""
+    seen = 0
     wanted: dict[str, tuple[str, str]] = {}
     kinds: set[str] = set()
     if row.interests is not None:
@@ -284,22 +295,21 @@ def _sync_evidence(
         kinds.add("profile")
         if row.profile:
             wanted[_key(person_id, "profile", row.profile)] = ("profile", row.profile)
-    for evidence in stored:
-        if evidence.source_key in wanted:
-            report.evidence_seen += 1
-            del wanted[evidence.source_key]
-        elif evidence.kind in kinds:
-            delete_evidence(session, network_id=network_id, evidence_id=evidence.id)
-            report.evidence_removed += 1
+    for evidence_id, key, kind in stored:
+        if key in wanted:
+            seen += 1
+            del wanted[key]
+        elif kind in kinds:
+            gone.append(evidence_id)
     for key, (kind, text) in wanted.items():
-        add_evidence(
-            session,
-            network_id=network_id,
-            person_id=person_id,
-            kind=kind,
-            text=text,
-            source=SOURCE,
-            source_key=key,
-            created_at=now,
+        new.append(
+            NewEvidence(
+                person_id=person_id,
+                kind=kind,
+                text=text,
+                source=SOURCE,
+                source_key=key,
+                created_at=now,
+            )
         )
-        report.evidence_created += 1
+    return seen

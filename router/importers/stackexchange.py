@@ -6,7 +6,8 @@ answerer having helped the asker. ``until`` keeps only posts created strictly be
 how a site is replayed for evaluation.
 
 The dump is read twice, streaming: a first pass checks every row and collects the questions (a
-malformed file fails there, before anything is written), a second pass writes. Reading uses expat
+malformed file fails there), a second pass turns the kept posts into a ``Site``; both run
+before any database work, and ``write_site`` then writes in a few bulk statements. Reading uses expat
 directly rather than ``ElementTree.iterparse`` because errors must name the line of the bad row.
 """
 
@@ -20,14 +21,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.parsers import expat
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import ImportFormatError
 from router.importers import ImportReport
-from router.network.people import add_evidence, ensure_person, record_tie
+from router.importers.site import Site, SiteAnswer, SiteProfile, write_site
 from router.progress import Progress, silent
-from router.storage.schema import Evidence, ExternalId
 
 SOURCE = "stackexchange"
 QUESTION = 1
@@ -232,6 +231,72 @@ def question_context(post: Post) -> str:
     return f"{post.title} [{', '.join(post.tags)}]"
 
 
+def read_site(
+    folder: Path,
+    *,
+    until: datetime | None = None,
+    site_url: str | None = None,
+    profiles: bool = False,
+    progress: Progress = silent,
+) -> Site:
+    """Read and check a dump's posts created before ``until`` (and users' "about me" when
+    ``profiles``) into a ``Site``; a malformed file raises ``ImportFormatError`` here."""
+    before = until or datetime.max.replace(tzinfo=UTC)
+    url = (site_url or default_site_url(folder) or "").rstrip("/") or None
+    site = Site(source=SOURCE, prefix="se:", site_url=url)
+
+    # Pass 1: check every row, remember the questions answers will need, and who takes part.
+    questions: dict[int, Post] = {}
+    people: set[int] = set()
+    to_read = 0
+    for post in read_posts(folder, progress=progress):
+        if post.created_at >= before:
+            continue
+        if post.is_question:
+            questions[post.id] = replace(post, body="")  # only title, tags and owner needed
+        if is_person(post.owner_id):
+            assert post.owner_id is not None
+            people.add(post.owner_id)
+            to_read += 1
+    users = read_users(folder, wanted=people, progress=progress)
+    site.names = {user.id: user.name for user in users.values()}
+    if profiles:
+        for user in users.values():
+            about = strip_html(user.about, limit=MAX_TEXT_CHARS)
+            if about:
+                site.profiles[user.id] = SiteProfile(text=about, created_at=user.created_at)
+
+    # Pass 2: the kept posts in file order, answers as the evidence they become.
+    done = 0
+    for post in read_posts(folder):
+        if post.created_at >= before or not is_person(post.owner_id):
+            continue
+        assert post.owner_id is not None
+        done += 1
+        if done % PROGRESS_EVERY == 0 or done == to_read:
+            progress("importing posts", done, to_read)
+        if post.is_question:
+            site.posts.append(post.owner_id)
+            continue
+        question = questions.get(post.parent_id or 0)
+        text = strip_html(post.body, limit=MAX_TEXT_CHARS)
+        if question is None or not text:  # an orphan answer, or one with no words
+            site.skipped += 1
+            continue
+        asker = question.owner_id if question.owner_id != post.owner_id else None
+        site.posts.append(
+            SiteAnswer(
+                post_id=post.id,
+                owner=post.owner_id,
+                created_at=post.created_at,
+                text=text,
+                context=question_context(question),
+                asker=asker if asker is not None and is_person(asker) else None,
+            )
+        )
+    return site
+
+
 def import_stackexchange(
     session: Session,
     *,
@@ -247,147 +312,10 @@ def import_stackexchange(
 
     ``profiles`` also imports each person's "about me" as profile evidence; it is off by default
     because the dump holds the profile as of the dump date, so it would leak past ``until``.
+    Callers that hold a busy database read the dump first (``read_site``) and write it in their
+    transaction (``write_site``), as this does.
     """
-    report = ImportReport()
-    before = until or datetime.max.replace(tzinfo=UTC)
-    site_url = (site_url or default_site_url(folder) or "").rstrip("/") or None
-
-    # Pass 1: check every row, remember the questions answers will need, and who takes part.
-    questions: dict[int, Post] = {}
-    people: set[int] = set()
-    to_write = 0
-    for post in read_posts(folder, progress=progress):
-        if post.created_at >= before:
-            continue
-        if post.is_question:
-            questions[post.id] = replace(post, body="")  # only title, tags and owner needed
-        if is_person(post.owner_id):
-            assert post.owner_id is not None
-            people.add(post.owner_id)
-            to_write += 1
-    users = read_users(folder, wanted=people, progress=progress)
-
-    # Pass 2: write, in file order, into the caller's transaction.
-    known_ids = _known_values(session, network_id=network_id, prefix="se:")
-    person_of: dict[int, int] = {}
-
-    def person_id(user_id: int) -> int:
-        if user_id not in person_of:
-            external_id = f"se:{user_id}"
-            if external_id in known_ids:
-                report.people_seen += 1
-            else:
-                report.people_created += 1
-            user = users.get(user_id)
-            person = ensure_person(
-                session,
-                network_id=network_id,
-                external_ids=[external_id],
-                display_name=user.name if user else f"user {user_id}",
-                now=now,
-            )
-            person_of[user_id] = person.id
-        return person_of[user_id]
-
-    done = 0
-    for post in read_posts(folder):
-        if post.created_at >= before or not is_person(post.owner_id):
-            continue
-        assert post.owner_id is not None
-        done += 1
-        if done % PROGRESS_EVERY == 0 or done == to_write:
-            progress("importing posts", done, to_write)
-        if post.is_question:
-            person_id(post.owner_id)
-            continue
-        question = questions.get(post.parent_id or 0)
-        text = strip_html(post.body, limit=MAX_TEXT_CHARS)
-        if question is None or not text:  # an orphan answer, or one with no words
-            report.skipped += 1
-            continue
-        answerer = person_id(post.owner_id)
-        key = f"se:answer:{post.id}"
-        helped = question.owner_id if question.owner_id != post.owner_id else None
-        if key in known_ids:
-            report.evidence_seen += 1
-            report.ties_seen += int(is_person(helped))
-            continue
-        add_evidence(
-            session,
-            network_id=network_id,
-            person_id=answerer,
-            kind="answer",
-            text=text,
-            context=question_context(question),
-            source=SOURCE,
-            source_key=key,
-            link=f"{site_url}/a/{post.id}" if site_url else None,
-            created_at=post.created_at,
-        )
-        report.evidence_created += 1
-        if helped is not None and is_person(helped):
-            record_tie(
-                session,
-                network_id=network_id,
-                helper_id=answerer,
-                helped_id=person_id(helped),
-                at=post.created_at,
-            )
-            report.ties_added += 1
-
-    if profiles:
-        _import_profiles(
-            session,
-            network_id=network_id,
-            users=users,
-            person_of=person_of,
-            known=known_ids,
-            report=report,
-        )
-    return report
-
-
-def _import_profiles(
-    session: Session,
-    *,
-    network_id: int,
-    users: dict[int, User],
-    person_of: dict[int, int],
-    known: set[str],
-    report: ImportReport,
-) -> None:
-    for user_id, person in person_of.items():
-        user = users.get(user_id)
-        text = strip_html(user.about, limit=MAX_TEXT_CHARS) if user else ""
-        if user is None or not text:
-            continue
-        key = f"se:profile:{user_id}"
-        if key in known:
-            report.evidence_seen += 1
-            continue
-        add_evidence(
-            session,
-            network_id=network_id,
-            person_id=person,
-            kind="profile",
-            text=text,
-            source=SOURCE,
-            source_key=key,
-            created_at=user.created_at,
-        )
-        report.evidence_created += 1
-
-
-def _known_values(session: Session, *, network_id: int, prefix: str) -> set[str]:
-    """External ids and evidence keys starting with ``prefix`` already in the network."""
-    ids = session.scalars(
-        select(ExternalId.value).where(
-            ExternalId.network_id == network_id, ExternalId.value.startswith(prefix)
-        )
+    site = read_site(folder, until=until, site_url=site_url, profiles=profiles, progress=progress)
+    return write_site(
+        session, network_id=network_id, site=site, now=now, profiles=profiles, progress=progress
     )
-    keys = session.scalars(
-        select(Evidence.source_key).where(
-            Evidence.network_id == network_id, Evidence.source_key.startswith(prefix)
-        )
-    )
-    return {value for value in ids} | {key for key in keys if key is not None}

@@ -128,6 +128,16 @@ def ensure_person(
     return person
 
 
+def check_evidence(kind: str, text: str, context: str) -> None:
+    """InvalidInput unless the evidence could be stored: a known kind, some words, storable text."""
+    if kind not in EVIDENCE_KINDS:
+        raise InvalidInput(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
+    if not text.strip():
+        raise InvalidInput("evidence text is empty")
+    for value, what in ((text, "evidence text"), (context, "evidence context")):
+        storable(value, what=what)
+
+
 def add_evidence(
     session: Session,
     *,
@@ -142,12 +152,7 @@ def add_evidence(
     source_key: str | None = None,
 ) -> Evidence:
     """Store one piece of evidence (not yet embedded); with a ``source_key`` a second call is a no-op."""
-    if kind not in EVIDENCE_KINDS:
-        raise InvalidInput(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")
-    if not text.strip():
-        raise InvalidInput("evidence text is empty")
-    for value, what in ((text, "evidence text"), (context, "evidence context")):
-        storable(value, what=what)
+    check_evidence(kind, text, context)
     if source_key is not None:
         existing = session.scalar(
             select(Evidence).where(

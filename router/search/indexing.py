@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from router.progress import Progress, silent
 from router.search.backfill import evidence_document
+from router.search.change_log import latest_change, pruned_through
 from router.search.embedding import Embedder
 from router.search.lexical import LexicalIndex
 from router.search.network_index import NetworkIndex
@@ -35,14 +36,6 @@ log = logging.getLogger(__name__)
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
-
-
-def latest_change(session: Session, network_id: int) -> int:
-    """The newest change-log seq of a network (0 when it has none)."""
-    seq = session.scalar(
-        select(func.max(EvidenceChange.seq)).where(EvidenceChange.network_id == network_id)
-    )
-    return int(seq or 0)
 
 
 _COLUMNS = (
@@ -143,6 +136,11 @@ class IndexCache:
             if not index.built:
                 self._build(session, network_id, index, progress)
                 applied = 0
+            elif index.cursor < pruned_through(session, network_id):
+                # The log was pruned past this index's cursor: the changes it missed are gone.
+                log.info("network %s fell behind the pruned change log; rebuilding", network_id)
+                self._build(session, network_id, index, progress)
+                applied = 0
             else:
                 applied = self._catch_up(session, network_id, index, limit)
             index.checked_at = time.monotonic()
@@ -205,6 +203,8 @@ class IndexCache:
         cursor = saved.saved_manifest.get("cursor")
         if not isinstance(cursor, int) or cursor > latest_change(session, network_id):
             return None  # an older format, or a file from another (recreated) database
+        if cursor < pruned_through(session, network_id):
+            return None  # older than the pruned log: the changes since are gone
         return saved
 
     def _build(

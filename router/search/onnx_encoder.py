@@ -1,8 +1,9 @@
 """The same sentence-transformers model run by ONNX Runtime: no torch on the query path.
 
 The graph (transformer, mean pooling and L2 normalisation, fp32) is exported once from the packaged
-weights into ``models/<name>-onnx/`` (git-ignored) the first time it is needed; that export is the
-only step that loads torch. Its vectors equal torch's (cosine ≥ 0.9999, see the model tests), so
+weights into ``models/<name>-onnx/`` (git-ignored) the first time it is needed, then fused by ONNX
+Runtime's optimizer (attention, GELU, layer norms: about a fifth faster); the export is the only
+step that loads torch. Its vectors equal torch's (cosine ≥ 0.9999, see the model tests), so
 it keeps the model's name and no re-embedding is needed when switching.
 
 Threads come from the cores this process may run on (``os.sched_getaffinity``): a one-question
@@ -13,6 +14,7 @@ a bulk session (imports) uses every available core.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -27,6 +29,7 @@ from router.errors import Unavailable
 from router.progress import Progress, silent
 from router.search.embedding import DEFAULT_MODELS_DIR, Vectors, manifest_entry, resolve_model_path
 
+log = logging.getLogger(__name__)
 QUERY_BATCH_MAX = 8  # up to this many texts run on the single-threaded session
 SUPPORTED_MODULES = [
     "sentence_transformers.models.Transformer",
@@ -110,6 +113,29 @@ def export_onnx(model_dir: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def fuse_onnx(plain: Path, target: Path, model_dir: Path) -> None:
+    """Write the graph with attention, GELU and layer norms fused into single kernels (ONNX
+    Runtime's BERT optimizer, no torch): the same vectors, faster on a CPU."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    config = json.loads((model_dir / "config.json").read_text())
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".fuse-"))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fused = optimize_model(
+                str(plain),
+                model_type="bert",
+                num_heads=int(config["num_attention_heads"]),
+                hidden_size=int(config["hidden_size"]),
+                opt_level=1,
+            )
+            fused.save_model_to_file(str(staging / target.name))
+        os.replace(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 (or another mean-pooled sentence-transformers model) on ONNX Runtime."""
 
@@ -132,6 +158,14 @@ class OnnxEmbedder:
         self.path = models_dir / f"{safe}-onnx" / "model.onnx"
         if not self.path.is_file():
             export_onnx(model_dir, self.path)
+        fused = self.path.with_name("model-fused.onnx")
+        if not fused.is_file():
+            try:
+                fuse_onnx(self.path, fused, model_dir)
+            except Exception as exc:  # an architecture the optimizer does not know: run unfused
+                log.warning("could not fuse %s (%s); running the plain graph", self.path, exc)
+        if fused.is_file():
+            self.path = fused
         self._runtime = onnxruntime
         self.bulk_threads = threads or available_cores()
         self._query = self._session(1)

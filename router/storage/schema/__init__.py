@@ -3,7 +3,15 @@
 from router.storage.schema.base import Base, UTCDateTime
 from router.storage.schema.delivery import ApiKey, InboundRequest, OutboxMessage, SeenEvent
 from router.storage.schema.ledger import Favour
-from router.storage.schema.people import Evidence, EvidenceChange, ExternalId, Network, Person, Tie
+from router.storage.schema.people import (
+    Evidence,
+    EvidenceChange,
+    EvidenceChangeHorizon,
+    ExternalId,
+    Network,
+    Person,
+    Tie,
+)
 from router.storage.schema.questions import Answer, Ask, Question, QuestionEvent
 
 __all__ = [
@@ -13,6 +21,7 @@ __all__ = [
     "Base",
     "Evidence",
     "EvidenceChange",
+    "EvidenceChangeHorizon",
     "ExternalId",
     "Favour",
     "InboundRequest",

@@ -124,6 +124,16 @@ class EvidenceChange(Base):
     evidence_id: Mapped[int] = mapped_column(Integer)
 
 
+class EvidenceChangeHorizon(Base):
+    """The newest ``seq`` pruned from a network's change log: a reader whose cursor is older
+    has missed changes and rebuilds its index from the evidence rows instead."""
+
+    __tablename__ = "evidence_change_horizons"
+
+    network_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    pruned_through: Mapped[int] = mapped_column(Integer)
+
+
 class Tie(Base):
     """How often ``helper`` has helped ``helped`` (answered their question), directed."""
 
