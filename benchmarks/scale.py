@@ -34,7 +34,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from askaround.settings import AppSettings
 from askaround.wiring import build_embedder, pin_threads
@@ -45,13 +45,18 @@ from router.routing.router import Router
 from router.search.embedding import SentenceTransformerEmbedder
 from router.search.vectors import VectorIndex
 from router.storage.database import Database
-from router.storage.schema import Evidence
+from router.storage.schema import Evidence, Network
 
 PARAPHRASE_NOISE = 0.035  # per-dimension noise; cosine to the original ≈ 0.85 at 384 dimensions
 
 
 def populate(database: Database, real: RealRows, *, size: int, model: str, seed: int = 3) -> int:
-    """A network of ``size`` rows paraphrasing the real ones; people scale with the size."""
+    """A network of ``size`` rows paraphrasing the real ones; people scale with the size (kept
+    from an earlier run in the same ``--workdir`` when it is there)."""
+    with database.transaction() as session:
+        existing = session.scalar(select(Network.id).where(Network.name == f"scale-{size}"))
+    if existing is not None:
+        return int(existing)
     rng = np.random.default_rng(seed)
     pick = random.Random(seed)
     copies = max(size // len(real.texts), 1)
@@ -261,6 +266,12 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--http", action="store_true")
     parser.add_argument("--http-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="Keep the database and saved indexes here between runs (default: a temporary one).",
+    )
     parser.add_argument("--sites", nargs="+", default=list(DEFAULT_SITES))
     parser.add_argument(
         "--real-max", type=int, default=None, help="Use only this many real answers."
@@ -269,10 +280,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(
-            data_dir=Path(tmp) / "data",
+            data_dir=(args.workdir or Path(tmp)) / "data",
             database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL"),
         )
-        settings.data_dir.mkdir(parents=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         pin_threads(settings)
         embedder = build_embedder(settings)
         baseline_model = SentenceTransformerEmbedder(settings.model_name, threads=1)

@@ -118,3 +118,50 @@ def test_bm25_prefers_the_rare_term_and_forgets_removed_documents() -> None:
     index.add(2, "Grafana again")
     assert list(index.search("grafana", 3)[0]) == [2]
     assert len(index) == 3
+
+
+def test_an_edited_vector_is_found_at_its_new_place_exact_or_approximate(tmp_path: Path) -> None:
+    """Removing and adding an id again (an edit) leaves it searchable, before and after a save."""
+    vectors = unit(301, 16, 6)
+    for exact_max in (1000, 10):
+        index = VectorIndex(16, exact_max=exact_max, hnsw_m=16, ef_search=64)
+        index.add(np.arange(300, dtype=np.int64), vectors[:300])
+        index.remove(np.asarray([7], dtype=np.int64))
+        index.add(np.asarray([7], dtype=np.int64), vectors[300:])
+        index.add(np.asarray([8], dtype=np.int64), vectors[300:])  # replaced in place
+        assert index.search(vectors[300], 2)[0].tolist() in ([7, 8], [8, 7])
+        assert 8 not in index.search(vectors[8], 5)[0] and len(index) == 300
+        index.save(tmp_path / f"e{exact_max}.index", model="m")
+        loaded = VectorIndex.load(
+            tmp_path / f"e{exact_max}.index",
+            model="m",
+            dimension=16,
+            exact_max=exact_max,
+            hnsw_m=16,
+            ef_search=64,
+        )
+        assert loaded is not None and len(loaded) == 300
+        assert sorted(loaded.search(vectors[300], 2)[0].tolist()) == [7, 8]
+        assert 8 not in loaded.search(vectors[8], 5)[0]
+
+
+def test_the_half_precision_graph_returns_the_exact_top_results() -> None:
+    """HNSW stores 16-bit vectors: on clustered vectors its top 10 are the exact top 10."""
+    rng = np.random.default_rng(7)
+    centres = unit(40, 64, 8)
+    vectors = centres[rng.integers(0, 40, 4000)] + 0.08 * rng.standard_normal((4000, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    exact = VectorIndex(64, exact_max=10_000, hnsw_m=32, ef_search=256)
+    approx = VectorIndex(64, exact_max=1000, hnsw_m=32, ef_search=256)
+    ids = np.arange(4000, dtype=np.int64)
+    exact.add(ids, vectors)
+    approx.add(ids, vectors)
+    assert approx.approximate
+    same = []
+    for q in vectors[rng.integers(0, 4000, 40)] + 0.05 * rng.standard_normal((40, 64)):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        truth, truth_scores = exact.search(q, 10)
+        found, scores = approx.search(q, 10)
+        same.append(len(set(truth.tolist()) & set(found.tolist())) / 10)
+        assert np.allclose(np.sort(scores), np.sort(truth_scores), atol=2e-3) or same[-1] < 1
+    assert np.mean(same) >= 0.95, np.mean(same)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -78,11 +79,29 @@ class Standing:
         return [people[i] for i in order[:n] if weights[i] > 0]
 
 
+@dataclass(frozen=True)
+class _Prefix:
+    """What a standing needs that depends only on how many answers count, not on the moment."""
+
+    n: int
+    total: npt.NDArray[np.int64]
+    last_at: npt.NDArray[np.float64]
+    decayed: npt.NDArray[np.float64]  # relative to ``ref``, the latest answer counted
+    ref: float
+    hours: npt.NDArray[np.int64]
+    weekdays: npt.NDArray[np.int64]
+    sorted_total: npt.NDArray[np.int64]
+
+
 class AnswerLog:
-    """Every answer's (person, time), sorted by time, so any moment's standing is a prefix."""
+    """Every answer's (person, time), sorted by time, so any moment's standing is a prefix.
+
+    The parts of a standing that depend only on the prefix (and the 90/365-day window counts) are
+    remembered, so routing (always "everything so far") pays per answer added, not per answer.
+    """
 
     def __init__(
-        self, people: Sequence[int], times: Sequence[float], *, half_life_days: float = 180.0
+        self, people: npt.ArrayLike, times: npt.ArrayLike, *, half_life_days: float = 180.0
     ) -> None:
         times_array = np.asarray(times, dtype=np.float64)
         order = np.argsort(times_array, kind="stable")
@@ -94,45 +113,142 @@ class AnswerLog:
         self.hours = ((self.times // 3600) % 24).astype(np.int64)
         self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int64)  # Monday = 0
         self.rate = math.log(2) / (half_life_days * DAY)
+        self._prefix: _Prefix | None = None
+        self._windows: dict[float, tuple[int, int, npt.NDArray[np.int64]]] = {}
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def extended(self, people: npt.ArrayLike, times: npt.ArrayLike) -> AnswerLog:
+        """A new log with these answers added (this one is left as it is for its readers)."""
+        new_times = np.asarray(times, dtype=np.float64)
+        new_people = np.asarray(people, dtype=np.int64)
+        order = np.argsort(new_times, kind="stable")
+        new_times, new_people = new_times[order], new_people[order]
+        grown = AnswerLog.__new__(AnswerLog)
+        grown.rate = self.rate
+        grown.slot_of = dict(self.slot_of)
+        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in grown.slot_of]
+        for person in added:
+            grown.slot_of[person] = len(grown.slot_of)
+        grown.people = np.concatenate([self.people, np.asarray(added, dtype=np.int64)])
+        new_slots = np.asarray([grown.slot_of[p] for p in new_people.tolist()], dtype=np.int64)
+        at = np.searchsorted(self.times, new_times, side="right")
+        grown.times = np.insert(self.times, at, new_times)
+        grown.slots = np.insert(self.slots, at, new_slots)
+        grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int64))
+        grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int64))
+        grown._prefix, grown._windows = None, {}
+        prefix = self._prefix
+        appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
+        if prefix is not None and prefix.n == len(self) and appended and len(new_times):
+            grown._prefix = self._grown_prefix(prefix, grown, new_slots, new_times)
+            for days, (start, n, counts) in self._windows.items():
+                if n == len(self):
+                    size = len(grown.people)
+                    grown._windows[days] = (
+                        start,
+                        len(grown),
+                        _padded(counts, size) + np.bincount(new_slots, minlength=size),
+                    )
+        return grown
+
+    def _grown_prefix(
+        self,
+        prefix: _Prefix,
+        grown: AnswerLog,
+        new_slots: npt.NDArray[np.int64],
+        new_times: npt.NDArray[np.float64],
+    ) -> _Prefix:
+        """The whole-log prefix of ``grown`` from this log's, when the new answers are the latest."""
+        size = len(grown.people)
+        ref = float(new_times[-1])
+        total = _padded(prefix.total, size) + np.bincount(new_slots, minlength=size)
+        last_at = np.concatenate([prefix.last_at, np.full(size - len(prefix.last_at), np.nan)])
+        last_at[new_slots] = new_times
+        decayed = _padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
+        decayed += np.bincount(
+            new_slots, weights=np.exp(self.rate * (new_times - ref)), minlength=size
+        )
+        hours = _padded(prefix.hours, size) + np.bincount(
+            new_slots * 24 + ((new_times // 3600) % 24).astype(np.int64), minlength=size * 24
+        ).reshape(size, 24)
+        weekdays = _padded(prefix.weekdays, size) + np.bincount(
+            new_slots * 7 + ((new_times // DAY + 3) % 7).astype(np.int64), minlength=size * 7
+        ).reshape(size, 7)
+        return _Prefix(len(grown), total, last_at, decayed, ref, hours, weekdays, np.sort(total))
+
+    def _prefix_of(self, n: int) -> _Prefix:
+        prefix = self._prefix
+        if prefix is not None and prefix.n == n:
+            return prefix
+        size = len(self.people)
+        slots, times = self.slots[:n], self.times[:n]
+        ref = float(times[-1]) if n else 0.0
+        total = np.bincount(slots, minlength=size).astype(np.int64)
+        last_at = np.full(size, np.nan)
+        last_at[slots] = times  # sorted by time: the last write per person is their latest
+        decayed = np.bincount(slots, weights=np.exp(self.rate * (times - ref)), minlength=size)
+        hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
+        weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
+        prefix = _Prefix(
+            n,
+            total,
+            last_at,
+            decayed.astype(np.float64),
+            ref,
+            hours.astype(np.int64),
+            weekdays.astype(np.int64),
+            np.sort(total),
+        )
+        self._prefix = prefix
+        return prefix
+
+    def _window(self, days: float, now: float, n: int) -> npt.NDArray[np.int64]:
+        """Answers per person in ``[now - days, now)`` among the first ``n``."""
+        size = len(self.people)
+        start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
+        cached = self._windows.get(days)
+        if cached is not None and cached[1] == n and cached[0] <= start:
+            counts = cached[2]
+            if cached[0] < start:  # answers that left the window since
+                counts = counts - np.bincount(self.slots[cached[0] : start], minlength=size)
+        else:
+            counts = np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
+        self._windows[days] = (start, n, counts)
+        return counts
 
     def as_of(self, now: float) -> Standing:
         """Everyone's record counting only answers strictly before ``now``."""
         size = len(self.people)
         n = int(np.searchsorted(self.times, now, side="left"))
-        slots = self.slots[:n]
-        times = self.times[:n]
-
-        def window(days: float) -> npt.NDArray[np.int64]:
-            start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
-            return np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
-
-        total = np.bincount(slots, minlength=size).astype(np.int64)
-        last_at = np.full(size, np.nan)
-        last_at[slots] = times  # sorted by time: the last write per person is their latest
-        decayed = np.bincount(slots, weights=np.exp(self.rate * (times - now)), minlength=size)
-        hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
-        weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
-        recent = window(90)
+        prefix = self._prefix_of(n)
+        recent = self._window(90, now, n)
         return Standing(
             now=now,
             slot_of=self.slot_of,
-            total=total,
+            total=prefix.total,
             last_90d=recent,
-            last_365d=window(365),
-            last_at=last_at,
-            decayed=decayed.astype(np.float64),
-            hours=hours.astype(np.int64),
-            weekdays=weekdays.astype(np.int64),
-            sorted_total=np.sort(total),
+            last_365d=self._window(365, now, n),
+            last_at=prefix.last_at,
+            decayed=prefix.decayed * math.exp(self.rate * (prefix.ref - now)),
+            hours=prefix.hours,
+            weekdays=prefix.weekdays,
+            sorted_total=prefix.sorted_total,
             sorted_recent=np.sort(recent),
             last_50=np.bincount(self.slots[max(0, n - LAST_N) : n], minlength=size).astype(
                 np.int64
             ),
             last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
         )
+
+
+def _padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
+    if len(values) == size:
+        return values.copy()
+    pad = np.zeros((size - len(values), *values.shape[1:]), dtype=values.dtype)
+    return np.concatenate([values, pad])
 
 
 def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, float]:

@@ -15,10 +15,11 @@ import math
 import re
 from array import array
 from collections import Counter
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from router.search.id_map import Column, IdMap
 
 Ids = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.int32]
@@ -56,28 +57,6 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class _Column:
-    """A growable numpy column (amortised doubling), so per-document state stays compact."""
-
-    def __init__(self, dtype: type[np.generic]) -> None:
-        self._data = np.zeros(1024, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: npt.ArrayLike) -> None:
-        values = np.asarray(values, dtype=self._data.dtype)
-        needed = self.size + len(values)
-        if needed > len(self._data):
-            grown = np.zeros(max(needed, 2 * len(self._data)), dtype=self._data.dtype)
-            grown[: self.size] = self._data[: self.size]
-            self._data = grown
-        self._data[self.size : needed] = values
-        self.size = needed
-
-    @property
-    def view(self) -> npt.NDArray[Any]:
-        return self._data[: self.size]
-
-
 class _Posting:
     """One term's documents: rows in increasing order with their term counts, plus the capped part."""
 
@@ -96,10 +75,10 @@ class LexicalIndex:
         self.k1 = k1
         self.b = b
         self.common_cap = common_cap
-        self._row_of: dict[int, int] = {}
-        self._ids = _Column(np.int64)
-        self._lengths = _Column(np.float32)
-        self._alive = _Column(np.bool_)
+        self._row_of = IdMap()
+        self._ids = Column(np.int64)
+        self._lengths = Column(np.float32)
+        self._alive = Column(np.bool_)
         self._postings: dict[str, _Posting] = {}
         self._pending: dict[str, array[int]] = {}  # row, tf, ... not yet merged
         self._total_length = 0
@@ -114,14 +93,14 @@ class LexicalIndex:
 
     def add_many(self, evidence_ids: list[int], texts: list[str]) -> None:
         """Index many documents at once (ids already present are replaced)."""
-        present = [i for i in evidence_ids if i in self._row_of]
-        if present:
-            self.remove(present)
+        self.remove(evidence_ids)
         first = self._ids.size
         counts = [Counter(tokenize(text)) for text in texts]
         lengths = [sum(c.values()) for c in counts]
-        for offset, evidence_id in enumerate(evidence_ids):
-            self._row_of[evidence_id] = first + offset
+        self._row_of.set(
+            np.asarray(evidence_ids, dtype=np.int64),
+            np.arange(first, first + len(evidence_ids), dtype=np.int64),
+        )
         self._ids.extend(evidence_ids)
         self._lengths.extend(lengths)
         self._alive.extend(np.ones(len(evidence_ids), dtype=np.bool_))
@@ -176,14 +155,13 @@ class LexicalIndex:
 
     def remove(self, evidence_ids: list[int]) -> None:
         """Mask documents by evidence id; their postings are dropped at the term's next merge."""
-        alive = self._alive.view
-        for evidence_id in evidence_ids:
-            row = self._row_of.pop(evidence_id, None)
-            if row is None or not alive[row]:
-                continue
-            alive[row] = False
-            self._total_length -= int(self._lengths.view[row])
-            self._live -= 1
+        if not evidence_ids:
+            return
+        rows = self._row_of.discard(np.asarray(evidence_ids, dtype=np.int64))
+        rows = rows[self._alive.view[rows]]
+        self._alive.view[rows] = False
+        self._total_length -= int(self._lengths.view[rows].astype(np.int64).sum())
+        self._live -= len(rows)
 
     def flush(self) -> None:
         """Merge every pending tail into its posting (after a bulk build, to stay compact)."""
