@@ -56,6 +56,7 @@ class Standing:
 
     now: float
     slot_of: Mapping[int, int]
+    people: npt.NDArray[np.int64]  # by slot
     total: npt.NDArray[np.int64]
     last_90d: npt.NDArray[np.int64]
     last_365d: npt.NDArray[np.int64]
@@ -70,13 +71,18 @@ class Standing:
 
     def most_active(self, n: int) -> list[int]:
         """The ``n`` people with the most recency-weighted answers so far (the router's pool)."""
-        people = list(self.slot_of)
-        if not people:
+        weights = self.decayed
+        if n <= 0 or not len(weights):
             return []
-        slots = np.asarray([self.slot_of[p] for p in people])
-        weights = self.decayed[slots]
-        order = np.lexsort((np.asarray(people), -weights))
-        return [people[i] for i in order[:n] if weights[i] > 0]
+        top = np.flatnonzero(weights > 0)
+        if len(top) > n:  # everyone tied with the n-th stays in, for the id tie-break below
+            nth = np.partition(weights[top], len(top) - n)[len(top) - n]
+            top = top[weights[top] >= nth]
+        order = top[np.lexsort((self.people[top], -weights[top]))]
+        return [int(p) for p in self.people[order[:n]]]
+
+
+_Window = tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64] | None]
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class AnswerLog:
         self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int64)  # Monday = 0
         self.rate = math.log(2) / (half_life_days * DAY)
         self._prefix: _Prefix | None = None
-        self._windows: dict[float, tuple[int, int, npt.NDArray[np.int64]]] = {}
+        self._windows: dict[float, _Window] = {}
 
     def __len__(self) -> int:
         return len(self.times)
@@ -127,8 +133,9 @@ class AnswerLog:
         new_times, new_people = new_times[order], new_people[order]
         grown = AnswerLog.__new__(AnswerLog)
         grown.rate = self.rate
-        grown.slot_of = dict(self.slot_of)
-        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in grown.slot_of]
+        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in self.slot_of]
+        # shared until someone new answers: a log's standings only look up people in its slots
+        grown.slot_of = dict(self.slot_of) if added else self.slot_of
         for person in added:
             grown.slot_of[person] = len(grown.slot_of)
         grown.people = np.concatenate([self.people, np.asarray(added, dtype=np.int64)])
@@ -143,13 +150,14 @@ class AnswerLog:
         appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
         if prefix is not None and prefix.n == len(self) and appended and len(new_times):
             grown._prefix = self._grown_prefix(prefix, grown, new_slots, new_times)
-            for days, (start, n, counts) in self._windows.items():
+            for days, (start, n, counts, _) in self._windows.items():
                 if n == len(self):
                     size = len(grown.people)
                     grown._windows[days] = (
                         start,
                         len(grown),
                         _padded(counts, size) + np.bincount(new_slots, minlength=size),
+                        None,
                     )
         return grown
 
@@ -204,38 +212,44 @@ class AnswerLog:
         self._prefix = prefix
         return prefix
 
-    def _window(self, days: float, now: float, n: int) -> npt.NDArray[np.int64]:
-        """Answers per person in ``[now - days, now)`` among the first ``n``."""
+    def _window(
+        self, days: float, now: float, n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Answers per person in ``[now - days, now)`` among the first ``n``, and those sorted."""
         size = len(self.people)
         start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
         cached = self._windows.get(days)
+        if cached is not None and cached[1] == n and cached[0] == start and cached[3] is not None:
+            return cached[2], cached[3]
         if cached is not None and cached[1] == n and cached[0] <= start:
             counts = cached[2]
             if cached[0] < start:  # answers that left the window since
                 counts = counts - np.bincount(self.slots[cached[0] : start], minlength=size)
         else:
             counts = np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
-        self._windows[days] = (start, n, counts)
-        return counts
+        ordered = np.sort(counts)
+        self._windows[days] = (start, n, counts, ordered)
+        return counts, ordered
 
     def as_of(self, now: float) -> Standing:
         """Everyone's record counting only answers strictly before ``now``."""
         size = len(self.people)
         n = int(np.searchsorted(self.times, now, side="left"))
         prefix = self._prefix_of(n)
-        recent = self._window(90, now, n)
+        recent, sorted_recent = self._window(90, now, n)
         return Standing(
             now=now,
             slot_of=self.slot_of,
+            people=self.people,
             total=prefix.total,
             last_90d=recent,
-            last_365d=self._window(365, now, n),
+            last_365d=self._window(365, now, n)[0],
             last_at=prefix.last_at,
             decayed=prefix.decayed * math.exp(self.rate * (prefix.ref - now)),
             hours=prefix.hours,
             weekdays=prefix.weekdays,
             sorted_total=prefix.sorted_total,
-            sorted_recent=np.sort(recent),
+            sorted_recent=sorted_recent,
             last_50=np.bincount(self.slots[max(0, n - LAST_N) : n], minlength=size).astype(
                 np.int64
             ),
