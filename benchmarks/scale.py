@@ -122,6 +122,26 @@ def populate(database: Database, real: RealRows, *, size: int, model: str, seed:
         return int(network_id)
 
 
+def profile_routes(
+    router: Router, database: Database, network_id: int, real: RealRows, n: int
+) -> None:
+    """Where a route's time goes: cProfile over ``n`` routes, then over routes after writes."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n):
+        route_once(router, database, network_id, real.questions[(i * 11) % len(real.questions)])
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    first_route_after_write(router, database, network_id, real, n=10)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, in MB (Linux)."""
     status = Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -294,6 +314,9 @@ def main() -> None:
         default=None,
         help="Keep the database and saved indexes here between runs (default: a temporary one).",
     )
+    parser.add_argument(
+        "--profile", type=int, default=0, help="cProfile this many routes and print the top."
+    )
     parser.add_argument("--sites", nargs="+", default=list(DEFAULT_SITES))
     parser.add_argument(
         "--real-max", type=int, default=None, help="Use only this many real answers."
@@ -356,6 +379,8 @@ def main() -> None:
             print(
                 f"  project route p50 {p50:.1f} / p99 {percentile(ours, 0.99):.1f} ms; baseline p50 {base50:.1f} / p99 {percentile(theirs, 0.99):.1f} ms; ratio {p50 / base50:.2f} (load average {load_average()})"
             )
+            if args.profile:
+                profile_routes(router, database, network_id, real, args.profile)
             print(f"  {recall(router, database, network_id, real)}")
             after = first_route_after_write(router, database, network_id, real)
             print(

@@ -9,9 +9,10 @@ past question) and routing (as of now).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,9 +69,19 @@ class Standing:
     sorted_recent: npt.NDArray[np.int64]
     last_50: npt.NDArray[np.int64]
     last_10: npt.NDArray[np.int64]
+    # shared by the standings of one prefix of the log: the order by decayed activity is the
+    # same at any later moment (every weight decays by the same factor)
+    active_memo: dict[int, list[int]] = field(default_factory=dict)
 
     def most_active(self, n: int) -> list[int]:
         """The ``n`` people with the most recency-weighted answers so far (the router's pool)."""
+        remembered = self.active_memo.get(n)
+        if remembered is None:
+            remembered = self._most_active(n)
+            self.active_memo[n] = remembered
+        return list(remembered)
+
+    def _most_active(self, n: int) -> list[int]:
         weights = self.decayed
         if n <= 0 or not len(weights):
             return []
@@ -97,6 +108,7 @@ class _Prefix:
     hours: npt.NDArray[np.int64]
     weekdays: npt.NDArray[np.int64]
     sorted_total: npt.NDArray[np.int64]
+    active: dict[int, list[int]] = field(default_factory=dict)  # see ``Standing.active_memo``
 
 
 class AnswerLog:
@@ -114,10 +126,10 @@ class AnswerLog:
         self.times = times_array[order]
         ids = np.asarray(people, dtype=np.int64)[order]
         self.people, inverse = np.unique(ids, return_inverse=True)
-        self.slots = inverse.astype(np.int64)
+        self.slots = inverse.astype(np.int32)
         self.slot_of = {int(person): slot for slot, person in enumerate(self.people.tolist())}
-        self.hours = ((self.times // 3600) % 24).astype(np.int64)
-        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int64)  # Monday = 0
+        self.hours = ((self.times // 3600) % 24).astype(np.int8)
+        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int8)  # Monday = 0
         self.rate = math.log(2) / (half_life_days * DAY)
         self._prefix: _Prefix | None = None
         self._windows: dict[float, _Window] = {}
@@ -142,7 +154,7 @@ class AnswerLog:
         new_slots = np.asarray([grown.slot_of[p] for p in new_people.tolist()], dtype=np.int64)
         at = np.searchsorted(self.times, new_times, side="right")
         grown.times = np.insert(self.times, at, new_times)
-        grown.slots = np.insert(self.slots, at, new_slots)
+        grown.slots = np.insert(self.slots, at, new_slots.astype(np.int32))
         grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int64))
         grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int64))
         grown._prefix, grown._windows = None, {}
@@ -254,6 +266,7 @@ class AnswerLog:
                 np.int64
             ),
             last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
+            active_memo=prefix.active,
         )
 
 
@@ -313,6 +326,7 @@ def person_features(
     relevance = relevance_of(hits, weights)
     pool_relevance = sorted((relevance.get(p, 0.0) for p in people), reverse=True)
     top_relevance = (pool_relevance[0] if pool_relevance else 0.0) or 1.0
+    ascending = pool_relevance[::-1]
     network_365 = float(standing.last_365d.sum()) or 1.0
     moment = standing.now
     hour = int((moment // 3600) % 24)
@@ -322,7 +336,7 @@ def person_features(
         scores = sorted(dense.get(person, []), reverse=True)
         words = lexical.get(person, [])
         mine = relevance.get(person, 0.0)
-        rank = 1 + sum(1 for value in pool_relevance if value > mine)
+        rank = 1 + len(ascending) - bisect.bisect_right(ascending, mine)  # how many beat them
         slot = standing.slot_of.get(person)
         if slot is None:
             total = recent = yearly = lately = latest = 0
