@@ -165,3 +165,25 @@ def test_the_half_precision_graph_returns_the_exact_top_results() -> None:
         same.append(len(set(truth.tolist()) & set(found.tolist())) / 10)
         assert np.allclose(np.sort(scores), np.sort(truth_scores), atol=2e-3) or same[-1] < 1
     assert np.mean(same) >= 0.95, np.mean(same)
+
+
+def test_bm25_after_removals_scores_as_an_index_built_without_them() -> None:
+    """Document frequencies are remembered per term, and forgotten again after a removal."""
+    words = ["grafana", "stripe", "dbt", "kafka", "postgres", "redis", "react", "rust"]
+    rng = np.random.default_rng(9)
+    texts = {i: " ".join(rng.choice(words, size=6)) for i in range(1, 600)}
+    churned = LexicalIndex()
+    churned.add_many(list(texts), list(texts.values()))
+    churned.search("grafana kafka rust", 10)  # remembers the live counts
+    gone = [i for i in texts if i % 3 == 0]
+    churned.remove(gone)
+    churned.add_many([1000, 1001], ["grafana stripe", "kafka kafka rust"])  # pending tails
+    kept = {i: t for i, t in texts.items() if i % 3} | {1000: "grafana stripe"}
+    kept[1001] = "kafka kafka rust"
+    fresh = LexicalIndex()
+    fresh.add_many(list(kept), list(kept.values()))
+    for query in ("grafana kafka rust", "stripe", "dbt postgres redis react"):
+        a_ids, a_scores = churned.search(query, 20)
+        _, b_scores = fresh.search(query, 20)
+        assert np.allclose(np.sort(a_scores), np.sort(b_scores), rtol=1e-5)
+        assert set(a_ids.tolist()) <= set(kept)

@@ -60,12 +60,21 @@ def tokenize(text: str) -> list[str]:
 class _Posting:
     """One term's documents: rows in increasing order with their term counts, plus the capped part."""
 
-    __slots__ = ("capped", "rows", "tfs")
+    __slots__ = ("capped", "live", "rows", "tfs")
 
     def __init__(self, rows: Rows, tfs: Counts) -> None:
         self.rows = rows
         self.tfs = tfs
         self.capped: tuple[Rows, Counts] | None = None
+        self.live: tuple[int, int] | None = None  # (removals seen, live rows) remembered
+
+    def live_rows(self, alive: npt.NDArray[np.bool_], removals: int) -> int:
+        """How many of its rows are not removed, recounted only after a removal somewhere."""
+        remembered = self.live
+        if remembered is None or remembered[0] != removals:
+            remembered = (removals, int(np.count_nonzero(alive[self.rows])))
+            self.live = remembered
+        return remembered[1]
 
 
 class LexicalIndex:
@@ -83,6 +92,7 @@ class LexicalIndex:
         self._pending: dict[str, array[int]] = {}  # row, tf, ... not yet merged
         self._total_length = 0
         self._live = 0
+        self._removals = 0  # documents removed so far: a posting's live count is stale after one
 
     def __len__(self) -> int:
         return self._live
@@ -162,6 +172,7 @@ class LexicalIndex:
         self._alive.view[rows] = False
         self._total_length -= int(self._lengths.view[rows].astype(np.int64).sum())
         self._live -= len(rows)
+        self._removals += len(rows)
 
     def flush(self) -> None:
         """Merge every pending tail into its posting (after a bulk build, to stay compact)."""
@@ -174,21 +185,24 @@ class LexicalIndex:
             pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
             self._merge(term, pairs[:, 0].copy(), pairs[:, 1].astype(np.float32))
 
-    def _posting(self, term: str) -> tuple[Rows, Counts, Rows, Counts] | None:
-        """A term's rows and counts (all, then the scored part), pending tail included; reads only."""
+    def _posting(self, term: str) -> tuple[int, Rows, Counts] | None:
+        """A term's live document frequency and its scored rows and counts, pending tail
+        included; reads only."""
         posting = self._postings.get(term)
         pending = self._pending.get(term)
         if posting is None and pending is None:
             return None
+        alive = self._alive.view
+        df = posting.live_rows(alive, self._removals) if posting is not None else 0
         rows, tfs = (posting.rows, posting.tfs) if posting else (_NO_ROWS, _NO_COUNTS)
-        scored_rows, scored_tfs = posting.capped if posting and posting.capped else (rows, tfs)
+        if posting is not None and posting.capped is not None:
+            rows, tfs = posting.capped
         if pending:
             pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
             tail_rows, tail_tfs = pairs[:, 0], pairs[:, 1].astype(np.float32)
+            df += int(np.count_nonzero(alive[tail_rows]))
             rows, tfs = np.concatenate([rows, tail_rows]), np.concatenate([tfs, tail_tfs])
-            scored_rows = np.concatenate([scored_rows, tail_rows])
-            scored_tfs = np.concatenate([scored_tfs, tail_tfs])
-        return rows, tfs, scored_rows, scored_tfs
+        return df, rows, tfs
 
     def search(self, query: str, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` best-scoring evidence ids for ``query``, best first, with their BM25 scores."""
@@ -204,8 +218,7 @@ class LexicalIndex:
             posting = self._posting(term)
             if posting is None:
                 continue
-            all_rows, _, rows, tfs = posting
-            df = int(np.count_nonzero(alive[all_rows]))
+            df, rows, tfs = posting
             if df == 0:
                 continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
@@ -218,9 +231,14 @@ class LexicalIndex:
             return empty
         if len(found_rows) == 1:
             hit_rows, scores = found_rows[0], found_scores[0]
-        else:
-            hit_rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
-            scores = np.bincount(inverse, weights=np.concatenate(found_scores)).astype(np.float32)
+        else:  # a term's rows are distinct, so one dense accumulator adds them up without a sort
+            total = np.zeros(len(alive), dtype=np.float64)
+            touched = np.zeros(len(alive), dtype=np.bool_)
+            for rows, term_scores in zip(found_rows, found_scores, strict=True):
+                total[rows] += term_scores
+                touched[rows] = True
+            hit_rows = np.flatnonzero(touched).astype(np.int32)
+            scores = total[hit_rows].astype(np.float32)
         positive = scores > 0
         hit_rows, scores = hit_rows[positive], scores[positive]
         if len(hit_rows) > k:
