@@ -280,7 +280,7 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
     healthy = ready = None
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            while time.monotonic() - started < 600 and ready is None:
+            while time.monotonic() - started < 1800 and ready is None:
                 try:
                     body = client.get("/v1/health").json()
                     healthy = healthy or time.monotonic() - started
@@ -290,7 +290,7 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
                     pass
                 time.sleep(0.05)
         print(
-            f"  serve: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s"
+            f"  serve: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s; RSS when ready {rss_mb(process.pid):.0f} MB"
         )
         for concurrency in (1, 4):
             rate, errors = http_rate(base, key, real.questions, concurrency, seconds)
@@ -307,6 +307,11 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--http", action="store_true")
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="Only the serve figures (on the --workdir database; the in-process run saved its index).",
+    )
     parser.add_argument("--http-seconds", type=float, default=15.0)
     parser.add_argument(
         "--workdir",
@@ -342,6 +347,11 @@ def main() -> None:
             database.migrate()
             t0 = time.perf_counter()
             network_id = populate(database, real, size=size, model=embedder.name)
+            if args.http_only:
+                print(f"\n== {size:,} rows: serve only (load average {load_average()})")
+                serve_figures(settings, network_id, real, args.http_seconds)
+                database.dispose()
+                continue
             router = Router(database=database, embedder=embedder, settings=settings)
             t1 = time.perf_counter()
             rss_before = rss_mb(os.getpid())
