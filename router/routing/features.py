@@ -63,8 +63,8 @@ class Standing:
     last_365d: npt.NDArray[np.int64]
     last_at: npt.NDArray[np.float64]
     decayed: npt.NDArray[np.float64]
-    hours: npt.NDArray[np.int64]  # people x 24
-    weekdays: npt.NDArray[np.int64]  # people x 7
+    hours: npt.NDArray[np.int32]  # people x 24
+    weekdays: npt.NDArray[np.int32]  # people x 7
     sorted_total: npt.NDArray[np.int64]
     sorted_recent: npt.NDArray[np.int64]
     last_50: npt.NDArray[np.int64]
@@ -105,8 +105,8 @@ class _Prefix:
     last_at: npt.NDArray[np.float64]
     decayed: npt.NDArray[np.float64]  # relative to ``ref``, the latest answer counted
     ref: float
-    hours: npt.NDArray[np.int64]
-    weekdays: npt.NDArray[np.int64]
+    hours: npt.NDArray[np.int32]
+    weekdays: npt.NDArray[np.int32]
     sorted_total: npt.NDArray[np.int64]
     active: dict[int, list[int]] = field(default_factory=dict)  # see ``Standing.active_memo``
 
@@ -155,22 +155,21 @@ class AnswerLog:
         at = np.searchsorted(self.times, new_times, side="right")
         grown.times = np.insert(self.times, at, new_times)
         grown.slots = np.insert(self.slots, at, new_slots.astype(np.int32))
-        grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int64))
-        grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int64))
+        grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int8))
+        grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int8))
         grown._prefix, grown._windows = None, {}
         prefix = self._prefix
         appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
         if prefix is not None and prefix.n == len(self) and appended and len(new_times):
             grown._prefix = self._grown_prefix(prefix, grown, new_slots, new_times)
-            for days, (start, n, counts, _) in self._windows.items():
+            size = len(grown.people)
+            for days, (start, n, counts, ordered) in self._windows.items():
                 if n == len(self):
-                    size = len(grown.people)
-                    grown._windows[days] = (
-                        start,
-                        len(grown),
-                        _padded(counts, size) + np.bincount(new_slots, minlength=size),
-                        None,
-                    )
+                    grown_counts = _padded(counts, size)
+                    if ordered is not None:
+                        ordered = _sorted_after_counting(ordered, grown_counts, new_slots)
+                    np.add.at(grown_counts, new_slots, 1)
+                    grown._windows[days] = (start, len(grown), grown_counts, ordered)
         return grown
 
     def _grown_prefix(
@@ -183,20 +182,18 @@ class AnswerLog:
         """The whole-log prefix of ``grown`` from this log's, when the new answers are the latest."""
         size = len(grown.people)
         ref = float(new_times[-1])
-        total = _padded(prefix.total, size) + np.bincount(new_slots, minlength=size)
+        total = _padded(prefix.total, size)
+        sorted_total = _sorted_after_counting(prefix.sorted_total, total, new_slots)
+        np.add.at(total, new_slots, 1)
         last_at = np.concatenate([prefix.last_at, np.full(size - len(prefix.last_at), np.nan)])
         last_at[new_slots] = new_times
         decayed = _padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
-        decayed += np.bincount(
-            new_slots, weights=np.exp(self.rate * (new_times - ref)), minlength=size
-        )
-        hours = _padded(prefix.hours, size) + np.bincount(
-            new_slots * 24 + ((new_times // 3600) % 24).astype(np.int64), minlength=size * 24
-        ).reshape(size, 24)
-        weekdays = _padded(prefix.weekdays, size) + np.bincount(
-            new_slots * 7 + ((new_times // DAY + 3) % 7).astype(np.int64), minlength=size * 7
-        ).reshape(size, 7)
-        return _Prefix(len(grown), total, last_at, decayed, ref, hours, weekdays, np.sort(total))
+        np.add.at(decayed, new_slots, np.exp(self.rate * (new_times - ref)))
+        hours = _padded(prefix.hours, size)
+        np.add.at(hours, (new_slots, ((new_times // 3600) % 24).astype(np.int64)), 1)
+        weekdays = _padded(prefix.weekdays, size)
+        np.add.at(weekdays, (new_slots, ((new_times // DAY + 3) % 7).astype(np.int64)), 1)
+        return _Prefix(len(grown), total, last_at, decayed, ref, hours, weekdays, sorted_total)
 
     def _prefix_of(self, n: int) -> _Prefix:
         prefix = self._prefix
@@ -210,6 +207,7 @@ class AnswerLog:
         last_at[slots] = times  # sorted by time: the last write per person is their latest
         decayed = np.bincount(slots, weights=np.exp(self.rate * (times - ref)), minlength=size)
         hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
+        # int32: the people x 24 table is copied once per write
         weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
         prefix = _Prefix(
             n,
@@ -217,8 +215,8 @@ class AnswerLog:
             last_at,
             decayed.astype(np.float64),
             ref,
-            hours.astype(np.int64),
-            weekdays.astype(np.int64),
+            hours.astype(np.int32),
+            weekdays.astype(np.int32),
             np.sort(total),
         )
         self._prefix = prefix
@@ -270,6 +268,21 @@ class AnswerLog:
         )
 
 
+def _sorted_after_counting(
+    ordered: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``ordered`` (the sorted ``counts``, short of people who joined since) after one more
+    count for each of ``slots``: raising the last copy of a value by one keeps the order."""
+    fresh = len(counts) - len(ordered)
+    result = np.concatenate([np.zeros(fresh, dtype=ordered.dtype), ordered])
+    raised: dict[int, int] = {}
+    for slot in slots.tolist():
+        value = raised.get(slot, int(counts[slot]))
+        result[int(np.searchsorted(result, value, side="right")) - 1] += 1
+        raised[slot] = value + 1
+    return result
+
+
 def _padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
     """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
     if len(values) == size:
@@ -297,7 +310,7 @@ def _rank_in(sorted_values: npt.NDArray[np.int64], value: int) -> float:
     return float(len(sorted_values) - np.searchsorted(sorted_values, value, side="right") + 1)
 
 
-def _presence(counts: npt.NDArray[np.int64], around: Sequence[int], prior: float = 2.0) -> float:
+def _presence(counts: npt.NDArray[np.int32], around: Sequence[int], prior: float = 2.0) -> float:
     """Share of answers in the slots ``around`` against a uniform profile, smoothed toward 1."""
     bins = len(counts)
     expected = len(around) / bins
@@ -341,8 +354,8 @@ def person_features(
         if slot is None:
             total = recent = yearly = lately = latest = 0
             last = math.nan
-            hours = np.zeros(24, dtype=np.int64)
-            days = np.zeros(7, dtype=np.int64)
+            hours = np.zeros(24, dtype=np.int32)
+            days = np.zeros(7, dtype=np.int32)
         else:
             total = int(standing.total[slot])
             recent = int(standing.last_90d[slot])
