@@ -31,10 +31,11 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from askaround.settings import AppSettings
 from askaround.wiring import build_embedder, pin_threads
@@ -45,59 +46,110 @@ from router.routing.router import Router
 from router.search.embedding import SentenceTransformerEmbedder
 from router.search.vectors import VectorIndex
 from router.storage.database import Database
-from router.storage.schema import Evidence
+from router.storage.schema import Evidence, ExternalId, Network, Person
 
 PARAPHRASE_NOISE = 0.035  # per-dimension noise; cosine to the original ≈ 0.85 at 384 dimensions
 
 
 def populate(database: Database, real: RealRows, *, size: int, model: str, seed: int = 3) -> int:
-    """A network of ``size`` rows paraphrasing the real ones; people scale with the size."""
+    """A network of ``size`` rows paraphrasing the real ones; people scale with the size (kept
+    from an earlier run in the same ``--workdir`` when it is there)."""
+    with database.transaction() as session:
+        existing = session.scalar(select(Network.id).where(Network.name == f"scale-{size}"))
+    if existing is not None:
+        return int(existing)
     rng = np.random.default_rng(seed)
     pick = random.Random(seed)
     copies = max(size // len(real.texts), 1)
+    bases = np.arange(size) % len(real.texts)
+    picks = rng.integers(0, copies, size).tolist()
+    owners = [f"{real.owners[b]}#{c}" for b, c in zip(bases.tolist(), picks, strict=True)]
     with database.transaction() as session:
-        network = people.ensure_network(session, name=f"scale-{size}", now=NOW)
-        person_of: dict[str, int] = {}
-        rows = []
-        for n in range(size):
-            base = n % len(real.texts)
-            owner = f"{real.owners[base]}#{pick.randrange(copies)}"
-            if owner not in person_of:
-                person_of[owner] = people.ensure_person(
-                    session,
-                    network_id=network.id,
-                    external_ids=[f"s:{owner}"],
-                    display_name=owner,
-                    now=NOW,
-                ).id
-            vector = real.vectors[base] + PARAPHRASE_NOISE * rng.standard_normal(
-                real.vectors.shape[1]
-            ).astype(np.float32)
-            vector /= np.linalg.norm(vector)
-            words = real.texts[base].split()
-            if n >= len(real.texts) and len(words) > 6:
-                drop = set(pick.sample(range(len(words)), len(words) // 6))
-                words = [w for i, w in enumerate(words) if i not in drop]
-            rows.append(
-                {
-                    "network_id": network.id,
-                    "person_id": person_of[owner],
-                    "kind": "answer",
-                    "text": " ".join(words),
-                    "context": real.contexts[base],
-                    "source": "bench",
-                    "weight": 1.0,
-                    "created_at": NOW - (NOW - NOW.replace(year=2024)) * pick.random(),
-                    "embedding": vector.astype(np.float32).tobytes(),
-                    "embedding_model": model,
-                }
+        network_id = people.ensure_network(session, name=f"scale-{size}", now=NOW).id
+        names = list(dict.fromkeys(owners))  # people in bulk: one insert per 5000, not per person
+        for start in range(0, len(names), 5000):
+            session.execute(
+                insert(Person),
+                [
+                    {"network_id": network_id, "display_name": name, "created_at": NOW}
+                    for name in names[start : start + 5000]
+                ],
             )
-            if len(rows) == 5000:
-                session.execute(insert(Evidence), rows)
-                rows = []
-        if rows:
+        person_of = {
+            name: pid
+            for pid, name in session.execute(
+                select(Person.id, Person.display_name).where(Person.network_id == network_id)
+            )
+        }
+        for start in range(0, len(names), 5000):
+            session.execute(
+                insert(ExternalId),
+                [
+                    {"network_id": network_id, "person_id": person_of[name], "value": f"s:{name}"}
+                    for name in names[start : start + 5000]
+                ],
+            )
+        span = (NOW - NOW.replace(year=2024)).total_seconds()
+        for start in range(0, size, 5000):
+            chunk = bases[start : start + 5000]
+            vectors = real.vectors[chunk] + PARAPHRASE_NOISE * rng.standard_normal(
+                (len(chunk), real.vectors.shape[1])
+            ).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            ages = rng.random(len(chunk)) * span
+            rows = []
+            for offset, base in enumerate(chunk.tolist()):
+                n = start + offset
+                words = real.texts[base].split()
+                if n >= len(real.texts) and len(words) > 6:
+                    drop = set(pick.sample(range(len(words)), len(words) // 6))
+                    words = [w for i, w in enumerate(words) if i not in drop]
+                rows.append(
+                    {
+                        "network_id": network_id,
+                        "person_id": person_of[owners[n]],
+                        "kind": "answer",
+                        "text": " ".join(words),
+                        "context": real.contexts[base],
+                        "source": "bench",
+                        "weight": 1.0,
+                        "created_at": NOW - timedelta(seconds=float(ages[offset])),
+                        "embedding": vectors[offset].astype(np.float32).tobytes(),
+                        "embedding_model": model,
+                    }
+                )
             session.execute(insert(Evidence), rows)
-        return network.id
+        return int(network_id)
+
+
+def profile_routes(
+    router: Router, database: Database, network_id: int, real: RealRows, n: int
+) -> None:
+    """Where a route's time goes: cProfile over ``n`` routes, then over routes after writes."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n):
+        route_once(router, database, network_id, real.questions[(i * 11) % len(real.questions)])
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    first_route_after_write(router, database, network_id, real, n=10)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def baseline_route(
@@ -134,7 +186,7 @@ def recall(router: Router, database: Database, network_id: int, real: RealRows) 
 
 
 def first_route_after_write(
-    router: Router, database: Database, network_id: int, real: RealRows, n: int = 20
+    router: Router, database: Database, network_id: int, real: RealRows, n: int = 50
 ) -> list[float]:
     timings = []
     with database.transaction() as session:
@@ -228,7 +280,7 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
     healthy = ready = None
     try:
         with httpx.Client(base_url=base, timeout=60) as client:
-            while time.monotonic() - started < 600 and ready is None:
+            while time.monotonic() - started < 1800 and ready is None:
                 try:
                     body = client.get("/v1/health").json()
                     healthy = healthy or time.monotonic() - started
@@ -238,17 +290,12 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
                     pass
                 time.sleep(0.05)
         print(
-            f"  serve: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s"
+            f"  serve: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s; RSS when ready {rss_mb(process.pid):.0f} MB"
         )
         for concurrency in (1, 4):
             rate, errors = http_rate(base, key, real.questions, concurrency, seconds)
             print(f"  HTTP concurrency {concurrency}: {rate:.1f} routes/s, {errors} errors")
-        rss = next(
-            line.split()[1]
-            for line in Path(f"/proc/{process.pid}/status").read_text().splitlines()
-            if line.startswith("VmRSS")
-        )
-        print(f"  serve RSS: {int(rss) / 1024:.0f} MB")
+        print(f"  serve RSS: {rss_mb(process.pid):.0f} MB (load average {load_average()})")
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -260,7 +307,21 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--http", action="store_true")
+    parser.add_argument(
+        "--http-only",
+        action="store_true",
+        help="Only the serve figures (on the --workdir database; the in-process run saved its index).",
+    )
     parser.add_argument("--http-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="Keep the database and saved indexes here between runs (default: a temporary one).",
+    )
+    parser.add_argument(
+        "--profile", type=int, default=0, help="cProfile this many routes and print the top."
+    )
     parser.add_argument("--sites", nargs="+", default=list(DEFAULT_SITES))
     parser.add_argument(
         "--real-max", type=int, default=None, help="Use only this many real answers."
@@ -269,10 +330,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
         settings = AppSettings(
-            data_dir=Path(tmp) / "data",
+            data_dir=(args.workdir or Path(tmp)) / "data",
             database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL"),
         )
-        settings.data_dir.mkdir(parents=True)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         pin_threads(settings)
         embedder = build_embedder(settings)
         baseline_model = SentenceTransformerEmbedder(settings.model_name, threads=1)
@@ -286,15 +347,31 @@ def main() -> None:
             database.migrate()
             t0 = time.perf_counter()
             network_id = populate(database, real, size=size, model=embedder.name)
+            if args.http_only:
+                print(f"\n== {size:,} rows: serve only (load average {load_average()})")
+                serve_figures(settings, network_id, real, args.http_seconds)
+                database.dispose()
+                continue
             router = Router(database=database, embedder=embedder, settings=settings)
             t1 = time.perf_counter()
+            rss_before = rss_mb(os.getpid())
             with database.transaction() as session:
                 index = router.indexes.get(session, network_id=network_id)
             t2 = time.perf_counter()
-            owner = dict(index.person_of)
+            router.indexes.save_changed()  # a rerun in the same --workdir loads the vectors
+            rss_after = rss_mb(os.getpid())
+            evidence_ids = index.evidence.ids()
+            owner = dict(
+                zip(
+                    evidence_ids.tolist(), index.evidence.owners(evidence_ids).tolist(), strict=True
+                )
+            )
             kind = "HNSW" if index.vectors.approximate else "exact"
             print(
-                f"\n== {size:,} rows ({kind}; insert {t1 - t0:.0f}s, index build {t2 - t1:.0f}s, {database.engine.dialect.name})"
+                f"\n== {size:,} rows ({kind}; insert {t1 - t0:.0f}s, index build {t2 - t1:.0f}s, {database.engine.dialect.name}; load average {load_average()})"
+            )
+            print(
+                f"  process RSS {rss_before:.0f} MB before the index, {rss_after:.0f} MB after (index structures ≈ {rss_after - rss_before:.0f} MB)"
             )
             questions = real.questions
             for q in questions[:10]:
@@ -310,12 +387,14 @@ def main() -> None:
             p50, base50 = statistics.median(ours), statistics.median(theirs)
             summary[size] = p50
             print(
-                f"  project route p50 {p50:.1f} / p99 {percentile(ours, 0.99):.1f} ms; baseline p50 {base50:.1f} / p99 {percentile(theirs, 0.99):.1f} ms; ratio {p50 / base50:.2f}"
+                f"  project route p50 {p50:.1f} / p99 {percentile(ours, 0.99):.1f} ms; baseline p50 {base50:.1f} / p99 {percentile(theirs, 0.99):.1f} ms; ratio {p50 / base50:.2f} (load average {load_average()})"
             )
+            if args.profile:
+                profile_routes(router, database, network_id, real, args.profile)
             print(f"  {recall(router, database, network_id, real)}")
             after = first_route_after_write(router, database, network_id, real)
             print(
-                f"  first route after a write: p50 {statistics.median(after):.1f} ms, max {max(after):.1f} ms (n={len(after)})"
+                f"  first route after a write: p50 {statistics.median(after):.1f} ms, p99 {percentile(after, 0.99):.1f} ms, max {max(after):.1f} ms (n={len(after)})"
             )
             router.indexes.save_changed()
             if args.http:

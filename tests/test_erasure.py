@@ -158,8 +158,10 @@ def test_erased_person_leaves_no_text_in_the_database_or_the_index_files(
     assert saved is not None
     with api.services.database.transaction() as session:
         remaining = {e.id for e in people_evidence(session, tenant.network_id)}
-    assert saved.ids() == remaining
-    assert saved.saved_manifest is not None and saved.saved_manifest["masked"] == []  # rebuilt
+    assert set(saved.ids().tolist()) == remaining
+    assert (
+        saved.saved_manifest is not None and saved.saved_manifest["dead_positions"] == []
+    )  # rebuilt
     zed_vector = api.services.embedder.encode([evidence_document("answer", ZED_SECRETS[3], "")])
     _, scores = saved.search(zed_vector[0], 3)
     assert float(np.max(scores)) < 0.99

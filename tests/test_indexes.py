@@ -118,3 +118,89 @@ def test_bm25_prefers_the_rare_term_and_forgets_removed_documents() -> None:
     index.add(2, "Grafana again")
     assert list(index.search("grafana", 3)[0]) == [2]
     assert len(index) == 3
+
+
+def test_an_edited_vector_is_found_at_its_new_place_exact_or_approximate(tmp_path: Path) -> None:
+    """Removing and adding an id again (an edit) leaves it searchable, before and after a save."""
+    vectors = unit(301, 16, 6)
+    for exact_max in (1000, 10):
+        index = VectorIndex(16, exact_max=exact_max, hnsw_m=16, ef_search=64)
+        index.add(np.arange(300, dtype=np.int64), vectors[:300])
+        index.remove(np.asarray([7], dtype=np.int64))
+        index.add(np.asarray([7], dtype=np.int64), vectors[300:])
+        index.add(np.asarray([8], dtype=np.int64), vectors[300:])  # replaced in place
+        assert index.search(vectors[300], 2)[0].tolist() in ([7, 8], [8, 7])
+        assert 8 not in index.search(vectors[8], 5)[0] and len(index) == 300
+        index.save(tmp_path / f"e{exact_max}.index", model="m")
+        loaded = VectorIndex.load(
+            tmp_path / f"e{exact_max}.index",
+            model="m",
+            dimension=16,
+            exact_max=exact_max,
+            hnsw_m=16,
+            ef_search=64,
+        )
+        assert loaded is not None and len(loaded) == 300
+        assert sorted(loaded.search(vectors[300], 2)[0].tolist()) == [7, 8]
+        assert 8 not in loaded.search(vectors[8], 5)[0]
+
+
+def test_the_half_precision_graph_returns_the_exact_top_results() -> None:
+    """HNSW stores 16-bit vectors: on clustered vectors its top 10 are the exact top 10."""
+    rng = np.random.default_rng(7)
+    centres = unit(40, 64, 8)
+    vectors = centres[rng.integers(0, 40, 4000)] + 0.08 * rng.standard_normal((4000, 64))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    exact = VectorIndex(64, exact_max=10_000, hnsw_m=32, ef_search=256)
+    approx = VectorIndex(64, exact_max=1000, hnsw_m=32, ef_search=256)
+    ids = np.arange(4000, dtype=np.int64)
+    exact.add(ids, vectors)
+    approx.add(ids, vectors)
+    assert approx.approximate
+    same = []
+    for q in vectors[rng.integers(0, 4000, 40)] + 0.05 * rng.standard_normal((40, 64)):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        truth, truth_scores = exact.search(q, 10)
+        found, scores = approx.search(q, 10)
+        same.append(len(set(truth.tolist()) & set(found.tolist())) / 10)
+        assert np.allclose(np.sort(scores), np.sort(truth_scores), atol=2e-3) or same[-1] < 1
+    assert np.mean(same) >= 0.95, np.mean(same)
+
+
+def test_bm25_after_removals_scores_as_an_index_built_without_them() -> None:
+    """Document frequencies are remembered per term, and forgotten again after a removal."""
+    words = ["grafana", "stripe", "dbt", "kafka", "postgres", "redis", "react", "rust"]
+    rng = np.random.default_rng(9)
+    texts = {i: " ".join(rng.choice(words, size=6)) for i in range(1, 600)}
+    churned = LexicalIndex()
+    churned.add_many(list(texts), list(texts.values()))
+    churned.search("grafana kafka rust", 10)  # remembers the live counts
+    gone = [i for i in texts if i % 3 == 0]
+    churned.remove(gone)
+    churned.add_many([1000, 1001], ["grafana stripe", "kafka kafka rust"])  # pending tails
+    kept = {i: t for i, t in texts.items() if i % 3} | {1000: "grafana stripe"}
+    kept[1001] = "kafka kafka rust"
+    fresh = LexicalIndex()
+    fresh.add_many(list(kept), list(kept.values()))
+    for query in ("grafana kafka rust", "stripe", "dbt postgres redis react"):
+        a_ids, a_scores = churned.search(query, 20)
+        _, b_scores = fresh.search(query, 20)
+        assert np.allclose(np.sort(a_scores), np.sort(b_scores), rtol=1e-5)
+        assert set(a_ids.tolist()) <= set(kept)
+
+
+def test_a_deferred_bulk_build_searches_as_one_added_chunk_by_chunk() -> None:
+    words = ["grafana", "stripe", "dbt", "kafka", "postgres", "redis", "react", "rust", "go"]
+    rng = np.random.default_rng(10)
+    texts = [" ".join(rng.choice(words, size=int(rng.integers(2, 9)))) for _ in range(2000)]
+    deferred, direct = LexicalIndex(common_cap=300), LexicalIndex(common_cap=300)
+    for start in range(0, 2000, 300):  # the last chunk is small: it goes to the pending tails
+        ids, chunk = list(range(start, start + 300))[: len(texts[start:])], texts[start:][:300]
+        deferred.add_many(ids, chunk, defer=True)
+        direct.add_many(ids, chunk)
+    deferred.flush()
+    direct.flush()
+    for query in ("kafka rust", "go go stripe", "dbt"):
+        a_ids, a_scores = deferred.search(query, 50)
+        b_ids, b_scores = direct.search(query, 50)
+        assert a_ids.tolist() == b_ids.tolist() and np.allclose(a_scores, b_scores)

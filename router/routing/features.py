@@ -9,9 +9,11 @@ past question) and routing (as of now).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,84 +57,238 @@ class Standing:
 
     now: float
     slot_of: Mapping[int, int]
+    people: npt.NDArray[np.int64]  # by slot
     total: npt.NDArray[np.int64]
     last_90d: npt.NDArray[np.int64]
     last_365d: npt.NDArray[np.int64]
     last_at: npt.NDArray[np.float64]
     decayed: npt.NDArray[np.float64]
-    hours: npt.NDArray[np.int64]  # people x 24
-    weekdays: npt.NDArray[np.int64]  # people x 7
+    hours: npt.NDArray[np.int32]  # people x 24
+    weekdays: npt.NDArray[np.int32]  # people x 7
     sorted_total: npt.NDArray[np.int64]
     sorted_recent: npt.NDArray[np.int64]
     last_50: npt.NDArray[np.int64]
     last_10: npt.NDArray[np.int64]
+    # shared by the standings of one prefix of the log: the order by decayed activity is the
+    # same at any later moment (every weight decays by the same factor)
+    active_memo: dict[int, list[int]] = field(default_factory=dict)
 
     def most_active(self, n: int) -> list[int]:
         """The ``n`` people with the most recency-weighted answers so far (the router's pool)."""
-        people = list(self.slot_of)
-        if not people:
+        remembered = self.active_memo.get(n)
+        if remembered is None:
+            remembered = self._most_active(n)
+            self.active_memo[n] = remembered
+        return list(remembered)
+
+    def _most_active(self, n: int) -> list[int]:
+        weights = self.decayed
+        if n <= 0 or not len(weights):
             return []
-        slots = np.asarray([self.slot_of[p] for p in people])
-        weights = self.decayed[slots]
-        order = np.lexsort((np.asarray(people), -weights))
-        return [people[i] for i in order[:n] if weights[i] > 0]
+        top = np.flatnonzero(weights > 0)
+        if len(top) > n:  # everyone tied with the n-th stays in, for the id tie-break below
+            nth = np.partition(weights[top], len(top) - n)[len(top) - n]
+            top = top[weights[top] >= nth]
+        order = top[np.lexsort((self.people[top], -weights[top]))]
+        return [int(p) for p in self.people[order[:n]]]
+
+
+_Window = tuple[int, int, npt.NDArray[np.int64], npt.NDArray[np.int64] | None]
+
+
+@dataclass(frozen=True)
+class _Prefix:
+    """What a standing needs that depends only on how many answers count, not on the moment."""
+
+    n: int
+    total: npt.NDArray[np.int64]
+    last_at: npt.NDArray[np.float64]
+    decayed: npt.NDArray[np.float64]  # relative to ``ref``, the latest answer counted
+    ref: float
+    hours: npt.NDArray[np.int32]
+    weekdays: npt.NDArray[np.int32]
+    sorted_total: npt.NDArray[np.int64]
+    active: dict[int, list[int]] = field(default_factory=dict)  # see ``Standing.active_memo``
 
 
 class AnswerLog:
-    """Every answer's (person, time), sorted by time, so any moment's standing is a prefix."""
+    """Every answer's (person, time), sorted by time, so any moment's standing is a prefix.
+
+    The parts of a standing that depend only on the prefix (and the 90/365-day window counts) are
+    remembered, so routing (always "everything so far") pays per answer added, not per answer.
+    """
 
     def __init__(
-        self, people: Sequence[int], times: Sequence[float], *, half_life_days: float = 180.0
+        self, people: npt.ArrayLike, times: npt.ArrayLike, *, half_life_days: float = 180.0
     ) -> None:
         times_array = np.asarray(times, dtype=np.float64)
         order = np.argsort(times_array, kind="stable")
         self.times = times_array[order]
         ids = np.asarray(people, dtype=np.int64)[order]
         self.people, inverse = np.unique(ids, return_inverse=True)
-        self.slots = inverse.astype(np.int64)
+        self.slots = inverse.astype(np.int32)
         self.slot_of = {int(person): slot for slot, person in enumerate(self.people.tolist())}
-        self.hours = ((self.times // 3600) % 24).astype(np.int64)
-        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int64)  # Monday = 0
+        self.hours = ((self.times // 3600) % 24).astype(np.int8)
+        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int8)  # Monday = 0
         self.rate = math.log(2) / (half_life_days * DAY)
+        self._prefix: _Prefix | None = None
+        self._windows: dict[float, _Window] = {}
 
     def __len__(self) -> int:
         return len(self.times)
+
+    def extended(self, people: npt.ArrayLike, times: npt.ArrayLike) -> AnswerLog:
+        """A new log with these answers added (this one is left as it is for its readers)."""
+        new_times = np.asarray(times, dtype=np.float64)
+        new_people = np.asarray(people, dtype=np.int64)
+        order = np.argsort(new_times, kind="stable")
+        new_times, new_people = new_times[order], new_people[order]
+        grown = AnswerLog.__new__(AnswerLog)
+        grown.rate = self.rate
+        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in self.slot_of]
+        # shared until someone new answers: a log's standings only look up people in its slots
+        grown.slot_of = dict(self.slot_of) if added else self.slot_of
+        for person in added:
+            grown.slot_of[person] = len(grown.slot_of)
+        grown.people = np.concatenate([self.people, np.asarray(added, dtype=np.int64)])
+        new_slots = np.asarray([grown.slot_of[p] for p in new_people.tolist()], dtype=np.int64)
+        at = np.searchsorted(self.times, new_times, side="right")
+        grown.times = np.insert(self.times, at, new_times)
+        grown.slots = np.insert(self.slots, at, new_slots.astype(np.int32))
+        grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int8))
+        grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int8))
+        grown._prefix, grown._windows = None, {}
+        prefix = self._prefix
+        appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
+        if prefix is not None and prefix.n == len(self) and appended and len(new_times):
+            grown._prefix = self._grown_prefix(prefix, grown, new_slots, new_times)
+            size = len(grown.people)
+            for days, (start, n, counts, ordered) in self._windows.items():
+                if n == len(self):
+                    grown_counts = _padded(counts, size)
+                    if ordered is not None:
+                        ordered = _sorted_after_counting(ordered, grown_counts, new_slots)
+                    np.add.at(grown_counts, new_slots, 1)
+                    grown._windows[days] = (start, len(grown), grown_counts, ordered)
+        return grown
+
+    def _grown_prefix(
+        self,
+        prefix: _Prefix,
+        grown: AnswerLog,
+        new_slots: npt.NDArray[np.int64],
+        new_times: npt.NDArray[np.float64],
+    ) -> _Prefix:
+        """The whole-log prefix of ``grown`` from this log's, when the new answers are the latest."""
+        size = len(grown.people)
+        ref = float(new_times[-1])
+        total = _padded(prefix.total, size)
+        sorted_total = _sorted_after_counting(prefix.sorted_total, total, new_slots)
+        np.add.at(total, new_slots, 1)
+        last_at = np.concatenate([prefix.last_at, np.full(size - len(prefix.last_at), np.nan)])
+        last_at[new_slots] = new_times
+        decayed = _padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
+        np.add.at(decayed, new_slots, np.exp(self.rate * (new_times - ref)))
+        hours = _padded(prefix.hours, size)
+        np.add.at(hours, (new_slots, ((new_times // 3600) % 24).astype(np.int64)), 1)
+        weekdays = _padded(prefix.weekdays, size)
+        np.add.at(weekdays, (new_slots, ((new_times // DAY + 3) % 7).astype(np.int64)), 1)
+        return _Prefix(len(grown), total, last_at, decayed, ref, hours, weekdays, sorted_total)
+
+    def _prefix_of(self, n: int) -> _Prefix:
+        prefix = self._prefix
+        if prefix is not None and prefix.n == n:
+            return prefix
+        size = len(self.people)
+        slots, times = self.slots[:n], self.times[:n]
+        ref = float(times[-1]) if n else 0.0
+        total = np.bincount(slots, minlength=size).astype(np.int64)
+        last_at = np.full(size, np.nan)
+        last_at[slots] = times  # sorted by time: the last write per person is their latest
+        decayed = np.bincount(slots, weights=np.exp(self.rate * (times - ref)), minlength=size)
+        hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
+        # int32: the people x 24 table is copied once per write
+        weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
+        prefix = _Prefix(
+            n,
+            total,
+            last_at,
+            decayed.astype(np.float64),
+            ref,
+            hours.astype(np.int32),
+            weekdays.astype(np.int32),
+            np.sort(total),
+        )
+        self._prefix = prefix
+        return prefix
+
+    def _window(
+        self, days: float, now: float, n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Answers per person in ``[now - days, now)`` among the first ``n``, and those sorted."""
+        size = len(self.people)
+        start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
+        cached = self._windows.get(days)
+        if cached is not None and cached[1] == n and cached[0] == start and cached[3] is not None:
+            return cached[2], cached[3]
+        if cached is not None and cached[1] == n and cached[0] <= start:
+            counts = cached[2]
+            if cached[0] < start:  # answers that left the window since
+                counts = counts - np.bincount(self.slots[cached[0] : start], minlength=size)
+        else:
+            counts = np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
+        ordered = np.sort(counts)
+        self._windows[days] = (start, n, counts, ordered)
+        return counts, ordered
 
     def as_of(self, now: float) -> Standing:
         """Everyone's record counting only answers strictly before ``now``."""
         size = len(self.people)
         n = int(np.searchsorted(self.times, now, side="left"))
-        slots = self.slots[:n]
-        times = self.times[:n]
-
-        def window(days: float) -> npt.NDArray[np.int64]:
-            start = int(np.searchsorted(self.times, now - days * DAY, side="left"))
-            return np.bincount(self.slots[start:n], minlength=size).astype(np.int64)
-
-        total = np.bincount(slots, minlength=size).astype(np.int64)
-        last_at = np.full(size, np.nan)
-        last_at[slots] = times  # sorted by time: the last write per person is their latest
-        decayed = np.bincount(slots, weights=np.exp(self.rate * (times - now)), minlength=size)
-        hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
-        weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
-        recent = window(90)
+        prefix = self._prefix_of(n)
+        recent, sorted_recent = self._window(90, now, n)
         return Standing(
             now=now,
             slot_of=self.slot_of,
-            total=total,
+            people=self.people,
+            total=prefix.total,
             last_90d=recent,
-            last_365d=window(365),
-            last_at=last_at,
-            decayed=decayed.astype(np.float64),
-            hours=hours.astype(np.int64),
-            weekdays=weekdays.astype(np.int64),
-            sorted_total=np.sort(total),
-            sorted_recent=np.sort(recent),
+            last_365d=self._window(365, now, n)[0],
+            last_at=prefix.last_at,
+            decayed=prefix.decayed * math.exp(self.rate * (prefix.ref - now)),
+            hours=prefix.hours,
+            weekdays=prefix.weekdays,
+            sorted_total=prefix.sorted_total,
+            sorted_recent=sorted_recent,
             last_50=np.bincount(self.slots[max(0, n - LAST_N) : n], minlength=size).astype(
                 np.int64
             ),
             last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
+            active_memo=prefix.active,
         )
+
+
+def _sorted_after_counting(
+    ordered: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``ordered`` (the sorted ``counts``, short of people who joined since) after one more
+    count for each of ``slots``: raising the last copy of a value by one keeps the order."""
+    fresh = len(counts) - len(ordered)
+    result = np.concatenate([np.zeros(fresh, dtype=ordered.dtype), ordered])
+    raised: dict[int, int] = {}
+    for slot in slots.tolist():
+        value = raised.get(slot, int(counts[slot]))
+        result[int(np.searchsorted(result, value, side="right")) - 1] += 1
+        raised[slot] = value + 1
+    return result
+
+
+def _padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
+    if len(values) == size:
+        return values.copy()
+    pad = np.zeros((size - len(values), *values.shape[1:]), dtype=values.dtype)
+    return np.concatenate([values, pad])
 
 
 def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, float]:
@@ -154,7 +310,7 @@ def _rank_in(sorted_values: npt.NDArray[np.int64], value: int) -> float:
     return float(len(sorted_values) - np.searchsorted(sorted_values, value, side="right") + 1)
 
 
-def _presence(counts: npt.NDArray[np.int64], around: Sequence[int], prior: float = 2.0) -> float:
+def _presence(counts: npt.NDArray[np.int32], around: Sequence[int], prior: float = 2.0) -> float:
     """Share of answers in the slots ``around`` against a uniform profile, smoothed toward 1."""
     bins = len(counts)
     expected = len(around) / bins
@@ -183,6 +339,7 @@ def person_features(
     relevance = relevance_of(hits, weights)
     pool_relevance = sorted((relevance.get(p, 0.0) for p in people), reverse=True)
     top_relevance = (pool_relevance[0] if pool_relevance else 0.0) or 1.0
+    ascending = pool_relevance[::-1]
     network_365 = float(standing.last_365d.sum()) or 1.0
     moment = standing.now
     hour = int((moment // 3600) % 24)
@@ -192,13 +349,13 @@ def person_features(
         scores = sorted(dense.get(person, []), reverse=True)
         words = lexical.get(person, [])
         mine = relevance.get(person, 0.0)
-        rank = 1 + sum(1 for value in pool_relevance if value > mine)
+        rank = 1 + len(ascending) - bisect.bisect_right(ascending, mine)  # how many beat them
         slot = standing.slot_of.get(person)
         if slot is None:
             total = recent = yearly = lately = latest = 0
             last = math.nan
-            hours = np.zeros(24, dtype=np.int64)
-            days = np.zeros(7, dtype=np.int64)
+            hours = np.zeros(24, dtype=np.int32)
+            days = np.zeros(7, dtype=np.int32)
         else:
             total = int(standing.total[slot])
             recent = int(standing.last_90d[slot])

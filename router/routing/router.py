@@ -35,6 +35,7 @@ from router.routing.ranking import Hit, PersonScore, RankingWeights, merge_hits,
 from router.routing.route import Route, RoutingPolicy
 from router.routing.training import candidate_pool
 from router.search.embedding import Embedder
+from router.search.evidence_table import EvidenceTable
 from router.search.indexing import IndexCache
 from router.search.network_index import NetworkIndex
 from router.settings import Settings
@@ -79,7 +80,7 @@ class Router:
         self.weights = weights or RankingWeights()
         self.ranker_override = ranker  # one model for every network (evaluation, tests)
         self.shelf = RankerShelf()
-        self._logs: dict[int, tuple[tuple[int, ...], AnswerLog]] = {}
+        self._logs: dict[int, tuple[EvidenceTable, tuple[int, int], int, AnswerLog]] = {}
         self.indexes = IndexCache(
             database=database,
             embedder=embedder,
@@ -131,19 +132,21 @@ class Router:
         return own or self.shelf.get(pretrained_path(self.settings.models_dir), kind=PRETRAINED)
 
     def answer_log(self, index: NetworkIndex, network_id: int) -> AnswerLog:
-        """Every answer's (person, time) in the index, rebuilt only when the index changed."""
+        """Every answer's (person, time) in the index: extended by the answers added since it
+        was made, rebuilt only when one was removed (or the index replaced)."""
         cached = self._logs.get(network_id)
-        with index.lock.reading():  # the change-log cursor names the index's version
-            version = (index.cursor, len(index.evidence_meta))
-            if cached is not None and cached[0] == version and index.built:
-                return cached[1]
-            answers = [(p, at) for p, at, is_answer in index.evidence_meta.values() if is_answer]
-        log = AnswerLog(
-            [p for p, _ in answers],
-            [at for _, at in answers],
-            half_life_days=self.weights.half_life_days,
-        )
-        self._logs[network_id] = (version, log)
+        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+            table = index.evidence
+            version = (table.epoch, table.removed_answers)
+            if cached is not None and cached[0] is table and cached[1] == version:
+                if cached[2] == table.row_count:
+                    return cached[3]
+                people, times = table.answers(since_row=cached[2])
+                log = cached[3].extended(people, times)
+            else:
+                people, times = table.answers()
+                log = AnswerLog(people, times, half_life_days=self.weights.half_life_days)
+            self._logs[network_id] = (table, version, table.row_count, log)
         return log
 
     def standing(self, index: NetworkIndex, network_id: int, now: datetime) -> Standing:
@@ -161,11 +164,9 @@ class Router:
         with index.lock.reading():  # a concurrent catch-up waits until these reads are done
             dense_ids, dense_scores = index.vectors.search(query, depth)
             lexical_ids, lexical_scores = index.lexical.search(text, depth)
-            owners = {
-                int(i): index.person_of[int(i)]
-                for i in (*dense_ids.tolist(), *lexical_ids.tolist())
-                if int(i) in index.person_of
-            }
+            found = np.concatenate([dense_ids, lexical_ids])
+            people = index.evidence.owners(found)
+        owners = {i: p for i, p in zip(found.tolist(), people.tolist(), strict=True) if p >= 0}
         weights = self._weights(session, set(owners))
         hits = merge_hits(
             zip(dense_ids.tolist(), dense_scores.tolist(), strict=True),

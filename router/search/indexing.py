@@ -226,7 +226,7 @@ class IndexCache:
             or 0
         )
         progress("indexing", 0, total)
-        present: set[int] = set()
+        present_chunks: list[np.ndarray] = []
         last_id, done = 0, 0
         while True:
             columns: Sequence[Any] = _COLUMNS if saved else (*_COLUMNS, Evidence.embedding)
@@ -238,38 +238,59 @@ class IndexCache:
             ).all()
             if not rows:
                 break
-            self._index_rows(built, rows, with_vectors=saved is None)
-            present.update(int(row.id) for row in rows if row.embedding_model == self.embedder.name)
+            self._index_rows(built, rows, with_vectors=saved is None, defer=True)
+            present_chunks.append(
+                np.asarray(
+                    [row.id for row in rows if row.embedding_model == self.embedder.name],
+                    dtype=np.int64,
+                )
+            )
             last_id = rows[-1].id
             done += len(rows)
             progress("indexing", done, total)
+        present = np.unique(np.concatenate([np.zeros(0, dtype=np.int64), *present_chunks]))
         if saved is not None:
-            stale = saved.ids() - present
-            if stale:  # vectors of rows deleted (or re-embedded away) before the saved cursor
-                saved.remove(np.asarray(sorted(stale), dtype=np.int64))
-            self._embed_missing(session, built, sorted(present - saved.ids()))
+            stale = np.setdiff1d(saved.ids(), present, assume_unique=True)
+            if len(stale):  # vectors of rows deleted (or re-embedded away) before the saved cursor
+                saved.remove(stale)
+            missing = np.setdiff1d(present, saved.ids(), assume_unique=True)
+            self._embed_missing(session, built, missing.tolist())
         self._embed_missing(session, built, None)
         built.lexical.flush()
         built.cursor = cursor
-        built.changed = saved is None or bool(present ^ built.vectors.ids())
+        built.changed = saved is None or len(np.setxor1d(present, built.vectors.ids())) > 0
         with index.lock.writing():
             index.take(built)
         self._catch_up(session, network_id, index, None)
 
-    def _index_rows(self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool) -> None:
-        """Add rows to BM25 and activity (and their current-model vectors to FAISS)."""
+    def _index_rows(
+        self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool, defer: bool = False
+    ) -> None:
+        """Add rows to BM25 and activity (and their current-model vectors to FAISS); with
+        ``defer``, BM25 postings wait for ``lexical.flush()`` (a build's last step)."""
         ids: list[int] = []
         texts: list[str] = []
         vector_ids: list[int] = []
         vectors: list[np.ndarray] = []
+        people: list[int] = []
+        created: list[float] = []
+        answers: list[bool] = []
         for row in rows:
             ids.append(int(row.id))
             texts.append(evidence_document(row.kind, row.text, row.context))
-            index.track(row.id, row.person_id, row.created_at.timestamp(), row.kind == "answer")
+            people.append(int(row.person_id))
+            created.append(row.created_at.timestamp())
+            answers.append(row.kind == "answer")
             if with_vectors and row.embedding_model == self.embedder.name and row.embedding:
                 vector_ids.append(int(row.id))
                 vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
-        index.lexical.add_many(ids, texts)
+        index.track(
+            np.asarray(ids, dtype=np.int64),
+            np.asarray(people, dtype=np.int64),
+            np.asarray(created, dtype=np.float64),
+            np.asarray(answers, dtype=np.bool_),
+        )
+        index.lexical.add_many(ids, texts, defer=defer)
         if vector_ids:
             index.vectors.add(np.asarray(vector_ids, dtype=np.int64), np.vstack(vectors))
 
@@ -291,7 +312,7 @@ class IndexCache:
                         ),
                     )
         if ids is None and 0 < index.unembedded <= EMBED_ON_SYNC_MAX:
-            missing = sorted(set(index.person_of) - index.vectors.ids())
+            missing = np.setdiff1d(index.evidence.ids(), index.vectors.ids()).tolist()
             text_rows = session.execute(select(*_COLUMNS).where(Evidence.id.in_(missing))).all()
             self._embed_in_memory(index, text_rows)
 
@@ -340,8 +361,7 @@ class IndexCache:
                 gone = np.asarray(ids, dtype=np.int64)
                 index.vectors.remove(gone)
                 index.lexical.remove(ids)
-                for evidence_id in ids:
-                    index.untrack(evidence_id)
+                index.untrack(gone)
                 self._index_rows(index, rows, with_vectors=True)
                 if embedded is not None:
                     index.vectors.add(

@@ -15,10 +15,11 @@ import math
 import re
 from array import array
 from collections import Counter
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from router.search.id_map import Column, IdMap
 
 Ids = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.int32]
@@ -56,37 +57,24 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-class _Column:
-    """A growable numpy column (amortised doubling), so per-document state stays compact."""
-
-    def __init__(self, dtype: type[np.generic]) -> None:
-        self._data = np.zeros(1024, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: npt.ArrayLike) -> None:
-        values = np.asarray(values, dtype=self._data.dtype)
-        needed = self.size + len(values)
-        if needed > len(self._data):
-            grown = np.zeros(max(needed, 2 * len(self._data)), dtype=self._data.dtype)
-            grown[: self.size] = self._data[: self.size]
-            self._data = grown
-        self._data[self.size : needed] = values
-        self.size = needed
-
-    @property
-    def view(self) -> npt.NDArray[Any]:
-        return self._data[: self.size]
-
-
 class _Posting:
     """One term's documents: rows in increasing order with their term counts, plus the capped part."""
 
-    __slots__ = ("capped", "rows", "tfs")
+    __slots__ = ("capped", "live", "rows", "tfs")
 
     def __init__(self, rows: Rows, tfs: Counts) -> None:
         self.rows = rows
         self.tfs = tfs
         self.capped: tuple[Rows, Counts] | None = None
+        self.live: tuple[int, int] | None = None  # (removals seen, live rows) remembered
+
+    def live_rows(self, alive: npt.NDArray[np.bool_], removals: int) -> int:
+        """How many of its rows are not removed, recounted only after a removal somewhere."""
+        remembered = self.live
+        if remembered is None or remembered[0] != removals:
+            remembered = (removals, int(np.count_nonzero(alive[self.rows])))
+            self.live = remembered
+        return remembered[1]
 
 
 class LexicalIndex:
@@ -96,14 +84,16 @@ class LexicalIndex:
         self.k1 = k1
         self.b = b
         self.common_cap = common_cap
-        self._row_of: dict[int, int] = {}
-        self._ids = _Column(np.int64)
-        self._lengths = _Column(np.float32)
-        self._alive = _Column(np.bool_)
+        self._row_of = IdMap()
+        self._ids = Column(np.int64)
+        self._lengths = Column(np.float32)
+        self._alive = Column(np.bool_)
         self._postings: dict[str, _Posting] = {}
         self._pending: dict[str, array[int]] = {}  # row, tf, ... not yet merged
+        self._deferred: dict[str, list[tuple[Rows, Counts]]] = {}  # bulk parts awaiting flush
         self._total_length = 0
         self._live = 0
+        self._removals = 0  # documents removed so far: a posting's live count is stale after one
 
     def __len__(self) -> int:
         return self._live
@@ -112,16 +102,17 @@ class LexicalIndex:
         """Index one document; an id already present is replaced."""
         self.add_many([evidence_id], [text])
 
-    def add_many(self, evidence_ids: list[int], texts: list[str]) -> None:
-        """Index many documents at once (ids already present are replaced)."""
-        present = [i for i in evidence_ids if i in self._row_of]
-        if present:
-            self.remove(present)
+    def add_many(self, evidence_ids: list[int], texts: list[str], *, defer: bool = False) -> None:
+        """Index many documents at once (ids already present are replaced); with ``defer`` the
+        terms are searchable only after ``flush`` (a build merges each term once, not per chunk)."""
+        self.remove(evidence_ids)
         first = self._ids.size
         counts = [Counter(tokenize(text)) for text in texts]
         lengths = [sum(c.values()) for c in counts]
-        for offset, evidence_id in enumerate(evidence_ids):
-            self._row_of[evidence_id] = first + offset
+        self._row_of.set(
+            np.asarray(evidence_ids, dtype=np.int64),
+            np.arange(first, first + len(evidence_ids), dtype=np.int64),
+        )
         self._ids.extend(evidence_ids)
         self._lengths.extend(lengths)
         self._alive.extend(np.ones(len(evidence_ids), dtype=np.bool_))
@@ -139,9 +130,9 @@ class LexicalIndex:
                 if len(self._pending[term]) // 2 >= max(PENDING_MERGE_MIN, size // 20):
                     self._merge_pending(term)
             return
-        self._add_bulk(first, counts)
+        self._add_bulk(first, counts, defer=defer)
 
-    def _add_bulk(self, first: int, counts: list[Counter[str]]) -> None:
+    def _add_bulk(self, first: int, counts: list[Counter[str]], *, defer: bool) -> None:
         vocabulary: dict[str, int] = {}
         term_ids, rows, tfs = array("i"), array("i"), array("i")
         for offset, terms in enumerate(counts):
@@ -158,7 +149,11 @@ class LexicalIndex:
         bounds = np.searchsorted(by_term[order], np.arange(len(vocabulary) + 1))
         for term, term_id in vocabulary.items():
             start, end = int(bounds[term_id]), int(bounds[term_id + 1])
-            self._merge(term, all_rows[start:end].copy(), all_tfs[start:end].copy())
+            part = all_rows[start:end].copy(), all_tfs[start:end].copy()
+            if defer:
+                self._deferred.setdefault(term, []).append(part)
+            else:
+                self._merge(term, *part)
 
     def _merge(self, term: str, rows: Rows, tfs: Counts) -> None:
         """Append rows to a term's posting, dropping removed rows on the way."""
@@ -176,17 +171,27 @@ class LexicalIndex:
 
     def remove(self, evidence_ids: list[int]) -> None:
         """Mask documents by evidence id; their postings are dropped at the term's next merge."""
-        alive = self._alive.view
-        for evidence_id in evidence_ids:
-            row = self._row_of.pop(evidence_id, None)
-            if row is None or not alive[row]:
-                continue
-            alive[row] = False
-            self._total_length -= int(self._lengths.view[row])
-            self._live -= 1
+        if not evidence_ids:
+            return
+        rows = self._row_of.discard(np.asarray(evidence_ids, dtype=np.int64))
+        rows = rows[self._alive.view[rows]]
+        self._alive.view[rows] = False
+        self._total_length -= int(self._lengths.view[rows].astype(np.int64).sum())
+        self._live -= len(rows)
+        self._removals += len(rows)
 
     def flush(self) -> None:
-        """Merge every pending tail into its posting (after a bulk build, to stay compact)."""
+        """Merge every deferred part and pending tail into its posting (after a bulk build)."""
+        for term in list(self._deferred):
+            parts = self._deferred.pop(term)
+            pending = self._pending.pop(term, None)
+            if pending is not None:
+                pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
+                parts.append((pairs[:, 0].copy(), pairs[:, 1].astype(np.float32)))
+            rows = np.concatenate([rows for rows, _ in parts])
+            tfs = np.concatenate([tfs for _, tfs in parts])
+            order = np.argsort(rows, kind="stable")
+            self._merge(term, rows[order], tfs[order])
         for term in list(self._pending):
             self._merge_pending(term)
 
@@ -196,21 +201,24 @@ class LexicalIndex:
             pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
             self._merge(term, pairs[:, 0].copy(), pairs[:, 1].astype(np.float32))
 
-    def _posting(self, term: str) -> tuple[Rows, Counts, Rows, Counts] | None:
-        """A term's rows and counts (all, then the scored part), pending tail included; reads only."""
+    def _posting(self, term: str) -> tuple[int, Rows, Counts] | None:
+        """A term's live document frequency and its scored rows and counts, pending tail
+        included; reads only."""
         posting = self._postings.get(term)
         pending = self._pending.get(term)
         if posting is None and pending is None:
             return None
+        alive = self._alive.view
+        df = posting.live_rows(alive, self._removals) if posting is not None else 0
         rows, tfs = (posting.rows, posting.tfs) if posting else (_NO_ROWS, _NO_COUNTS)
-        scored_rows, scored_tfs = posting.capped if posting and posting.capped else (rows, tfs)
+        if posting is not None and posting.capped is not None:
+            rows, tfs = posting.capped
         if pending:
             pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
             tail_rows, tail_tfs = pairs[:, 0], pairs[:, 1].astype(np.float32)
+            df += int(np.count_nonzero(alive[tail_rows]))
             rows, tfs = np.concatenate([rows, tail_rows]), np.concatenate([tfs, tail_tfs])
-            scored_rows = np.concatenate([scored_rows, tail_rows])
-            scored_tfs = np.concatenate([scored_tfs, tail_tfs])
-        return rows, tfs, scored_rows, scored_tfs
+        return df, rows, tfs
 
     def search(self, query: str, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` best-scoring evidence ids for ``query``, best first, with their BM25 scores."""
@@ -226,8 +234,7 @@ class LexicalIndex:
             posting = self._posting(term)
             if posting is None:
                 continue
-            all_rows, _, rows, tfs = posting
-            df = int(np.count_nonzero(alive[all_rows]))
+            df, rows, tfs = posting
             if df == 0:
                 continue
             idf = math.log(1 + (self._live - df + 0.5) / (df + 0.5))
@@ -240,9 +247,14 @@ class LexicalIndex:
             return empty
         if len(found_rows) == 1:
             hit_rows, scores = found_rows[0], found_scores[0]
-        else:
-            hit_rows, inverse = np.unique(np.concatenate(found_rows), return_inverse=True)
-            scores = np.bincount(inverse, weights=np.concatenate(found_scores)).astype(np.float32)
+        else:  # a term's rows are distinct, so one dense accumulator adds them up without a sort
+            total = np.zeros(len(alive), dtype=np.float64)
+            touched = np.zeros(len(alive), dtype=np.bool_)
+            for rows, term_scores in zip(found_rows, found_scores, strict=True):
+                total[rows] += term_scores
+                touched[rows] = True
+            hit_rows = np.flatnonzero(touched).astype(np.int32)
+            scores = total[hit_rows].astype(np.float32)
         positive = scores > 0
         hit_rows, scores = hit_rows[positive], scores[positive]
         if len(hit_rows) > k:

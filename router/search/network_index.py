@@ -15,6 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import numpy as np
+import numpy.typing as npt
+
+from router.search.evidence_table import EvidenceTable
 from router.search.lexical import LexicalIndex
 from router.search.vectors import VectorIndex
 
@@ -80,8 +84,7 @@ class NetworkIndex:
 
     vectors: VectorIndex
     lexical: LexicalIndex
-    person_of: dict[int, int] = field(default_factory=dict)
-    evidence_meta: dict[int, tuple[int, float, bool]] = field(default_factory=dict)
+    evidence: EvidenceTable = field(default_factory=EvidenceTable)
     activity: dict[int, Activity] = field(default_factory=dict)
     half_life_days: float = 180.0
     cursor: int = NOT_BUILT  # the last change-log seq applied; NOT_BUILT before the first build
@@ -99,12 +102,12 @@ class NetworkIndex:
     @property
     def unembedded(self) -> int:
         """Rows searched by text only: no vector from the current model (after a model change)."""
-        return max(len(self.person_of) - len(self.vectors), 0)
+        return max(len(self.evidence) - len(self.vectors), 0)
 
     def take(self, built: NetworkIndex) -> None:
         """Become ``built`` (a complete index made aside while routes used this one)."""
         self.vectors, self.lexical = built.vectors, built.lexical
-        self.person_of, self.evidence_meta = built.person_of, built.evidence_meta
+        self.evidence = built.evidence
         self.activity, self.cursor, self.changed = built.activity, built.cursor, built.changed
         self._prior = None
         self._most_active = {}
@@ -122,16 +125,27 @@ class NetworkIndex:
         self._prior = None
         self._most_active.clear()
 
-    def track(self, evidence_id: int, person_id: int, created: float, is_answer: bool) -> None:
-        self.person_of[evidence_id] = person_id
-        self.evidence_meta[evidence_id] = (person_id, created, is_answer)
-        self._count(person_id, created, is_answer, +1)
+    def track(
+        self,
+        ids: npt.NDArray[np.int64],
+        people: npt.NDArray[np.int64],
+        created: npt.NDArray[np.float64],
+        answers: npt.NDArray[np.bool_],
+    ) -> None:
+        """Record who wrote each piece of evidence (distinct ids) and when; replaces old entries."""
+        self.untrack(ids)
+        self.evidence.add(ids, people, created, answers)
+        for person, at, is_answer in zip(
+            people.tolist(), created.tolist(), answers.tolist(), strict=True
+        ):
+            self._count(person, at, is_answer, +1)
 
-    def untrack(self, evidence_id: int) -> None:
-        meta = self.evidence_meta.pop(evidence_id, None)
-        self.person_of.pop(evidence_id, None)
-        if meta is not None:
-            self._count(meta[0], meta[1], meta[2], -1)
+    def untrack(self, ids: npt.NDArray[np.int64]) -> None:
+        people, created, answers = self.evidence.remove(ids)
+        for person, at, is_answer in zip(
+            people.tolist(), created.tolist(), answers.tolist(), strict=True
+        ):
+            self._count(person, at, is_answer, -1)
 
     def prior(self) -> dict[int, float]:
         """Recency-weighted answer counts, relative (the common decay factor to now cancels)."""

@@ -1,7 +1,8 @@
 """A FAISS index of one network's evidence vectors, keyed by evidence id.
 
 Exact inner-product search (vectors are unit length, so this is cosine) while the network is
-small; HNSW once it passes a size threshold. HNSW cannot delete, so removed ids are masked and
+small; HNSW once it passes a size threshold, storing the vectors as 16-bit floats (half the
+memory; cosines move by about 1e-4, so the same neighbours come back). HNSW cannot delete, so removed ids are masked and
 the graph is rebuilt once the mask grows. Saved to and loaded from the data directory as one
 file (manifest and vectors together) replaced atomically.
 """
@@ -19,15 +20,21 @@ import numpy as np
 import numpy.typing as npt
 
 from router.search.embedding import Vectors
+from router.search.id_map import Column, IdMap
 
 Ids = npt.NDArray[np.int64]
 REBUILD_MASKED_FRACTION = 0.2
-_FAISS_IO: Any = faiss  # the callback readers and writers have no type stubs
+_FAISS_IO: Any = faiss  # the callback readers and writers (and IndexHNSWSQ) have no usable stubs
 MAGIC = b"ASKAROUND-INDEX-1\n"
 
 
 class VectorIndex:
-    """Evidence id → vector, searchable by cosine; exact or HNSW depending on size."""
+    """Evidence id → vector, searchable by cosine; exact or HNSW depending on size.
+
+    FAISS holds the vectors by position (0, 1, ...); ``_id_at`` names each position's evidence and
+    ``_ids`` finds an id's position. A removed position is a tombstone until the next rebuild, so
+    an id removed and added again (an edit) is found at its new position only.
+    """
 
     def __init__(self, dimension: int, *, exact_max: int, hnsw_m: int, ef_search: int) -> None:
         self.dimension = dimension
@@ -35,9 +42,12 @@ class VectorIndex:
         self.hnsw_m = hnsw_m
         self.ef_search = ef_search
         self._index: Any = self._new_index(approximate=False)
+        self._owner: Any = None  # keeps alive the wrapper a loaded inner index belongs to
         self._approximate = False
-        self._ids: set[int] = set()
-        self._masked: set[int] = set()
+        self._id_at = Column(np.int64)
+        self._alive = Column(np.bool_)
+        self._ids = IdMap()  # live id → position (a million as Python ints would be ~70 MB)
+        self._dead = 0
         self.saved_manifest: dict[str, Any] = {}
 
     @property
@@ -47,58 +57,71 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def ids(self) -> set[int]:
-        return set(self._ids)
+    def __contains__(self, evidence_id: int) -> bool:
+        return evidence_id in self._ids
+
+    def ids(self) -> Ids:
+        """Every live evidence id, ascending."""
+        return self._ids.ids()
 
     def _new_index(self, *, approximate: bool) -> Any:
         if approximate:
-            inner = faiss.IndexHNSWFlat(self.dimension, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            inner = _FAISS_IO.IndexHNSWSQ(
+                self.dimension,
+                faiss.ScalarQuantizer.QT_fp16,
+                self.hnsw_m,
+                faiss.METRIC_INNER_PRODUCT,
+            )
             inner.hnsw.efConstruction = 80
             inner.hnsw.efSearch = self.ef_search
-            return faiss.IndexIDMap2(inner)
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dimension))
+            return inner
+        return faiss.IndexFlatIP(self.dimension)
 
     def add(self, ids: Ids, vectors: Vectors) -> None:
         """Add vectors; an id already present is replaced."""
+        ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return
-        present = [int(i) for i in ids if int(i) in self._ids]
-        if present:
-            self.remove(np.asarray(present, dtype=np.int64))
+        self.remove(ids)
         if not self._approximate and len(self._ids) + len(ids) > self.exact_max:
             self._rebuild(extra_ids=ids, extra_vectors=vectors, approximate=True)
             return
-        self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        self._ids.update(int(i) for i in ids)
+        first = int(self._index.ntotal)
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self._id_at.extend(ids)
+        self._alive.extend(np.ones(len(ids), dtype=np.bool_))
+        self._ids.set(ids, np.arange(first, first + len(ids), dtype=np.int64))
 
     def remove(self, ids: Ids) -> None:
-        """Forget vectors by evidence id (masked under HNSW until the next rebuild)."""
-        gone = [int(i) for i in ids if int(i) in self._ids]
-        if not gone:
+        """Forget vectors by evidence id (tombstoned under HNSW until the next rebuild)."""
+        positions = self._ids.discard(np.asarray(ids, dtype=np.int64))
+        if len(positions) == 0:
             return
-        self._ids.difference_update(gone)
-        if self._approximate:
-            self._masked.update(gone)
-            if len(self._masked) > REBUILD_MASKED_FRACTION * max(len(self._ids), 1):
-                self._rebuild(approximate=len(self._ids) > self.exact_max)
-        else:
-            self._index.remove_ids(np.asarray(gone, dtype=np.int64))
+        if not self._approximate:  # exact: drop the rows now and renumber the ones after
+            self._index.remove_ids(positions)
+            keep = np.ones(self._id_at.size, dtype=np.bool_)
+            keep[positions] = False
+            self._id_at.keep(keep)
+            self._alive.keep(keep)
+            self._ids = IdMap()
+            self._ids.set(self._id_at.view, np.arange(self._id_at.size, dtype=np.int64))
+            return
+        self._alive.view[positions] = False
+        self._dead += len(positions)
+        if self._dead > REBUILD_MASKED_FRACTION * max(len(self._ids), 1):
+            self._rebuild(approximate=len(self._ids) > self.exact_max)
 
     def hnsw(self) -> Any:
         """The HNSW graph (to tune ``efSearch``); only for an approximate index."""
         if not self._approximate:
             raise ValueError("an exact index has no HNSW graph")
-        inner: Any = faiss.downcast_index(self._index.index)
-        return inner.hnsw
+        return self._index.hnsw
 
     def stored(self) -> tuple[Ids, Vectors]:
         """Every live (id, vector) pair held by the FAISS index."""
-        id_map = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-        vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
-        if not self._masked:
-            return id_map, vectors
-        keep = ~np.isin(id_map, np.fromiter(self._masked, dtype=np.int64))
-        return id_map[keep], vectors[keep]
+        alive = self._alive.view
+        vectors = self._index.reconstruct_n(0, self._index.ntotal)
+        return self._id_at.view[alive].copy(), vectors[alive]
 
     def _rebuild(
         self,
@@ -112,48 +135,57 @@ class VectorIndex:
             ids = np.concatenate([ids, extra_ids])
             vectors = np.vstack([vectors, extra_vectors])
         self._index = self._new_index(approximate=approximate)
+        self._owner = None
         self._approximate = approximate
-        self._masked = set()
+        self._dead = 0
         if len(ids):
-            self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        self._ids = {int(i) for i in ids}
+            self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self._id_at, self._alive, self._ids = Column(np.int64), Column(np.bool_), IdMap()
+        self._id_at.extend(ids)
+        self._alive.extend(np.ones(len(ids), dtype=np.bool_))
+        self._ids.set(ids, np.arange(len(ids), dtype=np.int64))
 
     def search(self, query: Vectors, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` nearest evidence ids to one query vector, best first, with their cosines."""
-        if not self._ids or k <= 0:
+        if not len(self._ids) or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        fetch = min(k + len(self._masked), self._index.ntotal)
-        scores, ids = self._index.search(np.ascontiguousarray(query.reshape(1, -1)), fetch)
-        keep = [
-            j
-            for j, i in enumerate(ids[0])
-            if i >= 0 and (not self._masked or int(i) not in self._masked)
-        ][:k]
-        return ids[0][keep].astype(np.int64), scores[0][keep].astype(np.float32)
+        fetch = min(k + self._dead, self._index.ntotal)
+        scores, found = self._index.search(np.ascontiguousarray(query.reshape(1, -1)), fetch)
+        positions, scores = found[0], scores[0]
+        keep = positions >= 0
+        keep[keep] = self._alive.view[positions[keep]]
+        positions, scores = positions[keep][:k], scores[keep][:k]
+        return self._id_at.view[positions].astype(np.int64), scores.astype(np.float32)
 
     def save(self, path: Path, *, model: str, extra: dict[str, Any] | None = None) -> None:
         """Write the index and its manifest as one file, atomically: readers see the old or the new.
 
-        The file is a magic line, the manifest's length and JSON, then FAISS's own bytes; it is
-        written under a unique temporary name beside ``path`` and renamed over it.
+        The file is a magic line, the manifest's length and JSON, then FAISS's own bytes (the
+        index wrapped with its position → id map); it is written under a unique temporary name
+        beside ``path`` and renamed over it.
         """
         path.parent.mkdir(parents=True, exist_ok=True)
+        dead = np.flatnonzero(~self._alive.view)
         meta = {
             **(extra or {}),
             "model": model,
             "dimension": self.dimension,
             "approximate": self._approximate,
-            "masked": sorted(self._masked),
+            "dead_positions": dead.tolist(),
+            "masked": [],  # ids masked by the older format; tombstones are positions now
             "count": len(self._ids),
         }
         header = json.dumps(meta).encode()
+        wrapper = faiss.IndexIDMap(faiss.IndexFlatIP(self.dimension))  # must start empty
+        wrapper.index, wrapper.ntotal = self._index, self._index.ntotal  # borrowed, not owned
+        faiss.copy_array_to_vector(np.ascontiguousarray(self._id_at.view), wrapper.id_map)
         descriptor, tmp_name = tempfile.mkstemp(
             dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
         )
         try:
             with os.fdopen(descriptor, "wb") as out:
                 out.write(MAGIC + len(header).to_bytes(8, "little") + header)
-                faiss.write_index(self._index, _FAISS_IO.PyCallbackIOWriter(out.write))
+                faiss.write_index(wrapper, _FAISS_IO.PyCallbackIOWriter(out.write))
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp_name, path)
@@ -180,17 +212,23 @@ class VectorIndex:
                 meta = _read_manifest(source)
                 if meta["model"] != model or meta["dimension"] != dimension:
                     return None
-                raw = faiss.read_index(_FAISS_IO.PyCallbackIOReader(source.read))
+                raw: Any = faiss.read_index(_FAISS_IO.PyCallbackIOReader(source.read))
         except (OSError, ValueError, KeyError, RuntimeError):
             return None
         index = cls(dimension, exact_max=exact_max, hnsw_m=hnsw_m, ef_search=ef_search)
-        index._index = raw  # read_index returns the concrete type; a downcast copy would outlive it
+        index._owner = raw  # the wrapper owns the inner index: it must live as long
+        index._index = faiss.downcast_index(raw.index)
         index._approximate = bool(meta["approximate"])
         if index._approximate:
             index.hnsw().efSearch = ef_search
-        index._masked = {int(i) for i in meta["masked"]}
-        stored = faiss.vector_to_array(index._index.id_map).astype(np.int64)
-        index._ids = {int(i) for i in stored} - index._masked
+        id_at = faiss.vector_to_array(raw.id_map).astype(np.int64)
+        alive = np.ones(len(id_at), dtype=np.bool_)
+        alive[np.asarray(meta.get("dead_positions", []), dtype=np.int64)] = False
+        alive &= ~np.isin(id_at, np.asarray(meta["masked"], dtype=np.int64))  # the older format
+        index._id_at.extend(id_at)
+        index._alive.extend(alive)
+        index._dead = int(np.count_nonzero(~alive))
+        index._ids.set(id_at[alive], np.flatnonzero(alive).astype(np.int64))
         index.saved_manifest = meta
         return index
 

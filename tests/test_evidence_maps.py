@@ -1,0 +1,105 @@
+"""The array-based evidence maps (id → row, id → owner) behave as the dicts they replace."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+
+from router.routing.features import AnswerLog, Standing
+from router.search.evidence_table import EvidenceTable
+from router.search.id_map import IdMap
+
+
+def test_an_id_map_matches_a_dict_through_adds_replacements_and_removals() -> None:
+    pick = random.Random(4)
+    mapped, truth = IdMap(), dict[int, int]()
+    for step in range(300):
+        if pick.random() < 0.6:  # mostly increasing ids, some out of order, some replaced
+            base = step * 10 if pick.random() < 0.8 else pick.randrange(step * 10 + 1)
+            ids = sorted({base + pick.randrange(10) for _ in range(pick.randrange(1, 20))})
+            rows = [pick.randrange(10**6) for _ in ids]
+            mapped.set(np.asarray(ids), np.asarray(rows))
+            truth.update(zip(ids, rows, strict=True))
+        else:
+            gone = [pick.randrange(step * 10 + 10) for _ in range(pick.randrange(1, 30))]
+            removed = mapped.discard(np.asarray(gone))
+            expected = {truth.pop(i) for i in set(gone) if i in truth}
+            assert sorted(removed.tolist()) == sorted(expected)
+        assert len(mapped) == len(truth)
+    probe = np.arange(-5, 3010)
+    expected_rows = [truth.get(int(i), -1) for i in probe]
+    assert mapped.find(probe).tolist() == expected_rows
+    assert mapped.ids().tolist() == sorted(truth)
+    assert 17 not in mapped or 17 in truth
+
+
+def test_an_id_map_compacts_its_tombstones_and_keeps_the_live_ids() -> None:
+    mapped = IdMap()
+    mapped.set(np.arange(10_000), np.arange(10_000) * 2)
+    mapped.discard(np.arange(0, 10_000, 2))
+    mapped.discard(np.arange(1, 5_000, 2))
+    assert len(mapped) == 2_500
+    assert mapped.find(np.asarray([4_999, 5_001, 6_000])).tolist() == [-1, 10_002, -1]
+    assert mapped.ids().tolist() == list(range(5_001, 10_000, 2))
+
+
+def test_the_evidence_table_answers_owners_and_forgets_removed_rows() -> None:
+    table = EvidenceTable()
+    table.add(
+        np.asarray([10, 11, 12]),
+        np.asarray([1, 2, 1]),
+        np.asarray([100.0, 200.0, 300.0]),
+        np.asarray([True, False, True]),
+    )
+    assert table.owners(np.asarray([12, 99, 10])).tolist() == [1, -1, 1]
+    since = table.row_count
+    table.add(np.asarray([5]), np.asarray([3]), np.asarray([50.0]), np.asarray([True]))
+    people, times = table.answers(since_row=since)
+    assert people.tolist() == [3] and times.tolist() == [50.0]
+    removed = table.remove(np.asarray([12, 11, 404]))
+    assert sorted(removed[0].tolist()) == [1, 2] and table.removed_answers == 1
+    assert table.owners(np.asarray([12, 11, 5])).tolist() == [-1, -1, 3]
+    assert len(table) == 2 and table.ids().tolist() == [5, 10]
+    table.add(np.asarray([10]), np.asarray([4]), np.asarray([400.0]), np.asarray([False]))
+    assert table.owners(np.asarray([10])).tolist() == [4]
+    assert sorted(table.answers()[0].tolist()) == [3]
+
+
+def _same_standing(a: Standing, b: Standing) -> None:
+    assert a.slot_of.keys() == b.slot_of.keys()
+    for person in a.slot_of:
+        i, j = a.slot_of[person], b.slot_of[person]
+        assert a.total[i] == b.total[j] and a.last_90d[i] == b.last_90d[j]
+        assert a.last_365d[i] == b.last_365d[j] and a.last_50[i] == b.last_50[j]
+        assert a.last_10[i] == b.last_10[j]
+        assert (a.hours[i] == b.hours[j]).all() and (a.weekdays[i] == b.weekdays[j]).all()
+        assert math.isclose(a.decayed[i], b.decayed[j], rel_tol=1e-9)
+        assert a.last_at[i] == b.last_at[j] or (
+            math.isnan(a.last_at[i]) and math.isnan(b.last_at[j])
+        )
+    assert a.sorted_total.tolist() == b.sorted_total.tolist()
+    assert a.sorted_recent.tolist() == b.sorted_recent.tolist()
+    assert a.most_active(5) == b.most_active(5)
+
+
+def test_an_extended_answer_log_stands_as_one_built_from_scratch() -> None:
+    rng = np.random.default_rng(8)
+    day = 86_400.0
+    people = rng.integers(1, 40, size=1_500)
+    times = rng.uniform(0, 800 * day, size=1_500)
+    log = AnswerLog(people, times)
+    now = float(times.max()) + 1.0
+    log.as_of(now)  # remembered, then carried forward by each extension
+    for batch, later in ((100, 10.0), (400, 40 * day), (1, 200 * day)):
+        # the newest answers arrive, from known people and one never seen before
+        added_people = np.concatenate([rng.integers(1, 40, size=batch), [1_000 + batch]])
+        added_times = now + rng.uniform(0, 5.0, size=batch + 1)
+        log = log.extended(added_people, added_times)
+        people = np.concatenate([people, added_people])
+        times = np.concatenate([times, added_times])
+        now = float(added_times.max()) + later
+        for moment in (now, now - 300 * day):
+            _same_standing(log.as_of(moment), AnswerLog(people, times).as_of(moment))
+        log.as_of(now)
