@@ -84,6 +84,9 @@ def test_features_of_a_past_question_ignore_everything_after_it() -> None:
     records, questions, favours = _history()
     everything = question_examples(Timeline(records), questions, favours=Favours(favours))
     assert everything.questions > 50
+    rows = np.vstack(everything.rows)
+    for column, name in enumerate(NAMES):  # every feature varies, so a leak in any would show
+        assert np.nanmax(rows[:, column]) > np.nanmin(rows[:, column]), name
     ordered = sorted(questions, key=lambda q: q.asked_at)
     compared = 0
     for question in ordered:

@@ -59,6 +59,7 @@ class Examples:
 
     rows: list[Matrix] = field(default_factory=list)
     labels: list[npt.NDArray[np.float64]] = field(default_factory=list)
+    people: list[npt.NDArray[np.int64]] = field(default_factory=list)  # who each row is
     sources: list[str] = field(default_factory=list)
     history: list[int] = field(default_factory=list)  # answers known when each was asked
 
@@ -69,6 +70,7 @@ class Examples:
     def extend(self, other: Examples) -> None:
         self.rows += other.rows
         self.labels += other.labels
+        self.people += other.people
         self.sources += other.sources
         self.history += other.history
 
@@ -166,6 +168,7 @@ def question_examples(
             )
         )
         examples.labels.append(labels)
+        examples.people.append(np.asarray(people, dtype=np.int64))
         examples.sources.append(source)
         examples.history.append(timeline.size_at(now))
     return examples

@@ -1,0 +1,139 @@
+"""A quick leave-one-site-out loop for developing the learned ranker's features and settings.
+
+The full replay (``askaround eval stackexchange --loso``) imports every site into a database and
+routes each case through the router: ~20 minutes. This loop skips the database: each site's
+history before its cutoff is a ``Timeline`` (vectors from the replay's cache), its test cases are
+asked of that timeline at their own time, and a model trained on the other sites ranks the pool.
+Figures follow the replay's closely (same features, pool and model) but not exactly (the replay
+searches the imported index), so confirm a choice with the full replay. Prints figures only.
+
+    .venv/bin/python -m benchmarks.loso_quick --workdir /tmp/loso ../shared/data/stackexchange/*
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+
+from router.evaluation.cases import split_site
+from router.evaluation.metrics import busiest_share
+from router.evaluation.training_sets import site_history
+from router.evaluation.vector_cache import CachedEmbedder
+from router.routing import training
+from router.routing.features import NAMES
+from router.routing.ranking import RankingWeights
+from router.routing.router import EMBED_CHARS
+from router.routing.timeline import Timeline
+from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
+from router.settings import Settings
+
+Site = tuple[Timeline, list[PastQuestion], Favours, list[PastQuestion]]
+
+
+def load_site(folder: Path, workdir: Path) -> Site:
+    """The site's history and its test cases as past questions, cached in ``workdir/quick``."""
+    cache = workdir / "quick" / f"{folder.resolve().name}.pickle"
+    if cache.is_file():
+        site: Site = pickle.loads(cache.read_bytes())
+        return site
+    from askaround.wiring import build_embedder  # the model loads only when needed
+
+    settings = Settings()
+    embedder = CachedEmbedder(build_embedder(settings), workdir / "vectors.sqlite")
+    split = split_site(folder)
+    timeline, past, favours = site_history(folder, cutoff=split.cutoff, embedder=embedder)
+    vectors = embedder.encode([case.text.strip()[:EMBED_CHARS] for case in split.cases])
+    tests = [
+        PastQuestion(
+            text=case.text,
+            vector=vectors[i],
+            asker=case.asker,
+            asked_at=case.asked_at.timestamp(),
+            answerers=case.truth,
+        )
+        for i, case in enumerate(split.cases)
+    ]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(pickle.dumps((timeline, past, favours, tests)))
+    return timeline, past, favours, tests
+
+
+def figures(examples: Examples, tests: list[PastQuestion], scores: list[np.ndarray]) -> str:
+    """P@1, Hit@3, MRR, busy@3 and pool recall of the test cases ranked by ``scores``."""
+    p1 = hit3 = mrr = found = truths = 0.0
+    rankings = []
+    for people, labels, score, test in zip(
+        examples.people, examples.labels, scores, tests, strict=True
+    ):
+        order = np.lexsort((people, -score))[:100]
+        ranked = people[order].tolist()
+        rankings.append(ranked)
+        right = labels[order]
+        first = int(np.argmax(right)) if right.any() else -1
+        p1 += float(first == 0)
+        hit3 += float(0 <= first < 3)
+        mrr += 1.0 / (first + 1) if first >= 0 else 0.0
+        found += float(labels.sum())
+        truths += len(test.answerers)
+    n = len(tests) or 1
+    return (
+        f"{p1 / n:>7.3f}{hit3 / n:>7.3f}{mrr / n:>7.3f}{busiest_share(rankings):>8.2f}"
+        f"{found / (truths or 1):>8.3f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=training.ROUNDS)
+    parser.add_argument("--param", action="append", default=[], help="name=value for LightGBM")
+    parser.add_argument("--drop", action="append", default=[], help="a feature to leave out")
+    parser.add_argument("--pool-active", type=int, default=RankingWeights().pool_active)
+    parser.add_argument("--depth", type=int, default=training.SEARCH_DEPTH)
+    args = parser.parse_args()
+    for pair in args.param:
+        name, _, value = pair.partition("=")
+        training.PARAMS[name] = value
+    training.SEARCH_DEPTH = args.depth
+    weights = RankingWeights(pool_active=args.pool_active)
+    dropped = [NAMES.index(name) for name in args.drop]
+    started = time.perf_counter()
+    sites = {folder.resolve().name: load_site(folder, args.workdir) for folder in args.folders}
+    train_sets = {
+        name: question_examples(timeline, past, favours=favours, source=name, weights=weights)
+        for name, (timeline, past, favours, _) in sites.items()
+    }
+    testing = {
+        name: question_examples(
+            timeline, tests, favours=favours, source=name, keep_all=True, weights=weights
+        )
+        for name, (timeline, _, favours, tests) in sites.items()
+    }
+    for examples in (*train_sets.values(), *testing.values()):
+        for rows in examples.rows:
+            rows[:, dropped] = 0.0
+    built = time.perf_counter()
+    print(f"{'site':<15}{'cases':>6}{'P@1':>7}{'Hit@3':>7}{'MRR':>7}{'busy@3':>8}{'recall':>8}")
+    for name, test in testing.items():
+        others = Examples()
+        for other, examples in train_sets.items():
+            if other != name:
+                others.extend(examples)
+        model = train(others, seed=args.seed, rounds=args.rounds)
+        scores = [
+            np.asarray(model.predict(rows)) if len(rows) else rows[:, 0] for rows in test.rows
+        ]
+        print(f"{name:<15}{test.questions:>6}{figures(test, sites[name][3], scores)}")
+    print(
+        f"examples {built - started:.0f} s, training and ranking {time.perf_counter() - built:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
