@@ -360,3 +360,36 @@ def test_an_answer_given_just_now_counts_when_routing(
             now=now,
         )
     assert [c.name for c in result.candidates] == ["Ada"]
+
+
+def test_being_around_at_this_hour_is_a_reason_only_with_a_record_to_back_it(
+    database: Database, net: NetworkBuilder, now: datetime
+) -> None:
+    """Three answers are no evidence of habits: the presence reason needs a real record."""
+    from router.routing.explanation import PRESENCE_MIN_ANSWERS, explain
+    from router.routing.ranking import PersonScore
+    from router.search.network_index import Activity, NetworkIndex
+    from router.search.vectors import VectorIndex
+
+    few = net.person("few", "How to brew a stout?")
+    many = net.person("many", "How to brew a lager?")
+    index = NetworkIndex(
+        vectors=VectorIndex(8, exact_max=100, hnsw_m=16, ef_search=16), lexical=LexicalIndex()
+    )
+    index.activity[few] = Activity(answers=3, last_at=now.timestamp())
+    index.activity[many] = Activity(answers=PRESENCE_MIN_ANSWERS, last_at=now.timestamp())
+    drivers = {few: {"presence": 0.4}, many: {"presence": 0.4}}
+    with database.transaction() as session:
+        candidates = explain(
+            session,
+            [PersonScore(person_id=few, score=1.0), PersonScore(person_id=many, score=0.9)],
+            index=index,
+            closeness={},
+            fairness={},
+            asker_id=None,
+            now=now,
+            drivers=drivers,
+        )
+    kinds = {c.name: [r.kind for r in c.reasons] for c in candidates}
+    assert "presence" not in kinds["Few"]
+    assert "presence" in kinds["Many"]

@@ -29,6 +29,7 @@ REASON_MIN_SIMILARITY = 0.3  # weaker dense matches still rank, but are not show
 REASON_SIMILARITY_GAP = 0.2
 ORDER = ("evidence", "activity", "social")  # the hand-set blend's order
 MIN_DRIVE = 0.0  # a kind of feature must have pushed the score up to be given as a reason
+PRESENCE_MIN_ANSWERS = 8  # "often answers at this time of day" needs a record to say "often"
 
 
 def explain(
@@ -93,7 +94,9 @@ def explain(
                 Reason(kind="social", text=f"has {ties} favour{'s' * (ties != 1)} with you")
             ]
         drive = drivers.get(scored.person_id)
-        if drive is not None and drive.get("presence", 0.0) > MIN_DRIVE:
+        record = stats.answers if stats is not None else 0
+        presence = drive.get("presence", 0.0) if drive is not None else 0.0
+        if presence > MIN_DRIVE and record >= PRESENCE_MIN_ANSWERS:
             by_kind["presence"] = [
                 Reason(kind="presence", text="often answers at this time of day")
             ]
