@@ -187,20 +187,3 @@ def test_bm25_after_removals_scores_as_an_index_built_without_them() -> None:
         _, b_scores = fresh.search(query, 20)
         assert np.allclose(np.sort(a_scores), np.sort(b_scores), rtol=1e-5)
         assert set(a_ids.tolist()) <= set(kept)
-
-
-def test_a_deferred_bulk_build_searches_as_one_added_chunk_by_chunk() -> None:
-    words = ["grafana", "stripe", "dbt", "kafka", "postgres", "redis", "react", "rust", "go"]
-    rng = np.random.default_rng(10)
-    texts = [" ".join(rng.choice(words, size=int(rng.integers(2, 9)))) for _ in range(2000)]
-    deferred, direct = LexicalIndex(common_cap=300), LexicalIndex(common_cap=300)
-    for start in range(0, 2000, 300):  # the last chunk is small: it goes to the pending tails
-        ids, chunk = list(range(start, start + 300))[: len(texts[start:])], texts[start:][:300]
-        deferred.add_many(ids, chunk, defer=True)
-        direct.add_many(ids, chunk)
-    deferred.flush()
-    direct.flush()
-    for query in ("kafka rust", "go go stripe", "dbt"):
-        a_ids, a_scores = deferred.search(query, 50)
-        b_ids, b_scores = direct.search(query, 50)
-        assert a_ids.tolist() == b_ids.tolist() and np.allclose(a_scores, b_scores)

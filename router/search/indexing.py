@@ -238,7 +238,7 @@ class IndexCache:
             ).all()
             if not rows:
                 break
-            self._index_rows(built, rows, with_vectors=saved is None, defer=True)
+            self._index_rows(built, rows, with_vectors=saved is None)
             present_chunks.append(
                 np.asarray(
                     [row.id for row in rows if row.embedding_model == self.embedder.name],
@@ -263,11 +263,8 @@ class IndexCache:
             index.take(built)
         self._catch_up(session, network_id, index, None)
 
-    def _index_rows(
-        self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool, defer: bool = False
-    ) -> None:
-        """Add rows to BM25 and activity (and their current-model vectors to FAISS); with
-        ``defer``, BM25 postings wait for ``lexical.flush()`` (a build's last step)."""
+    def _index_rows(self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool) -> None:
+        """Add rows to BM25 and activity (and their current-model vectors to FAISS)."""
         ids: list[int] = []
         texts: list[str] = []
         vector_ids: list[int] = []
@@ -290,7 +287,7 @@ class IndexCache:
             np.asarray(created, dtype=np.float64),
             np.asarray(answers, dtype=np.bool_),
         )
-        index.lexical.add_many(ids, texts, defer=defer)
+        index.lexical.add_many(ids, texts)
         if vector_ids:
             index.vectors.add(np.asarray(vector_ids, dtype=np.int64), np.vstack(vectors))
 

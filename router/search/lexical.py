@@ -90,7 +90,6 @@ class LexicalIndex:
         self._alive = Column(np.bool_)
         self._postings: dict[str, _Posting] = {}
         self._pending: dict[str, array[int]] = {}  # row, tf, ... not yet merged
-        self._deferred: dict[str, list[tuple[Rows, Counts]]] = {}  # bulk parts awaiting flush
         self._total_length = 0
         self._live = 0
         self._removals = 0  # documents removed so far: a posting's live count is stale after one
@@ -102,9 +101,8 @@ class LexicalIndex:
         """Index one document; an id already present is replaced."""
         self.add_many([evidence_id], [text])
 
-    def add_many(self, evidence_ids: list[int], texts: list[str], *, defer: bool = False) -> None:
-        """Index many documents at once (ids already present are replaced); with ``defer`` the
-        terms are searchable only after ``flush`` (a build merges each term once, not per chunk)."""
+    def add_many(self, evidence_ids: list[int], texts: list[str]) -> None:
+        """Index many documents at once (ids already present are replaced)."""
         self.remove(evidence_ids)
         first = self._ids.size
         counts = [Counter(tokenize(text)) for text in texts]
@@ -130,9 +128,9 @@ class LexicalIndex:
                 if len(self._pending[term]) // 2 >= max(PENDING_MERGE_MIN, size // 20):
                     self._merge_pending(term)
             return
-        self._add_bulk(first, counts, defer=defer)
+        self._add_bulk(first, counts)
 
-    def _add_bulk(self, first: int, counts: list[Counter[str]], *, defer: bool) -> None:
+    def _add_bulk(self, first: int, counts: list[Counter[str]]) -> None:
         vocabulary: dict[str, int] = {}
         term_ids, rows, tfs = array("i"), array("i"), array("i")
         for offset, terms in enumerate(counts):
@@ -149,11 +147,7 @@ class LexicalIndex:
         bounds = np.searchsorted(by_term[order], np.arange(len(vocabulary) + 1))
         for term, term_id in vocabulary.items():
             start, end = int(bounds[term_id]), int(bounds[term_id + 1])
-            part = all_rows[start:end].copy(), all_tfs[start:end].copy()
-            if defer:
-                self._deferred.setdefault(term, []).append(part)
-            else:
-                self._merge(term, *part)
+            self._merge(term, all_rows[start:end].copy(), all_tfs[start:end].copy())
 
     def _merge(self, term: str, rows: Rows, tfs: Counts) -> None:
         """Append rows to a term's posting, dropping removed rows on the way."""
@@ -181,17 +175,7 @@ class LexicalIndex:
         self._removals += len(rows)
 
     def flush(self) -> None:
-        """Merge every deferred part and pending tail into its posting (after a bulk build)."""
-        for term in list(self._deferred):
-            parts = self._deferred.pop(term)
-            pending = self._pending.pop(term, None)
-            if pending is not None:
-                pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
-                parts.append((pairs[:, 0].copy(), pairs[:, 1].astype(np.float32)))
-            rows = np.concatenate([rows for rows, _ in parts])
-            tfs = np.concatenate([tfs for _, tfs in parts])
-            order = np.argsort(rows, kind="stable")
-            self._merge(term, rows[order], tfs[order])
+        """Merge every pending tail into its posting (after a bulk build, to stay compact)."""
         for term in list(self._pending):
             self._merge_pending(term)
 
