@@ -50,7 +50,12 @@ def test_serve_hands_uvicorn_the_app_with_its_open_network(
     seeding.network("demo")
     seeding.close()
     started: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: started.update(app=app, **kwargs))
+
+    def run(server: uvicorn.Server) -> None:
+        config = server.config
+        started.update(app=config.app, host=config.host, port=config.port)
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     serve(network="demo", host="127.0.0.1", port=8123)
     assert (started["host"], started["port"]) == ("127.0.0.1", 8123)
     assert started["app"].state.open_network == "demo"
@@ -102,8 +107,10 @@ def test_health_answers_at_once_while_the_model_and_indexes_load_in_the_backgrou
 
     seen: list[bool] = []
 
-    def run(app: Any, **_: Any) -> None:
-        client = TestClient(app)
+    def run(server: uvicorn.Server) -> None:
+        client = TestClient(server.config.app)
+        assert not loading.wait(0.3)  # nothing loads before the server listens
+        server.started = True
         assert loading.wait(10)
         health = client.get("/v1/health")  # the model is still loading
         assert health.status_code == 200 and health.json()["ready"] is False
@@ -114,6 +121,6 @@ def test_health_answers_at_once_while_the_model_and_indexes_load_in_the_backgrou
         seen.append(client.get("/v1/health").json()["ready"])
 
     monkeypatch.setattr(wiring, "build_embedder", slow_model)
-    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     serve(network=None, host="127.0.0.1", port=8125)
     assert seen == [True]

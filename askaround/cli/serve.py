@@ -12,6 +12,7 @@ import ipaddress
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -64,15 +65,31 @@ def serve(
             get_network(session, name=network)  # fail now on a typo, not on the first request
     application = create_app(built, open_network=network)
     stop = threading.Event()
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info"))
     indexes = threading.Thread(
-        target=warm_and_follow, args=(built, stop), name="askaround-indexes", daemon=True
+        target=warm_when_listening,
+        args=(built, stop, lambda: server.started),
+        name="askaround-indexes",
+        daemon=True,
     )
     indexes.start()  # health answers at once; a route waits only for the model and its network
     try:
-        uvicorn.run(application, host=host, port=port, log_level="info")
+        server.run()
     finally:
         stop.set()
         indexes.join(timeout=30)
+
+
+def warm_when_listening(
+    built: Services, stop: threading.Event, listening: Callable[[], bool], patience: float = 10.0
+) -> None:
+    """Warm once the server listens, so loading the model does not delay the first health check
+    (imports and start-up share one interpreter); after ``patience`` seconds, warm anyway."""
+    deadline = time.monotonic() + patience
+    while not listening() and time.monotonic() < deadline:
+        if stop.wait(0.05):
+            return
+    warm_and_follow(built, stop)
 
 
 def warm_and_follow(built: Services, stop: threading.Event) -> None:

@@ -14,13 +14,15 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
 from router.routing.features import FEATURES, NAMES, Matrix
+
+if TYPE_CHECKING:  # LightGBM (and the scipy/sklearn it imports) loads when a model is used
+    import lightgbm as lgb
 
 PRETRAINED = "pretrained"
 
@@ -56,6 +58,8 @@ class LearnedRanker:
         """The model at ``path`` (with its ``.json`` notes), or None when there is none."""
         if not path.is_file():
             return None
+        import lightgbm as lgb
+
         booster = lgb.Booster(model_str=path.read_text())
         if booster.feature_name() != list(NAMES):
             return None  # trained on other features: not usable, fall back

@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
@@ -20,6 +20,9 @@ from router.progress import Progress, silent
 from router.routing.features import NAMES, AnswerLog, Matrix, Standing, person_features
 from router.routing.ranking import Hit, RankingWeights, merge_hits
 from router.routing.timeline import Timeline
+
+if TYPE_CHECKING:  # LightGBM (and the scipy/sklearn it imports) loads when a model is used
+    import lightgbm as lgb
 
 SEARCH_DEPTH = 100  # as deep as the router searches
 PARAMS: dict[str, object] = {
@@ -77,6 +80,8 @@ class Examples:
     def dataset(self) -> lgb.Dataset:
         features = np.vstack(self.rows) if self.rows else np.zeros((0, len(NAMES)))
         labels = np.concatenate(self.labels) if self.labels else np.zeros(0)
+        import lightgbm as lgb
+
         return lgb.Dataset(
             features,
             label=labels,
@@ -183,4 +188,6 @@ def train(
 ) -> lgb.Booster:
     """A lambdarank model over ``examples``; the same examples and seed give the same model."""
     params = dict(PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed)
+    import lightgbm as lgb
+
     return lgb.train(params, examples.dataset(), num_boost_round=rounds, init_model=init_model)
