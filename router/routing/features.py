@@ -33,8 +33,6 @@ FEATURES: dict[str, str] = {
     "dense_count": "evidence",  # log count of their evidence among the dense matches
     "lexical_ratio": "evidence",  # best BM25 score / the question's best BM25 score
     "lexical_count": "evidence",  # log count of their evidence among the lexical matches
-    "dense_rank_best": "evidence",  # log rank of their best evidence in the dense search
-    "lexical_rank_best": "evidence",  # log rank of their best evidence in the lexical search
     "relevance_ratio": "evidence",  # fused reciprocal-rank relevance / the best person's
     "relevance_rank": "evidence",  # log rank of that relevance among the candidates
     "answers_log": "activity",  # log answers so far
@@ -331,18 +329,11 @@ def person_features(
     """One row of ``NAMES`` per person in ``people`` for the question the hits were found for."""
     dense: dict[int, list[float]] = {}
     lexical: dict[int, list[float]] = {}
-    dense_rank: dict[int, int] = {}
-    lexical_rank: dict[int, int] = {}
     for hit in hits:  # a declined or down-weighted piece of evidence matches that much less
         if hit.dense_score is not None:
             dense.setdefault(hit.person_id, []).append(float(hit.dense_score) * hit.weight)
         if hit.lexical_score is not None:
             lexical.setdefault(hit.person_id, []).append(float(hit.lexical_score) * hit.weight)
-        person = hit.person_id
-        if hit.dense_rank is not None:
-            dense_rank[person] = min(dense_rank.get(person, hit.dense_rank), hit.dense_rank)
-        if hit.lexical_rank is not None:
-            lexical_rank[person] = min(lexical_rank.get(person, hit.lexical_rank), hit.lexical_rank)
     best_dense = max((max(v) for v in dense.values()), default=0.0)
     best_lexical = max((max(v) for v in lexical.values()), default=0.0) or 1.0
     relevance = relevance_of(hits, weights)
@@ -382,8 +373,6 @@ def person_features(
             math.log1p(len(scores)),
             max(words) / best_lexical if words else 0.0,
             math.log1p(len(words)),
-            math.log(dense_rank.get(person, NOT_FOUND_RANK)),
-            math.log(lexical_rank.get(person, NOT_FOUND_RANK)),
             mine / top_relevance,
             math.log(rank),
             math.log1p(total),
