@@ -201,7 +201,7 @@ def test_a_large_import_logs_every_row_indexes_it_and_imports_twice_as_no_change
         cache = IndexCache(database=database, embedder=HashingEmbedder(), settings=settings)
         index = cache.get(session, network_id=network_id)
     assert first.evidence_created == answers and logged == answers
-    assert len(index.person_of) == answers
+    assert len(index.evidence) == answers
     assert {(helper, helped) for helper, helped, *_ in snapshot["ties"]} == {
         (f"se:{helper}", f"se:{helped}") for helper, helped in pairs
     }

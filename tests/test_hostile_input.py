@@ -277,14 +277,15 @@ def test_serve_starts_and_reports_a_network_whose_index_cannot_load(
     started: dict[str, object] = {}
     reported = f"network #{network.id}: its index did not load"
 
-    def run(app: object, **kwargs: object) -> None:
+    def run(server: uvicorn.Server) -> None:
         """Serving: wait (bounded) while the indexes load in the background."""
-        started.update(app=app)
+        started.update(app=server.config.app)
+        server.started = True  # listening: warming begins
         deadline = time.monotonic() + 60
         while reported not in caplog.text and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    monkeypatch.setattr(uvicorn, "run", run)
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     serve(network=None, host="127.0.0.1", port=8125)
     assert "app" in started  # it served
     assert reported in caplog.text
