@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,8 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
+from benchmarks.scratch_schema import scratch_schema
 from benchmarks.synthetic import NOW, QUERIES, percentile, populate
 from router.network.keys import create_key
 from router.storage.database import Database
@@ -219,22 +219,6 @@ def run(url: str, label: str, args: argparse.Namespace) -> None:
     database.dispose()
 
 
-@contextmanager
-def _postgres_schema(base: str) -> Iterator[str]:
-    """A fresh schema on the PostgreSQL at ``base``, dropped afterwards."""
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    joiner = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{joiner}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--postgres", help="also run on this PostgreSQL (a fresh schema)")
@@ -250,7 +234,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run(f"sqlite:///{tmp}/load.db", "SQLite", args)
     if args.postgres:
-        with _postgres_schema(args.postgres) as url:
+        with scratch_schema(args.postgres, prefix="load") as url:
             run(url, "PostgreSQL", args)
 
 

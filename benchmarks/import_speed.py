@@ -21,12 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from benchmarks.scratch_schema import scratch_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 # The parent of 8dd524e, the first commit of the #10 work (change log, ONNX, bulk imports).
@@ -62,17 +61,8 @@ def fresh_database(postgres: str | None, data: Path) -> Iterator[str]:
     if postgres is None:
         yield f"sqlite:///{data / 'import.db'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    joiner = "&" if "?" in postgres else "?"
-    try:
-        yield f"{postgres}{joiner}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+    with scratch_schema(postgres) as url:
+        yield url
 
 
 def run_import(tree: Path, site: Path, postgres: str | None) -> tuple[float, int]:
