@@ -65,16 +65,22 @@ def fresh_database(postgres: str | None, data: Path) -> Iterator[str]:
         yield url
 
 
-def run_import(tree: Path, site: Path, postgres: str | None) -> tuple[float, int]:
+def run_import(
+    tree: Path, site: Path, postgres: str | None, model: str | None = None
+) -> tuple[float, int]:
     """Seconds for the whole command and how many evidence rows it imported."""
     with tempfile.TemporaryDirectory() as data, fresh_database(postgres, Path(data)) as url:
-        env = os.environ | {
-            "PYTHONPATH": str(tree),
-            "ASKAROUND_DATA_DIR": data,
-            "ASKAROUND_DATABASE_URL": url,
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-        }
+        env = (
+            os.environ
+            | ({"ASKAROUND_MODEL_NAME": model} if model else {})
+            | {
+                "PYTHONPATH": str(tree),
+                "ASKAROUND_DATA_DIR": data,
+                "ASKAROUND_DATABASE_URL": url,
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+            }
+        )
         started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", CLI, "import", "stackexchange", str(site), "-n", "site"],
@@ -92,13 +98,14 @@ def run_import(tree: Path, site: Path, postgres: str | None) -> tuple[float, int
     return seconds, int(found.group(1))
 
 
-def warm(tree: Path) -> None:
+def warm(tree: Path, model: str | None) -> None:
     """Build what the tree makes once per checkout (the ONNX export), outside the timing."""
     code = (
         "from askaround.settings import AppSettings; from askaround.wiring import build_embedder; "
         "build_embedder(AppSettings()).encode(['warm'])"
     )
-    env = os.environ | {"PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
+    env = os.environ | ({"ASKAROUND_MODEL_NAME": model} if model else {})
+    env |= {"PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     subprocess.run([sys.executable, "-c", code], cwd=tree, env=env, check=True, capture_output=True)
 
 
@@ -108,18 +115,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL (default: SQLite)")
     parser.add_argument("--baseline", default=BASELINE)
+    parser.add_argument(
+        "--model", default=None, help="the new tree's embedding model (default: its setting)"
+    )
     args = parser.parse_args()
     site = args.site.resolve()
     where = "PostgreSQL" if args.postgres else "SQLite"
-    print(f"{site.name} into a fresh {where} database; old = {args.baseline[:7]}, new = this tree")
+    print(
+        f"{site.name} into a fresh {where} database; old = {args.baseline[:7]}, new = this tree"
+        f" (model {args.model or 'as set'})"
+    )
     rates: dict[str, list[float]] = {"old": [], "new": []}
     walls: dict[str, list[float]] = {"old": [], "new": []}
     with baseline_tree(args.baseline) as old:
-        warm(ROOT)
+        warm(ROOT, args.model)
         for round_ in range(1, args.rounds + 1):
             for name, tree in (("old", old), ("new", ROOT)):
                 load = os.getloadavg()[0]
-                seconds, rows = run_import(tree, site, args.postgres)
+                model = args.model if name == "new" else None
+                seconds, rows = run_import(tree, site, args.postgres, model)
                 rates[name].append(rows / seconds)
                 walls[name].append(seconds)
                 print(

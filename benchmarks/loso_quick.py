@@ -25,6 +25,7 @@ from router.evaluation.training_sets import site_history
 from router.evaluation.vector_cache import CachedEmbedder
 from router.routing import training
 from router.routing.features import NAMES
+from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.router import EMBED_CHARS
 from router.routing.timeline import Timeline
@@ -96,6 +97,13 @@ def main() -> None:
     parser.add_argument("--drop", action="append", default=[], help="a feature to leave out")
     parser.add_argument("--pool-active", type=int, default=RankingWeights().pool_active)
     parser.add_argument("--depth", type=int, default=training.SEARCH_DEPTH)
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="score every site with this ranker file (e.g. models/ranker/pretrained.txt) "
+        "instead of training leave-one-site-out: how a shipped model takes other vectors",
+    )
     args = parser.parse_args()
     for pair in args.param:
         name, _, value = pair.partition("=")
@@ -105,9 +113,11 @@ def main() -> None:
     dropped = [NAMES.index(name) for name in args.drop]
     started = time.perf_counter()
     sites = {folder.resolve().name: load_site(folder, args.workdir) for folder in args.folders}
+    fixed = LearnedRanker.load(args.model, kind="pretrained") if args.model else None
     train_sets = {
         name: question_examples(timeline, past, favours=favours, source=name, weights=weights)
         for name, (timeline, past, favours, _) in sites.items()
+        if fixed is None
     }
     testing = {
         name: question_examples(
@@ -125,10 +135,13 @@ def main() -> None:
         for other, examples in train_sets.items():
             if other != name:
                 others.extend(examples)
-        model = train(others, seed=args.seed, rounds=args.rounds)
-        scores = [
-            np.asarray(model.predict(rows)) if len(rows) else rows[:, 0] for rows in test.rows
-        ]
+        if fixed is not None:
+            scores = [fixed.score(rows) if len(rows) else rows[:, 0] for rows in test.rows]
+        else:
+            model = train(others, seed=args.seed, rounds=args.rounds)
+            scores = [
+                np.asarray(model.predict(rows)) if len(rows) else rows[:, 0] for rows in test.rows
+            ]
         print(f"{name:<15}{test.questions:>6}{figures(test, sites[name][3], scores)}")
     print(
         f"examples {built - started:.0f} s, training and ranking {time.perf_counter() - built:.0f} s"

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from askaround.settings import AppSettings
-from askaround.wiring import Services, pin_threads
+from askaround.wiring import Services, build_embedder, pin_threads
 from benchmarks.synthetic import NOW, QUERIES, WORDS, percentile, populate
 from router.network import people
 from router.routing.router import Router
-from router.search.embedding import SentenceTransformerEmbedder
+from router.search.embedding import Embedder
 from router.search.vectors import VectorIndex
 from router.storage.database import Database
 
@@ -136,7 +136,7 @@ def time_http(services: Services, network_name: str, n: int) -> list[float] | No
     return timings
 
 
-def embedding_throughput(embedder: SentenceTransformerEmbedder, n: int = 512) -> float:
+def embedding_throughput(embedder: Embedder, n: int = 512) -> float:
     pick = random.Random(1)
     texts = [" ".join(pick.choices(WORDS, k=60)) for _ in range(n)]
     embedder.encode(texts[:32])
@@ -157,7 +157,7 @@ def main() -> None:
             data_dir=base / "data", database_url=os.environ.get("ASKAROUND_BENCH_DATABASE_URL")
         )
         pin_threads(settings)
-        embedder = SentenceTransformerEmbedder(settings.model_name, threads=settings.torch_threads)
+        embedder = build_embedder(settings)
         print(
             f"embedding throughput (import, batch {settings.embedding_batch_size}, 60-word texts): {embedding_throughput(embedder):.0f} texts/s"
         )

@@ -336,7 +336,8 @@ def main() -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         pin_threads(settings)
         embedder = build_embedder(settings)
-        baseline_model = SentenceTransformerEmbedder(settings.model_name, threads=1)
+        # what a user writes by hand: the published model, as sentence-transformers loads it
+        baseline_model = SentenceTransformerEmbedder("all-MiniLM-L6-v2", threads=1)
         real = load_real_rows(embedder, sites=tuple(args.sites), limit=args.real_max)
         print(
             f"real rows: {len(real.texts)} answers, {len(real.questions)} question titles; encoder {type(embedder).__name__}"

@@ -12,7 +12,7 @@ import pytest
 from router.demo import load_demo
 from router.errors import Unavailable
 from router.routing.router import Router
-from router.search.embedding import DEFAULT_MODELS_DIR, SentenceTransformerEmbedder
+from router.search.embedding import DEFAULT_MODELS_DIR, Embedder, SentenceTransformerEmbedder
 from router.search.onnx_encoder import OnnxEmbedder
 from router.settings import Settings
 from router.storage.database import Database
@@ -39,12 +39,20 @@ def test_an_unknown_model_name_is_a_clear_error_not_a_download() -> None:
         SentenceTransformerEmbedder("no-such-model-anywhere")
 
 
+@pytest.mark.parametrize("default_model", [False, True], ids=["published", "default"])
 def test_demo_questions_reach_the_people_who_answered_similar_ones(
-    database: Database, settings: Settings, now: datetime, minilm: SentenceTransformerEmbedder
+    database: Database,
+    settings: Settings,
+    now: datetime,
+    minilm: SentenceTransformerEmbedder,
+    default_model: bool,
 ) -> None:
-    router = Router(database=database, embedder=minilm, settings=settings)
+    embedder: Embedder = minilm
+    if default_model:  # the model `serve` runs unless told otherwise (int8, 128 tokens)
+        embedder = OnnxEmbedder(Settings.model_fields["model_name"].default)
+    router = Router(database=database, embedder=embedder, settings=settings)
     with database.transaction() as session:
-        network_id, questions = load_demo(session, embedder=minilm, now=now)
+        network_id, questions = load_demo(session, embedder=embedder, now=now)
     expectations = {
         "Our Grafana alerts are too noisy at night. How do you tune them?": "Tom Becker",
         "Which provider handles EU VAT for subscriptions?": "Priya Raman",
@@ -79,3 +87,25 @@ def test_onnx_encoder_gives_the_torch_vectors_without_torch_on_the_query_path(
     assert float(np.min(np.sum(ours * theirs, axis=1))) >= 0.9999
     single = onnx.encode(texts[:1])[0]
     assert float(single @ theirs[0]) >= 0.9999
+
+
+def test_manifest_variants_cut_tokens_and_quantise_on_the_one_exported_graph(
+    tmp_path: Path, minilm: SentenceTransformerEmbedder
+) -> None:
+    shutil.copy(DEFAULT_MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    full = OnnxEmbedder("all-MiniLM-L6-v2", models_dir=tmp_path, batch_size=4)
+    short = OnnxEmbedder("all-MiniLM-L6-v2-128", models_dir=tmp_path, batch_size=4)
+    int8 = OnnxEmbedder("all-MiniLM-L6-v2-int8-128", models_dir=tmp_path, batch_size=4)
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == ["all-MiniLM-L6-v2-onnx"]
+    assert (short.name, int8.name) == ("all-MiniLM-L6-v2-128", "all-MiniLM-L6-v2-int8-128")
+    assert int8.path.name == "model-fused-int8.onnx"
+    long_text = "Kafka or Kinesis for event streams, and how do you monitor consumer lag? " * 30
+    texts = ["Which hops for a hazy IPA?", long_text]
+    full_vectors, short_vectors = full.encode(texts), short.encode(texts)
+    assert float(full_vectors[0] @ short_vectors[0]) >= 0.9999  # under 128 tokens: the same
+    assert float(full_vectors[1] @ short_vectors[1]) < 0.999  # the rest of the text is cut
+    torch_short = SentenceTransformerEmbedder("all-MiniLM-L6-v2-128", models_dir=tmp_path)
+    assert float(np.min(np.sum(torch_short.encode(texts) * short_vectors, axis=1))) >= 0.9999
+    assert float(np.min(np.sum(int8.encode(texts) * short_vectors, axis=1))) >= 0.9
+    with pytest.raises(Unavailable, match="ONNX Runtime only"):
+        SentenceTransformerEmbedder("all-MiniLM-L6-v2-int8-128", models_dir=tmp_path)

@@ -76,13 +76,19 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = resolve_model_path(name, models_dir)
+        entry = manifest_entry(name, models_dir)
+        if entry and entry.get("precision", "fp32") != "fp32":
+            raise Unavailable(
+                f"model {name!r} is {entry['precision']}: it runs on ONNX Runtime only"
+            )
         import torch
         from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(threads)
         _quiet_transformers()
         self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
-        entry = manifest_entry(name, models_dir)
+        if entry and "max_seq_length" in entry:
+            self._model.max_seq_length = int(entry["max_seq_length"])
         self.name = entry["name"] if entry else str(path)
         measure = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension

@@ -136,6 +136,49 @@ def fuse_onnx(plain: Path, target: Path, model_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _graph(model_dir: Path, folder: Path, entry: dict[str, Any] | None) -> Path:
+    """The graph to run, made on first use: exported, fused where the optimizer can, and
+    quantised to int8 weights when the manifest entry asks for ``"precision": "int8"``."""
+    plain = folder / "model.onnx"
+    if not plain.is_file():
+        export_onnx(model_dir, plain)
+    fused = folder / "model-fused.onnx"
+    if not fused.is_file():
+        try:
+            fuse_onnx(plain, fused, model_dir)
+        except Exception as exc:  # an architecture the optimizer does not know: run unfused
+            log.warning("could not fuse %s (%s); running the plain graph", plain, exc)
+    graph = fused if fused.is_file() else plain
+    precision = (entry or {}).get("precision", "fp32")
+    if precision == "fp32":
+        return graph
+    if precision != "int8":
+        raise Unavailable(f"unknown precision {precision!r} in the model manifest")
+    quantised = graph.with_name(graph.stem + "-int8.onnx")
+    if not quantised.is_file():
+        quantise_onnx(graph, quantised)
+    return quantised
+
+
+def quantise_onnx(graph: Path, target: Path) -> None:
+    """Write ``graph`` with its matrix weights as int8 (dynamic quantisation: activations are
+    scaled per batch at run time): about twice as fast on a CPU, vectors close but not equal."""
+    from onnx import TensorProto
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".quantise-"))
+    try:
+        quantize_dynamic(
+            str(graph),
+            str(staging / target.name),
+            weight_type=QuantType.QInt8,
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
+        os.replace(staging / target.name, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 class OnnxEmbedder:
     """all-MiniLM-L6-v2 (or another mean-pooled sentence-transformers model) on ONNX Runtime."""
 
@@ -154,18 +197,11 @@ class OnnxEmbedder:
         max_length = _check_pipeline(model_dir)
         entry = manifest_entry(name, models_dir)
         self.name = entry["name"] if entry else str(model_dir)
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)[-80:]
-        self.path = models_dir / f"{safe}-onnx" / "model.onnx"
-        if not self.path.is_file():
-            export_onnx(model_dir, self.path)
-        fused = self.path.with_name("model-fused.onnx")
-        if not fused.is_file():
-            try:
-                fuse_onnx(self.path, fused, model_dir)
-            except Exception as exc:  # an architecture the optimizer does not know: run unfused
-                log.warning("could not fuse %s (%s); running the plain graph", self.path, exc)
-        if fused.is_file():
-            self.path = fused
+        max_length = int(entry.get("max_seq_length", max_length)) if entry else max_length
+        # variants of one model (token limit, precision) share its exported graphs
+        weights = entry.get("variant_of", self.name) if entry else self.name
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in weights)[-80:]
+        self.path = _graph(model_dir, models_dir / f"{safe}-onnx", entry)
         self._runtime = onnxruntime
         self.bulk_threads = threads or available_cores()
         self._query = self._session(1)
