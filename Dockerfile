@@ -12,6 +12,6 @@ COPY models ./models
 ENV ASKAROUND_MODELS_DIR=/app/models
 RUN pip install . \
     # export the model to ONNX once, at build time, so no container pays for it at start-up
-    && python -c "from router.search.onnx_encoder import OnnxEmbedder; from pathlib import Path; OnnxEmbedder('all-MiniLM-L6-v2', models_dir=Path('/app/models'))"
+    && python -c "from router.search.onnx_encoder import OnnxEmbedder; from router.settings import Settings; from pathlib import Path; OnnxEmbedder(Settings().model_name, models_dir=Path('/app/models'))"
 EXPOSE 8000
 CMD ["askaround", "serve", "--host", "0.0.0.0", "--port", "8000"]
