@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from router.errors import ImportFormatError, InvalidInput
 from router.importers.contacts import import_contacts, parse_linkedin, parse_vcard
@@ -119,6 +120,82 @@ def test_a_contact_joins_the_person_with_the_same_email_or_an_explicit_link(
         assert merged is not None and merged.id == omar and merged.company == "ACME Corporation"
         assert linked is not None and linked.id == bo and linked.position == "Brewer"
         assert people.count_people(session, network_id=network_id) == 6
+
+
+def _linkedin_file(tmp_path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    """A Connections.csv of (name, profile slug, email, company) rows."""
+    lines = ["First Name,Last Name,URL,Email Address,Company,Position,Connected On"]
+    for name, slug, email, company in rows:
+        first, last = name.split()
+        lines.append(
+            f"{first},{last},https://www.linkedin.com/in/{slug},{email},{company},Engineer,1 Mar 2024"
+        )
+    path = tmp_path / "Connections.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_rows_of_one_file_sharing_an_email_become_one_person_and_a_clash_is_skipped(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    with database.transaction() as session:
+        network_id = people.ensure_network(session, name="me", now=now).id
+        kim = people.ensure_person(
+            session, network_id=network_id, external_ids=["slack:UKIM"], display_name="Kim", now=now
+        )
+        kim.email, kim_id = "kim@lee.example", kim.id
+    path = _linkedin_file(
+        tmp_path,
+        [
+            ("Ann Ng", "ann-ng", "ann@ng.example", "Acme"),
+            ("Ann Ng", "ann-ng-2", "ann@ng.example", "Globex"),  # the same Ann, a second profile
+            ("Ann Ng", "ann-ng", "kim@lee.example", "Initech"),  # Ann's profile, Kim's email
+        ],
+    )
+    with database.transaction() as session:
+        report = import_contacts(
+            session, network_id=network_id, contacts=parse_linkedin(path), now=now
+        )
+    assert (report.people_created, report.people_seen, report.skipped) == (1, 1, 1)
+    with database.transaction() as session:
+        ann = people.find_person(session, network_id=network_id, external_id="linkedin:ann-ng")
+        again = people.find_person(session, network_id=network_id, external_id="linkedin:ann-ng-2")
+        kim_now = session.get(Person, kim_id)
+        assert ann is not None and again is not None and ann.id == again.id != kim_id
+        assert ann.company == "Globex" and kim_now is not None and kim_now.company is None
+        assert people.count_people(session, network_id=network_id) == 2
+
+
+def test_a_big_address_book_is_written_in_a_few_statements(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    """Bulk lookups and inserts: the statement count does not grow with the contacts (row by row
+    it was about five per contact), so the import holds the write lock for a moment."""
+    rows = [(f"Person N{n}", f"p-{n}", f"p{n}@x.example", f"Co {n % 7}") for n in range(600)]
+    path = _linkedin_file(tmp_path, rows)
+    contacts = parse_linkedin(path)
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with database.transaction() as session:
+        network_id = people.ensure_network(session, name="me", now=now).id
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.transaction() as session:
+            report = import_contacts(session, network_id=network_id, contacts=contacts, now=now)
+        with database.transaction() as session:
+            again = import_contacts(session, network_id=network_id, contacts=contacts, now=now)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert (report.people_created, report.evidence_created) == (600, 600)
+    assert (again.people_seen, again.evidence_seen, again.people_created) == (600, 600, 0)
+    kinds = Counter(" ".join(s.split()[:3]) for s in statements)
+    # SQLite returns new ids in order only one insert at a time; every lookup is in bulk
+    lookups = [s for s in statements if not s.startswith("INSERT INTO people")]
+    assert len(lookups) < 40, kinds.most_common(5)
+    assert kinds["INSERT INTO people"] <= 600
 
 
 @pytest.mark.parametrize(

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from router.errors import Conflict, ImportFormatError
+from router.errors import ImportFormatError
 from router.importers import ImportReport
-from router.network.people import add_evidence, ensure_person
+from router.network.bulk import NewEvidence, add_evidence_rows, chunks
 from router.storage.schema import Evidence, ExternalId, Person
+from router.storage.text import storable
 
 LINKEDIN_COLUMNS = (
     "First Name",
@@ -219,97 +220,170 @@ def _vcard_contact(card: dict[str, list[str]]) -> Contact | None:
     )
 
 
-def _owner_by_email(session: Session, *, network_id: int, email: str | None) -> str | None:
-    """An id of the person whose email field is ``email`` (and who has no ``email:`` id yet)."""
-    if email is None:
-        return None
-    person_id = session.scalar(
-        select(Person.id)
-        .where(
-            Person.network_id == network_id,
-            func.lower(Person.email) == email,
-            Person.erased_at.is_(None),
-        )
-        .limit(1)
-    )
-    if person_id is None:
-        return None
-    return session.scalar(
-        select(ExternalId.value).where(ExternalId.person_id == person_id).limit(1)
-    )
-
-
 def import_contacts(
     session: Session, *, network_id: int, contacts: list[Contact], now: datetime
 ) -> ImportReport:
-    """Store ``contacts`` as people (merged with whoever shares an id or email); idempotent."""
-    report = ImportReport()
+    """Store ``contacts`` as people (merged with whoever shares an id or email); idempotent.
+
+    In bulk, as ``ensure_person`` would one by one: every id, email and profile key is looked up
+    in a few chunked queries, people and their new ids are written in one flush and the profile
+    evidence in one insert, so a big address book holds the write lock for a moment."""
     for contact in contacts:
-        ids = list(contact.external_ids)
-        known = _owner_by_email(session, network_id=network_id, email=contact.email)
-        if known is not None and known not in ids:
-            ids.append(known)
-        existing = session.scalar(
-            select(func.count(ExternalId.id)).where(
-                ExternalId.network_id == network_id, ExternalId.value.in_(ids)
-            )
-        )
-        try:  # ensure_person checks its ids before writing anything
-            person = ensure_person(
-                session, network_id=network_id, external_ids=ids, display_name=contact.name, now=now
-            )
-        except Conflict:
+        storable(contact.name, what="a name")
+        for value in contact.external_ids:
+            storable(value, what="an external id")
+    report = ImportReport()
+    owner_of, by_email = _known_people(session, network_id=network_id, contacts=contacts)
+    attached: list[tuple[Person, str]] = []
+    created: list[Person] = []
+    chosen: list[tuple[Contact, Person]] = []
+    for contact in contacts:
+        ids = [value.strip() for value in contact.external_ids if value.strip()]
+        owners = {id(owner_of[v]): owner_of[v] for v in ids if v in owner_of}
+        if contact.email and contact.email in by_email:
+            owners.setdefault(id(by_email[contact.email]), by_email[contact.email])
+        if len(owners) > 1:
             report.skipped += 1  # its ids name two different people: leave both alone
             continue
-        if existing:
+        if owners:
+            person = next(iter(owners.values()))
             report.people_seen += 1
         else:
+            person = Person(  # not in the session: inserted with the others below
+                network_id=network_id,
+                display_name=contact.name,
+                created_at=now,
+                timezone="UTC",
+                opted_out=False,
+                deactivated=False,
+            )
+            created.append(person)
             report.people_created += 1
+        for value in ids:
+            if value not in owner_of:
+                owner_of[value] = person
+                attached.append((person, value))
+        person.display_name = contact.name
         if contact.email and not person.email:
             person.email = contact.email
+        if person.email:
+            by_email.setdefault(person.email.lower(), person)
         if contact.company:
             person.company = contact.company
         if contact.position:
             person.position = contact.position
         if contact.how_known and (person.how_known is None or contact.source == "linkedin"):
             person.how_known = contact.how_known
-        _profile(
-            session, network_id=network_id, person=person, contact=contact, now=now, report=report
+        chosen.append((contact, person))
+    _insert_people(session, created)
+    if attached:
+        session.execute(
+            insert(ExternalId),
+            [
+                {"network_id": network_id, "person_id": person.id, "value": value}
+                for person, value in attached
+            ],
         )
+    _profiles(session, network_id=network_id, chosen=chosen, now=now, report=report)
     session.flush()
     return report
 
 
-def _profile(
+def _insert_people(session: Session, created: list[Person]) -> None:
+    """Insert the new people in one statement and give each its id."""
+    if not created:
+        return
+    columns = (
+        *("network_id", "display_name", "created_at", "timezone", "opted_out", "deactivated"),
+        *("email", "company", "position", "how_known"),
+    )
+    ids = session.scalars(
+        insert(Person).returning(Person.id, sort_by_parameter_order=True),
+        [{name: getattr(person, name) for name in columns} for person in created],
+    ).all()
+    for person, person_id in zip(created, ids, strict=True):
+        person.id = person_id
+
+
+def _known_people(
+    session: Session, *, network_id: int, contacts: list[Contact]
+) -> tuple[dict[str, Person], dict[str, Person]]:
+    """The stored people the contacts' ids name (by id value) and whose email they carry."""
+    values = list(dict.fromkeys(v.strip() for c in contacts for v in c.external_ids if v.strip()))
+    emails = list(dict.fromkeys(c.email for c in contacts if c.email))
+    owner_ids: dict[str, int] = {}
+    for part in chunks(values):
+        owner_ids.update(
+            session.execute(
+                select(ExternalId.value, ExternalId.person_id).where(
+                    ExternalId.network_id == network_id, ExternalId.value.in_(part)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    email_ids: dict[str, int] = {}
+    for part in chunks(emails):
+        for email, person_id in session.execute(
+            select(func.lower(Person.email), Person.id)
+            .where(
+                Person.network_id == network_id,
+                func.lower(Person.email).in_(part),
+                Person.erased_at.is_(None),
+            )
+            .order_by(Person.id.desc())
+        ).tuples():
+            email_ids[email] = person_id  # the lowest id wins, as the first match did
+    people: dict[int, Person] = {}
+    wanted = sorted(set(owner_ids.values()) | set(email_ids.values()))
+    for some in chunks(wanted):
+        people.update((p.id, p) for p in session.scalars(select(Person).where(Person.id.in_(some))))
+    return (
+        {value: people[person_id] for value, person_id in owner_ids.items()},
+        {email: people[person_id] for email, person_id in email_ids.items()},
+    )
+
+
+def _profiles(
     session: Session,
     *,
     network_id: int,
-    person: Person,
-    contact: Contact,
+    chosen: list[tuple[Contact, Person]],
     now: datetime,
     report: ImportReport,
 ) -> None:
-    """The contact's role as profile evidence, kept current: a changed role replaces the text."""
-    role = " at ".join(p for p in (contact.position, contact.company) if p)
-    if not role:
-        return
-    key = f"contact:{contact.source}:{contact.key}"
-    row = session.scalar(
-        select(Evidence).where(Evidence.network_id == network_id, Evidence.source_key == key)
-    )
-    if row is not None:
-        report.evidence_seen += 1
-        if row.text != role:
-            row.text, row.embedding, row.embedding_model = role, None, None
-        return
-    add_evidence(
-        session,
-        network_id=network_id,
-        person_id=person.id,
-        kind="profile",
-        text=role,
-        source=contact.source,
-        source_key=key,
-        created_at=now,
-    )
-    report.evidence_created += 1
+    """Each contact's role as profile evidence, kept current: a changed role replaces the text."""
+    roles = {}
+    for contact, person in chosen:
+        role = " at ".join(p for p in (contact.position, contact.company) if p)
+        if role:
+            roles[f"contact:{contact.source}:{contact.key}"] = (contact, person, role)
+    stored: dict[str, Evidence] = {}
+    for part in chunks(list(roles)):
+        stored.update(
+            (row.source_key or "", row)
+            for row in session.scalars(
+                select(Evidence).where(
+                    Evidence.network_id == network_id, Evidence.source_key.in_(part)
+                )
+            )
+        )
+    fresh = []
+    for key, (contact, person, role) in roles.items():
+        row = stored.get(key)
+        if row is not None:
+            report.evidence_seen += 1
+            if row.text != role:
+                row.text, row.embedding, row.embedding_model = role, None, None
+            continue
+        fresh.append(
+            NewEvidence(
+                person_id=person.id,
+                kind="profile",
+                text=role,
+                source=contact.source,
+                source_key=key,
+                created_at=now,
+            )
+        )
+    report.evidence_created += add_evidence_rows(session, network_id=network_id, rows=fresh)

@@ -41,7 +41,8 @@ class NewEvidence:
     source_key: str | None = None
 
 
-def _chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
+def chunks(items: Sequence[T], size: int = LOOKUP_CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: one ``IN (...)`` lookup each."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -64,7 +65,7 @@ def ensure_people(
     wanted = list(clean)
     found: dict[str, int] = {}
     renames: list[dict[str, Any]] = []
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         rows = session.execute(
             select(ExternalId.value, ExternalId.person_id, Person.display_name)
             .join(Person, Person.id == ExternalId.person_id)
@@ -108,7 +109,7 @@ def stored_keys(session: Session, *, network_id: int, keys: Iterable[str]) -> se
     """Which of ``keys`` the network's evidence already carries as ``source_key``."""
     wanted = list(dict.fromkeys(keys))
     stored: set[str] = set()
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         found = session.scalars(
             select(Evidence.source_key).where(
                 Evidence.network_id == network_id, Evidence.source_key.in_(part)
@@ -168,7 +169,7 @@ def record_ties(
         return 0
     existing: dict[tuple[int, int], tuple[int, int, datetime]] = {}
     helpers = sorted({helper for helper, _ in tally})
-    for part in _chunks(helpers):
+    for part in chunks(helpers):
         for tie_id, helper_id, helped_id, count, last_at in session.execute(
             select(Tie.id, Tie.helper_id, Tie.helped_id, Tie.count, Tie.last_at).where(
                 Tie.network_id == network_id, Tie.helper_id.in_(part)
