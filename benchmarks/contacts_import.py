@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from router.importers.contacts import LINKEDIN_COLUMNS
+
 ROOT = Path(__file__).resolve().parent.parent
 POSITIONS = ("Engineer", "Data Scientist", "Product Manager", "Designer", "CTO")
 
@@ -26,17 +28,7 @@ def write_connections(path: Path, n: int) -> None:
     with path.open("w", newline="") as out:
         out.write('Notes:\n"When exporting your connection data..."\n\n')
         writer = csv.writer(out)
-        writer.writerow(
-            [
-                "First Name",
-                "Last Name",
-                "URL",
-                "Email Address",
-                "Company",
-                "Position",
-                "Connected On",
-            ]
-        )
+        writer.writerow(LINKEDIN_COLUMNS)
         for i in range(n):
             writer.writerow(
                 [
