@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,6 +82,7 @@ class Router:
         self.ranker_override = ranker  # one model for every network (evaluation, tests)
         self.shelf = RankerShelf()
         self._logs: dict[int, tuple[EvidenceTable, tuple[int, int], int, AnswerLog]] = {}
+        self._log_lock = threading.Lock()
         self.indexes = IndexCache(
             database=database,
             embedder=embedder,
@@ -134,8 +136,9 @@ class Router:
     def answer_log(self, index: NetworkIndex, network_id: int) -> AnswerLog:
         """Every answer's (person, time) in the index: extended by the answers added since it
         was made, rebuilt only when one was removed (or the index replaced)."""
-        cached = self._logs.get(network_id)
-        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+        # One route extends a network's log at a time; the others then find it extended.
+        with self._log_lock, index.lock.reading():  # a catch-up waits until these reads are done
+            cached = self._logs.get(network_id)
             table = index.evidence
             version = (table.epoch, table.removed_answers)
             if cached is not None and cached[0] is table and cached[1] == version:
