@@ -46,6 +46,7 @@ _COLUMNS = (
     Evidence.context,
     Evidence.created_at,
     Evidence.embedding_model,
+    Evidence.weight,  # kept in memory so a route reads no weight from the database
 )
 
 
@@ -272,12 +273,14 @@ class IndexCache:
         people: list[int] = []
         created: list[float] = []
         answers: list[bool] = []
+        weights: list[float] = []
         for row in rows:
             ids.append(int(row.id))
             texts.append(evidence_document(row.kind, row.text, row.context))
             people.append(int(row.person_id))
             created.append(row.created_at.timestamp())
             answers.append(row.kind == "answer")
+            weights.append(float(row.weight))
             if with_vectors and row.embedding_model == self.embedder.name and row.embedding:
                 vector_ids.append(int(row.id))
                 vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
@@ -286,6 +289,7 @@ class IndexCache:
             np.asarray(people, dtype=np.int64),
             np.asarray(created, dtype=np.float64),
             np.asarray(answers, dtype=np.bool_),
+            np.asarray(weights, dtype=np.float64),
         )
         index.lexical.add_many(ids, texts)
         if vector_ids:
