@@ -124,6 +124,34 @@ def test_a_weight_edit_reaches_the_index_and_routes_read_no_weight_from_the_data
     assert [(hit.evidence_id, hit.weight) for hit in found] == [(stripe, 0.25)]
 
 
+def test_the_route_after_a_write_finds_it_in_a_graph_index_before_the_graph_takes_it(
+    database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
+) -> None:
+    net = build(database, embedder, now)
+    for n in range(8):
+        net.person(f"filler{n}", f"Question {n} about gardening?|Compost and mulch, note {n}")
+    router = Router(
+        database=database,
+        embedder=embedder,
+        settings=settings.model_copy(update={"exact_index_max": 4}),
+    )
+    assert route_names(router, net.network_id, "Stripe payments", now)[0] == "Ada"
+    router.indexes.save_changed()
+    net.person("linus", "Which version control?|Mercurial, then git")
+    router.indexes.invalidate(net.network_id)
+    assert route_names(router, net.network_id, "Mercurial version control", now)[0] == "Linus"
+    with database.transaction() as session:
+        index = router.indexes.get(session, network_id=net.network_id)
+    assert index.vectors.approximate and index.vectors.pending == 1  # searched beside the graph
+    assert router.indexes.save_changed() == 1 and index.vectors.pending == 0
+    reloaded = Router(
+        database=database,
+        embedder=embedder,
+        settings=settings.model_copy(update={"exact_index_max": 4}),
+    )
+    assert route_names(reloaded, net.network_id, "Mercurial version control", now)[0] == "Linus"
+
+
 def test_a_write_in_another_process_is_seen_by_routes_here_within_seconds(
     database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
 ) -> None:

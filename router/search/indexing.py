@@ -156,11 +156,17 @@ class IndexCache:
             index = self._entry(network_id)
             if not index.changed:
                 continue
-            with index.sync_lock, index.lock.reading():
-                index.vectors.save(
-                    self.path(network_id), model=self.embedder.name, extra={"cursor": index.cursor}
-                )
-                index.changed = False
+            with index.sync_lock:
+                if index.vectors.pending:
+                    with index.lock.writing():  # routes wait while the graph grows
+                        index.vectors.fold()
+                with index.lock.reading():
+                    index.vectors.save(
+                        self.path(network_id),
+                        model=self.embedder.name,
+                        extra={"cursor": index.cursor},
+                    )
+                    index.changed = False
             saved += 1
         return saved
 
