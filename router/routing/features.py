@@ -13,12 +13,19 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from router.routing.log_storage import AnswerTape, RowCounts, SlotView, hour_of, weekday_of
+from router.routing.log_storage import (
+    AnswerTape,
+    RowCounts,
+    SlotView,
+    hour_of,
+    padded,
+    sorted_after_counting,
+    weekday_of,
+)
 from router.routing.ranking import Hit, RankingWeights
 
 Matrix = npt.NDArray[np.float64]
@@ -184,9 +191,9 @@ class AnswerLog:
             size = len(grown.people)
             for days, (start, n, counts, ordered) in self._windows.items():
                 if n == len(self):
-                    grown_counts = _padded(counts, size)
+                    grown_counts = padded(counts, size)
                     if ordered is not None:
-                        ordered = _sorted_after_counting(ordered, grown_counts, new_slots)
+                        ordered = sorted_after_counting(ordered, grown_counts, new_slots)
                     np.add.at(grown_counts, new_slots, 1)
                     grown._windows[days] = (start, len(grown), grown_counts, ordered)
         return grown
@@ -201,12 +208,12 @@ class AnswerLog:
         """The whole-log prefix of ``grown`` from this log's, when the new answers are the latest."""
         size = len(grown.people)
         ref = float(new_times[-1])
-        total = _padded(prefix.total, size)
-        sorted_total = _sorted_after_counting(prefix.sorted_total, total, new_slots)
+        total = padded(prefix.total, size)
+        sorted_total = sorted_after_counting(prefix.sorted_total, total, new_slots)
         np.add.at(total, new_slots, 1)
         last_at = np.concatenate([prefix.last_at, np.full(size - len(prefix.last_at), np.nan)])
         last_at[new_slots] = new_times
-        decayed = _padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
+        decayed = padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
         np.add.at(decayed, new_slots, np.exp(self.rate * (new_times - ref)))
         hours = prefix.hours.counted(new_slots, hour_of(new_times).astype(np.int64), size)
         weekdays = prefix.weekdays.counted(new_slots, weekday_of(new_times).astype(np.int64), size)
@@ -293,29 +300,6 @@ class AnswerLog:
             last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
             active_memo=prefix.active,
         )
-
-
-def _sorted_after_counting(
-    ordered: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """``ordered`` (the sorted ``counts``, short of people who joined since) after one more
-    count for each of ``slots``: raising the last copy of a value by one keeps the order."""
-    fresh = len(counts) - len(ordered)
-    result = np.concatenate([np.zeros(fresh, dtype=ordered.dtype), ordered])
-    raised: dict[int, int] = {}
-    for slot in slots.tolist():
-        value = raised.get(slot, int(counts[slot]))
-        result[int(np.searchsorted(result, value, side="right")) - 1] += 1
-        raised[slot] = value + 1
-    return result
-
-
-def _padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
-    """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
-    if len(values) == size:
-        return values.copy()
-    pad = np.zeros((size - len(values), *values.shape[1:]), dtype=values.dtype)
-    return np.concatenate([values, pad])
 
 
 def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, float]:

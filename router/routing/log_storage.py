@@ -138,6 +138,29 @@ class RowCounts:
         return grown
 
 
+def sorted_after_counting(
+    ordered: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """``ordered`` (the sorted ``counts``, short of people who joined since) after one more
+    count for each of ``slots``: raising the last copy of a value by one keeps the order."""
+    fresh = len(counts) - len(ordered)
+    result = np.concatenate([np.zeros(fresh, dtype=ordered.dtype), ordered])
+    raised: dict[int, int] = {}
+    for slot in slots.tolist():
+        value = raised.get(slot, int(counts[slot]))
+        result[int(np.searchsorted(result, value, side="right")) - 1] += 1
+        raised[slot] = value + 1
+    return result
+
+
+def padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
+    """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
+    if len(values) == size:
+        return values.copy()
+    pad = np.zeros((size - len(values), *values.shape[1:]), dtype=values.dtype)
+    return np.concatenate([values, pad])
+
+
 def hour_of(times: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
     return ((times // 3600) % 24).astype(np.int8)
 
