@@ -35,6 +35,7 @@ from router.storage.schema import Evidence, EvidenceChange
 log = logging.getLogger(__name__)
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
+FOLD_SLICE = 32  # vectors moved into an HNSW graph per hold of the writer lock (~5 ms each at 1M)
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
 
 
@@ -157,9 +158,7 @@ class IndexCache:
             if not index.changed:
                 continue
             with index.sync_lock:
-                if index.vectors.pending:
-                    with index.lock.writing():  # routes wait while the graph grows
-                        index.vectors.fold()
+                self._fold(index)
                 with index.lock.reading():
                     index.vectors.save(
                         self.path(network_id),
@@ -169,6 +168,13 @@ class IndexCache:
                     index.changed = False
             saved += 1
         return saved
+
+    def _fold(self, index: NetworkIndex) -> None:
+        """Move vectors waiting beside the HNSW graph into it, a slice per hold of the writer lock
+        (routes wait for one slice, not for all)."""
+        while index.vectors.pending:
+            with index.lock.writing():
+                index.vectors.fold(FOLD_SLICE)
 
     def follow(self, stop: threading.Event, *, save_seconds: float) -> None:
         """Until ``stop`` is set: keep every loaded network caught up with the change log (so
@@ -180,6 +186,9 @@ class IndexCache:
                 for network_id in self.loaded():
                     with self.database.transaction() as session:
                         self.sync(session, network_id=network_id, limit=None)
+                    index = self._entry(network_id)
+                    with index.sync_lock:
+                        self._fold(index)
                 if time.monotonic() - last_save >= save_seconds:
                     self.save_changed()
                     last_save = time.monotonic()
