@@ -103,3 +103,61 @@ def test_an_extended_answer_log_stands_as_one_built_from_scratch() -> None:
         for moment in (now, now - 300 * day):
             _same_standing(log.as_of(moment), AnswerLog(people, times).as_of(moment))
         log.as_of(now)
+
+
+def _figures(standing: Standing) -> dict[int, tuple[object, ...]]:
+    return {
+        person: (
+            int(standing.total[slot]),
+            float(standing.last_at[slot]),
+            round(float(standing.decayed[slot]), 12),
+            standing.hours[slot].tolist(),
+            standing.weekdays[slot].tolist(),
+            int(standing.last_90d[slot]),
+        )
+        for person, slot in standing.slot_of.items()
+    }
+
+
+def test_a_standing_read_before_a_write_keeps_its_figures_after_it() -> None:
+    day = 86_400.0
+    log = AnswerLog([1, 2, 2, 3], [1 * day, 2 * day, 3 * day + 7_200, 4 * day])
+    moment = 5 * day
+    held = log.as_of(moment)  # a route holding this standing while another applies a write
+    seen = _figures(held)
+    ranks = (held.sorted_total.tolist(), held.sorted_recent.tolist(), held.most_active(2))
+    grown = log.extended([2, 4], [6 * day + 3_600, 6 * day + 3_700])  # 4 answers for the first time
+    again = grown.extended([1], [7 * day])
+    assert _figures(held) == seen and _figures(log.as_of(moment)) == seen
+    assert (held.sorted_total.tolist(), held.sorted_recent.tolist(), held.most_active(2)) == ranks
+    assert 4 not in held.slot_of and 4 not in log.as_of(moment).slot_of
+    assert len(log) == 4 and len(grown) == 6
+    fresh = AnswerLog(
+        [1, 2, 2, 3, 2, 4, 1],
+        [1 * day, 2 * day, 3 * day + 7_200, 4 * day, 6 * day + 3_600, 6 * day + 3_700, 7 * day],
+    )
+    _same_standing(again.as_of(8 * day), fresh.as_of(8 * day))
+
+
+def test_two_writes_extending_the_same_log_do_not_see_each_other() -> None:
+    log = AnswerLog([1, 2], [100.0, 200.0])
+    log.as_of(300.0)
+    first = log.extended([3], [400.0])
+    second = log.extended([1, 1], [500.0, 600.0])  # from the same log: a branch, not an append
+    assert 3 in first.slot_of and 3 not in second.slot_of
+    assert first.times.tolist() == [100.0, 200.0, 400.0]
+    assert second.times.tolist() == [100.0, 200.0, 500.0, 600.0]
+    for grown, people, times in (
+        (first, [1, 2, 3], [100.0, 200.0, 400.0]),
+        (second, [1, 2, 1, 1], [100.0, 200.0, 500.0, 600.0]),
+    ):
+        _same_standing(grown.as_of(700.0), AnswerLog(people, times).as_of(700.0))
+
+
+def test_someone_answering_after_the_most_active_were_found_can_join_them() -> None:
+    day = 86_400.0
+    log = AnswerLog([1, 1, 2, 9], [1 * day, 2 * day, 3 * day, 4 * day])
+    assert log.as_of(5 * day).most_active(2) == [1, 9]  # remembered for the next extension
+    grown = log.extended([7, 2, 7, 7], [6 * day, 6 * day + 1, 6 * day + 2, 6 * day + 3])
+    assert grown.as_of(7 * day).most_active(2) == [7, 2]
+    assert grown.as_of(7 * day).most_active(4) == [7, 2, 1, 9]

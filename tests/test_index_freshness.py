@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, event, func, select, text, update
 
 from router.network import people
 from router.routing.router import Router
@@ -51,14 +51,13 @@ def test_every_evidence_write_lands_in_the_change_log_in_its_transaction(
     net = build(database, embedder, now)
     with database.transaction() as session:
         before = session.scalar(select(func.max(EvidenceChange.seq))) or 0
-        session.execute(update(Evidence).values(weight=2.0))  # not indexed: not logged
-        assert (session.scalar(select(func.max(EvidenceChange.seq))) or 0) == before
+        session.execute(update(Evidence).values(weight=2.0))  # routes read it from the index
         session.execute(update(Evidence).values(text="edited"))
         session.execute(delete(Evidence).where(Evidence.person_id == net.ids["ada"]))
         logged = session.execute(
             select(EvidenceChange.evidence_id).where(EvidenceChange.seq > before)
         ).all()
-    assert len(logged) == 3  # two edits and one delete
+    assert len(logged) == 5  # two weight edits, two text edits and one delete
     try:
         with database.transaction() as session:
             session.execute(update(Evidence).values(text="rolled back"))
@@ -70,7 +69,7 @@ def test_every_evidence_write_lands_in_the_change_log_in_its_transaction(
             session.scalar(
                 select(func.count(EvidenceChange.seq)).where(EvidenceChange.seq > before)
             )
-            == 3
+            == 5
         )
 
 
@@ -96,6 +95,61 @@ def test_a_check_applies_only_the_changes_since_the_last_one(
     router.indexes.invalidate(net.network_id)
     assert route_names(router, net.network_id, "Mercurial", now)[0] == "Linus"
     assert "Ada" not in route_names(router, net.network_id, "Stripe payments", now)
+
+
+def test_a_weight_edit_reaches_the_index_and_routes_read_no_weight_from_the_database(
+    database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
+) -> None:
+    net = build(database, embedder, now)
+    router = Router(database=database, embedder=embedder, settings=settings)
+    assert route_names(router, net.network_id, "Stripe payments", now)[0] == "Ada"
+    with database.transaction() as session:
+        stripe = session.scalar(select(Evidence.id).where(Evidence.person_id == net.ids["ada"]))
+        session.execute(update(Evidence).where(Evidence.id == stripe).values(weight=0.25))
+    router.indexes.invalidate(net.network_id)  # as after any write in this process
+    with database.transaction() as session:
+        index = router.indexes.get(session, network_id=net.network_id)  # applies the edit
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.lower())
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        assert route_names(router, net.network_id, "Stripe payments", now)[0] == "Ada"
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert statements and not any("weight" in statement for statement in statements)
+    found = router.search(index, "Stripe")
+    assert [(hit.evidence_id, hit.weight) for hit in found] == [(stripe, 0.25)]
+
+
+def test_the_route_after_a_write_finds_it_in_a_graph_index_before_the_graph_takes_it(
+    database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
+) -> None:
+    net = build(database, embedder, now)
+    for n in range(8):
+        net.person(f"filler{n}", f"Question {n} about gardening?|Compost and mulch, note {n}")
+    router = Router(
+        database=database,
+        embedder=embedder,
+        settings=settings.model_copy(update={"exact_index_max": 4}),
+    )
+    assert route_names(router, net.network_id, "Stripe payments", now)[0] == "Ada"
+    router.indexes.save_changed()
+    net.person("linus", "Which version control?|Mercurial, then git")
+    router.indexes.invalidate(net.network_id)
+    assert route_names(router, net.network_id, "Mercurial version control", now)[0] == "Linus"
+    with database.transaction() as session:
+        index = router.indexes.get(session, network_id=net.network_id)
+    assert index.vectors.approximate and index.vectors.pending == 1  # searched beside the graph
+    assert router.indexes.save_changed() == 1 and index.vectors.pending == 0
+    reloaded = Router(
+        database=database,
+        embedder=embedder,
+        settings=settings.model_copy(update={"exact_index_max": 4}),
+    )
+    assert route_names(reloaded, net.network_id, "Mercurial version control", now)[0] == "Linus"
 
 
 def test_a_write_in_another_process_is_seen_by_routes_here_within_seconds(

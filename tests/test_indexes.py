@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from router.search import vectors as vectors_module
 from router.search.lexical import LexicalIndex, tokenize
 from router.search.vectors import VectorIndex
 
@@ -187,3 +189,46 @@ def test_bm25_after_removals_scores_as_an_index_built_without_them() -> None:
         _, b_scores = fresh.search(query, 20)
         assert np.allclose(np.sort(a_scores), np.sort(b_scores), rtol=1e-5)
         assert set(a_ids.tolist()) <= set(kept)
+
+
+def test_the_buffer_beside_a_graph_stays_bounded_without_a_background_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(vectors_module, "PENDING_MAX", 5)
+    vectors = unit(40, 16, 10)
+    index = VectorIndex(16, exact_max=10, hnsw_m=16, ef_search=64)
+    index.add(np.arange(20, dtype=np.int64), vectors[:20])
+    for i in range(20, 40):
+        index.add(np.asarray([i], dtype=np.int64), vectors[i : i + 1])
+        assert index.pending <= 5
+    assert [index.search(vectors[i], 1)[0].tolist() for i in range(40)] == [[i] for i in range(40)]
+
+
+def test_vectors_added_to_a_graph_are_found_before_they_join_it(tmp_path: Path) -> None:
+    """New vectors wait beside the HNSW graph (searched exactly) and join it in one fold."""
+    vectors = unit(340, 16, 9)
+    index = VectorIndex(16, exact_max=10, hnsw_m=16, ef_search=64)
+    index.add(np.arange(300, dtype=np.int64), vectors[:300])
+    index.fold()
+    for i in range(300, 340):  # one write at a time, as routes apply them
+        index.add(np.asarray([i], dtype=np.int64), vectors[i : i + 1])
+    assert index.approximate and index.pending == 40
+    index.remove(np.asarray([301], dtype=np.int64))
+    index.add(np.asarray([302], dtype=np.int64), vectors[:1])  # an edit while waiting
+    assert index.search(vectors[320], 1)[0].tolist() == [320]
+    assert 301 not in index.search(vectors[301], 20)[0]
+    assert sorted(index.search(vectors[0], 2)[0].tolist()) == [0, 302]
+    before = [index.search(vectors[i], 5)[0].tolist() for i in range(0, 340, 17)]
+    index.fold(15)  # a slice: the oldest waiting vectors join first
+    assert index.pending == 26
+    assert [index.search(vectors[i], 5)[0].tolist() for i in range(0, 340, 17)] == before
+    index.fold()
+    assert index.pending == 0 and len(index) == 339
+    assert [index.search(vectors[i], 5)[0].tolist() for i in range(0, 340, 17)] == before
+    index.add(np.asarray([400], dtype=np.int64), vectors[5:6])
+    index.save(tmp_path / "g.index", model="m")  # folds what still waits
+    loaded = VectorIndex.load(
+        tmp_path / "g.index", model="m", dimension=16, exact_max=10, hnsw_m=16, ef_search=64
+    )
+    assert loaded is not None and len(loaded) == 340
+    assert sorted(loaded.search(vectors[5], 2)[0].tolist()) == [5, 400]

@@ -11,9 +11,10 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, SessionDep
+from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, ServicesDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, Id, LongText, UtcDateTime
+from askaround.api.indexing import refresh_after_commit
 from router.lifecycle import questions
 from router.lifecycle.views import AnswerView, AskView, ask_view, names_of
 from router.network.people import get_person, get_person_by_id
@@ -65,13 +66,19 @@ def pass_ask(
 
 @router.post("/v1/asks/{ask_id}/decline", response_model=AskView)
 def decline_ask(
-    ask_id: Id, body: RespondIn, network_id: NetworkDep, session: SessionDep, now: NowDep
+    ask_id: Id,
+    body: RespondIn,
+    network_id: NetworkDep,
+    session: SessionDep,
+    services: ServicesDep,
+    now: NowDep,
 ) -> AskView:
     """Not my area: like a pass, and the evidence that matched counts less for such questions."""
     person = get_person(session, network_id=network_id, external_id=body.person)
     view = questions.decline_ask(
         session, network_id=network_id, ask_id=ask_id, person_id=person.id, now=now
     )
+    refresh_after_commit(session, services=services, network_id=network_id)  # the new weights
     return view
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.orm import Session
 
 from askaround.api.dependencies import NowDep, ServicesDep, SessionDep
+from askaround.api.indexing import refresh_after_commit
 from router.delivery.links import AskLink, read_ask_link
 from router.errors import AskaroundError, Conflict, InvalidInput
 from router.lifecycle.questions import answer_ask, decline_ask, pass_ask
@@ -125,6 +126,7 @@ async def act(
             pass_ask(session, now=now, **ids)
         elif choice == "decline":
             decline_ask(session, now=now, **ids)
+            refresh_after_commit(session, services=services, network_id=link.network_id)
         else:
             raise InvalidInput("choose answer, pass or not my area")
     except Conflict:

@@ -13,11 +13,19 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from router.routing.log_storage import (
+    AnswerTape,
+    RowCounts,
+    SlotView,
+    hour_of,
+    padded,
+    sorted_after_counting,
+    weekday_of,
+)
 from router.routing.ranking import Hit, RankingWeights
 
 Matrix = npt.NDArray[np.float64]
@@ -63,8 +71,8 @@ class Standing:
     last_365d: npt.NDArray[np.int64]
     last_at: npt.NDArray[np.float64]
     decayed: npt.NDArray[np.float64]
-    hours: npt.NDArray[np.int32]  # people x 24
-    weekdays: npt.NDArray[np.int32]  # people x 7
+    hours: RowCounts  # people x 24
+    weekdays: RowCounts  # people x 7
     sorted_total: npt.NDArray[np.int64]
     sorted_recent: npt.NDArray[np.int64]
     last_50: npt.NDArray[np.int64]
@@ -105,8 +113,8 @@ class _Prefix:
     last_at: npt.NDArray[np.float64]
     decayed: npt.NDArray[np.float64]  # relative to ``ref``, the latest answer counted
     ref: float
-    hours: npt.NDArray[np.int32]
-    weekdays: npt.NDArray[np.int32]
+    hours: RowCounts
+    weekdays: RowCounts
     sorted_total: npt.NDArray[np.int64]
     active: dict[int, list[int]] = field(default_factory=dict)  # see ``Standing.active_memo``
 
@@ -116,6 +124,8 @@ class AnswerLog:
 
     The parts of a standing that depend only on the prefix (and the 90/365-day window counts) are
     remembered, so routing (always "everything so far") pays per answer added, not per answer.
+    Extending a log appends to storage it shares with its predecessor (``log_storage``), so a
+    write costs what it adds, and the predecessor's readers see what they saw.
     """
 
     def __init__(
@@ -123,14 +133,21 @@ class AnswerLog:
     ) -> None:
         times_array = np.asarray(times, dtype=np.float64)
         order = np.argsort(times_array, kind="stable")
-        self.times = times_array[order]
         ids = np.asarray(people, dtype=np.int64)[order]
-        self.people, inverse = np.unique(ids, return_inverse=True)
-        self.slots = inverse.astype(np.int32)
-        self.slot_of = {int(person): slot for slot, person in enumerate(self.people.tolist())}
-        self.hours = ((self.times // 3600) % 24).astype(np.int8)
-        self.weekdays = ((self.times // DAY + 3) % 7).astype(np.int8)  # Monday = 0
+        unique, inverse = np.unique(ids, return_inverse=True)
+        tape = AnswerTape(times_array[order], inverse.astype(np.int32), unique, {})
         self.rate = math.log(2) / (half_life_days * DAY)
+        self._adopt(tape, len(times_array), len(unique))
+
+    def _adopt(self, tape: AnswerTape, answers: int, people: int) -> None:
+        """Read the first ``answers`` answers and ``people`` people of ``tape``."""
+        self._tape = tape
+        self.times: npt.NDArray[np.float64] = tape.times.view[:answers]
+        self.slots: npt.NDArray[np.int32] = tape.slots.view[:answers]
+        self.hours: npt.NDArray[np.int8] = tape.hours.view[:answers]
+        self.weekdays: npt.NDArray[np.int8] = tape.weekdays.view[:answers]
+        self.people: npt.NDArray[np.int64] = tape.people.view[:people]
+        self.slot_of: Mapping[int, int] = SlotView(tape.slot_of, people)
         self._prefix: _Prefix | None = None
         self._windows: dict[float, _Window] = {}
 
@@ -143,31 +160,40 @@ class AnswerLog:
         new_people = np.asarray(people, dtype=np.int64)
         order = np.argsort(new_times, kind="stable")
         new_times, new_people = new_times[order], new_people[order]
+        known = self.slot_of
+        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in known]
+        slot_of_added = {person: len(self.people) + i for i, person in enumerate(added)}
+        new_slots = np.asarray(
+            [slot_of_added[p] if p in slot_of_added else known[p] for p in new_people.tolist()],
+            dtype=np.int64,
+        )
+        added_people = np.asarray(added, dtype=np.int64)
+        appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
+        tape = self._tape
+        with tape.lock:  # only the newest log appends in place; any other copies (a branch)
+            in_place = appended and tape.at_end(len(self), len(self.people))
+            if in_place:
+                tape.append(new_times, new_slots.astype(np.int32), added_people)
+        if not in_place:
+            at = np.searchsorted(self.times, new_times, side="right")
+            tape = AnswerTape(
+                np.insert(self.times, at, new_times),
+                np.insert(self.slots, at, new_slots.astype(np.int32)),
+                np.concatenate([self.people, added_people]),
+                {},
+            )
         grown = AnswerLog.__new__(AnswerLog)
         grown.rate = self.rate
-        added = [p for p in dict.fromkeys(new_people.tolist()) if p not in self.slot_of]
-        # shared until someone new answers: a log's standings only look up people in its slots
-        grown.slot_of = dict(self.slot_of) if added else self.slot_of
-        for person in added:
-            grown.slot_of[person] = len(grown.slot_of)
-        grown.people = np.concatenate([self.people, np.asarray(added, dtype=np.int64)])
-        new_slots = np.asarray([grown.slot_of[p] for p in new_people.tolist()], dtype=np.int64)
-        at = np.searchsorted(self.times, new_times, side="right")
-        grown.times = np.insert(self.times, at, new_times)
-        grown.slots = np.insert(self.slots, at, new_slots.astype(np.int32))
-        grown.hours = np.insert(self.hours, at, ((new_times // 3600) % 24).astype(np.int8))
-        grown.weekdays = np.insert(self.weekdays, at, ((new_times // DAY + 3) % 7).astype(np.int8))
-        grown._prefix, grown._windows = None, {}
+        grown._adopt(tape, len(self) + len(new_times), len(self.people) + len(added))
         prefix = self._prefix
-        appended = len(new_times) == 0 or len(self) == 0 or new_times[0] >= self.times[-1]
         if prefix is not None and prefix.n == len(self) and appended and len(new_times):
             grown._prefix = self._grown_prefix(prefix, grown, new_slots, new_times)
             size = len(grown.people)
             for days, (start, n, counts, ordered) in self._windows.items():
                 if n == len(self):
-                    grown_counts = _padded(counts, size)
+                    grown_counts = padded(counts, size)
                     if ordered is not None:
-                        ordered = _sorted_after_counting(ordered, grown_counts, new_slots)
+                        ordered = sorted_after_counting(ordered, grown_counts, new_slots)
                     np.add.at(grown_counts, new_slots, 1)
                     grown._windows[days] = (start, len(grown), grown_counts, ordered)
         return grown
@@ -182,18 +208,27 @@ class AnswerLog:
         """The whole-log prefix of ``grown`` from this log's, when the new answers are the latest."""
         size = len(grown.people)
         ref = float(new_times[-1])
-        total = _padded(prefix.total, size)
-        sorted_total = _sorted_after_counting(prefix.sorted_total, total, new_slots)
+        total = padded(prefix.total, size)
+        sorted_total = sorted_after_counting(prefix.sorted_total, total, new_slots)
         np.add.at(total, new_slots, 1)
         last_at = np.concatenate([prefix.last_at, np.full(size - len(prefix.last_at), np.nan)])
         last_at[new_slots] = new_times
-        decayed = _padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
+        decayed = padded(prefix.decayed, size) * math.exp(self.rate * (prefix.ref - ref))
         np.add.at(decayed, new_slots, np.exp(self.rate * (new_times - ref)))
-        hours = _padded(prefix.hours, size)
-        np.add.at(hours, (new_slots, ((new_times // 3600) % 24).astype(np.int64)), 1)
-        weekdays = _padded(prefix.weekdays, size)
-        np.add.at(weekdays, (new_slots, ((new_times // DAY + 3) % 7).astype(np.int64)), 1)
-        return _Prefix(len(grown), total, last_at, decayed, ref, hours, weekdays, sorted_total)
+        hours = prefix.hours.counted(new_slots, hour_of(new_times).astype(np.int64), size)
+        weekdays = prefix.weekdays.counted(new_slots, weekday_of(new_times).astype(np.int64), size)
+        # The order by decayed activity only changes for those who just answered: the new top n
+        # is among the old top n and them.
+        active: dict[int, list[int]] = {}
+        for n, top in prefix.active.items():
+            old = np.asarray([grown.slot_of[p] for p in top], dtype=np.int64)
+            slots = np.unique(np.concatenate([old, new_slots]))
+            slots = slots[decayed[slots] > 0]
+            ranked = slots[np.lexsort((grown.people[slots], -decayed[slots]))]
+            active[n] = [int(p) for p in grown.people[ranked[:n]]]
+        return _Prefix(
+            len(grown), total, last_at, decayed, ref, hours, weekdays, sorted_total, active
+        )
 
     def _prefix_of(self, n: int) -> _Prefix:
         prefix = self._prefix
@@ -207,7 +242,6 @@ class AnswerLog:
         last_at[slots] = times  # sorted by time: the last write per person is their latest
         decayed = np.bincount(slots, weights=np.exp(self.rate * (times - ref)), minlength=size)
         hours = np.bincount(slots * 24 + self.hours[:n], minlength=size * 24).reshape(size, 24)
-        # int32: the people x 24 table is copied once per write
         weekdays = np.bincount(slots * 7 + self.weekdays[:n], minlength=size * 7).reshape(size, 7)
         prefix = _Prefix(
             n,
@@ -215,8 +249,8 @@ class AnswerLog:
             last_at,
             decayed.astype(np.float64),
             ref,
-            hours.astype(np.int32),
-            weekdays.astype(np.int32),
+            RowCounts(hours.astype(np.int32)),
+            RowCounts(weekdays.astype(np.int32)),
             np.sort(total),
         )
         self._prefix = prefix
@@ -266,29 +300,6 @@ class AnswerLog:
             last_10=np.bincount(self.slots[max(0, n - 10) : n], minlength=size).astype(np.int64),
             active_memo=prefix.active,
         )
-
-
-def _sorted_after_counting(
-    ordered: npt.NDArray[np.int64], counts: npt.NDArray[np.int64], slots: npt.NDArray[np.int64]
-) -> npt.NDArray[np.int64]:
-    """``ordered`` (the sorted ``counts``, short of people who joined since) after one more
-    count for each of ``slots``: raising the last copy of a value by one keeps the order."""
-    fresh = len(counts) - len(ordered)
-    result = np.concatenate([np.zeros(fresh, dtype=ordered.dtype), ordered])
-    raised: dict[int, int] = {}
-    for slot in slots.tolist():
-        value = raised.get(slot, int(counts[slot]))
-        result[int(np.searchsorted(result, value, side="right")) - 1] += 1
-        raised[slot] = value + 1
-    return result
-
-
-def _padded(values: npt.NDArray[Any], size: int) -> npt.NDArray[Any]:
-    """``values`` with zero rows added up to ``size`` rows (people who joined since)."""
-    if len(values) == size:
-        return values.copy()
-    pad = np.zeros((size - len(values), *values.shape[1:]), dtype=values.dtype)
-    return np.concatenate([values, pad])
 
 
 def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, float]:

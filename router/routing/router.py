@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -40,7 +41,7 @@ from router.search.indexing import IndexCache
 from router.search.network_index import NetworkIndex
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, Network
+from router.storage.schema import Network
 from router.storage.text import storable
 
 SEARCH_DEPTH = 100
@@ -81,6 +82,7 @@ class Router:
         self.ranker_override = ranker  # one model for every network (evaluation, tests)
         self.shelf = RankerShelf()
         self._logs: dict[int, tuple[EvidenceTable, tuple[int, int], int, AnswerLog]] = {}
+        self._log_lock = threading.Lock()
         self.indexes = IndexCache(
             database=database,
             embedder=embedder,
@@ -134,8 +136,9 @@ class Router:
     def answer_log(self, index: NetworkIndex, network_id: int) -> AnswerLog:
         """Every answer's (person, time) in the index: extended by the answers added since it
         was made, rebuilt only when one was removed (or the index replaced)."""
-        cached = self._logs.get(network_id)
-        with index.lock.reading():  # a concurrent catch-up waits until these reads are done
+        # One route extends a network's log at a time; the others then find it extended.
+        with self._log_lock, index.lock.reading():  # a catch-up waits until these reads are done
+            cached = self._logs.get(network_id)
             table = index.evidence
             version = (table.epoch, table.removed_answers)
             if cached is not None and cached[0] is table and cached[1] == version:
@@ -156,9 +159,7 @@ class Router:
         latest = float(log.times[-1]) if len(log) else 0.0
         return log.as_of(max(now.timestamp(), latest) + 1e-3)
 
-    def search(
-        self, index: NetworkIndex, text: str, session: Session, depth: int = SEARCH_DEPTH
-    ) -> list[Hit]:
+    def search(self, index: NetworkIndex, text: str, depth: int = SEARCH_DEPTH) -> list[Hit]:
         """Evidence found by the dense (title and first part) and the lexical (all) search."""
         query = self.embedder.encode([text[:EMBED_CHARS]])[0]
         with index.lock.reading():  # a concurrent catch-up waits until these reads are done
@@ -166,17 +167,20 @@ class Router:
             lexical_ids, lexical_scores = index.lexical.search(text, depth)
             found = np.concatenate([dense_ids, lexical_ids])
             people = index.evidence.owners(found)
+            weights = index.evidence.weights(found)  # kept in step by the change log
         owners = {i: p for i, p in zip(found.tolist(), people.tolist(), strict=True) if p >= 0}
-        weights = self._weights(session, set(owners))
+        weight_of = {
+            i: w for i, w in zip(found.tolist(), weights.tolist(), strict=True) if i in owners
+        }
         hits = merge_hits(
             zip(dense_ids.tolist(), dense_scores.tolist(), strict=True),
             zip(lexical_ids.tolist(), lexical_scores.tolist(), strict=True),
             owners,
-            weights,
+            weight_of,
             min_similarity=self.weights.min_similarity,
             similarity_window=self.weights.similarity_window,
         )
-        return [hit for hit in hits if hit.evidence_id in weights]  # deleted since indexing
+        return [hit for hit in hits if hit.evidence_id in weight_of]  # indexed (not removed)
 
     def pool_by_depth(
         self,
@@ -189,7 +193,7 @@ class Router:
     ) -> dict[int, set[int]]:
         """Who the retrieval stage puts before the ranker when search goes ``depth`` deep."""
         index = self.indexes.get(session, network_id=network_id)
-        hits = self.search(index, self.validate(question=question, k=1), session, max(depths))
+        hits = self.search(index, self.validate(question=question, k=1), max(depths))
         standing = self.standing(index, network_id, now)
         pools = {}
         for depth in depths:
@@ -228,7 +232,7 @@ class Router:
                 exclude=frozenset(excluded),
             )
         index = self.indexes.get(session, network_id=network_id)
-        hits = self.search(index, text, session)
+        hits = self.search(index, text)
         ranker = self.ranker_for(network_id)
         drivers: dict[int, dict[str, float]] = {}
         features: dict[int, npt.NDArray[np.float64]] = {}
@@ -330,12 +334,6 @@ class Router:
             person.hits.sort(key=lambda pair: -pair[0])
         ranked = sorted(scored.values(), key=lambda p: (-p.score, p.person_id))
         return ranked, {p: matrix[i] for i, p in enumerate(people)}
-
-    def _weights(self, session: Session, ids: set[int]) -> dict[int, float]:
-        if not ids:
-            return {}
-        rows = session.execute(select(Evidence.id, Evidence.weight).where(Evidence.id.in_(ids)))
-        return {int(row.id): float(row.weight) for row in rows}
 
     def _apply_policy(
         self,

@@ -1,4 +1,5 @@
-"""Who wrote each piece of evidence, when, and whether it is an answer: numpy columns by evidence id.
+"""Who wrote each piece of evidence, when, whether it is an answer and its weight: numpy columns by
+evidence id (a route reads them here, not from the database).
 
 Rows are appended and never move until a compaction, so "the answers added since row r" is a
 slice: the router extends its answer log with them instead of re-reading the whole network.
@@ -14,16 +15,18 @@ from router.search.id_map import Column, IdMap, Ids
 People = npt.NDArray[np.int64]
 Times = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
+Weights = npt.NDArray[np.float64]
 
 
 class EvidenceTable:
-    """Evidence id → (person, created, is answer), with removed rows tombstoned."""
+    """Evidence id → (person, created, is answer, weight), with removed rows tombstoned."""
 
     def __init__(self) -> None:
         self._rows = IdMap()
         self._person = Column(np.int64)
         self._created = Column(np.float64)
         self._answer = Column(np.bool_)
+        self._weight = Column(np.float64)
         self._alive = Column(np.bool_)
         self.epoch = 0  # bumped when rows are renumbered (a compaction)
         self.removed_answers = 0  # answers removed so far (a log built before must be rebuilt)
@@ -39,8 +42,15 @@ class EvidenceTable:
         """Rows written so far (live or not): the next row's number."""
         return self._person.size
 
-    def add(self, ids: Ids, people: People, created: Times, answers: Flags) -> None:
-        """Record evidence (distinct ids); an id already present is replaced."""
+    def add(
+        self,
+        ids: Ids,
+        people: People,
+        created: Times,
+        answers: Flags,
+        weights: Weights | None = None,
+    ) -> None:
+        """Record evidence (distinct ids; weight 1 unless given); an id already present is replaced."""
         ids = np.asarray(ids, dtype=np.int64)
         if len(ids) == 0:
             return
@@ -49,6 +59,7 @@ class EvidenceTable:
         self._person.extend(people)
         self._created.extend(created)
         self._answer.extend(answers)
+        self._weight.extend(np.ones(len(ids)) if weights is None else weights)
         self._alive.extend(np.ones(len(ids), dtype=np.bool_))
         self._rows.set(ids, np.arange(first, first + len(ids), dtype=np.int64))
 
@@ -65,7 +76,7 @@ class EvidenceTable:
 
     def _compact(self) -> None:
         ids, rows = self._rows.ids(), self._rows.rows()
-        for column in (self._person, self._created, self._answer, self._alive):
+        for column in (self._person, self._created, self._answer, self._weight, self._alive):
             kept = column.view[rows]
             column.size = 0
             column.extend(kept)
@@ -80,6 +91,20 @@ class EvidenceTable:
         found = rows >= 0
         people[found] = self._person.view[rows[found]]
         return people
+
+    def weights(self, ids: Ids) -> Weights:
+        """The weight of each id, or NaN where it is not indexed."""
+        rows = self._rows.find(np.asarray(ids, dtype=np.int64))
+        weights = np.full(len(rows), np.nan)
+        found = rows >= 0
+        weights[found] = self._weight.view[rows[found]]
+        return weights
+
+    def reweigh(self, ids: Ids, weights: Weights) -> None:
+        """Set the weight of indexed ids (others are ignored)."""
+        rows = self._rows.find(np.asarray(ids, dtype=np.int64))
+        found = rows >= 0
+        self._weight.view[rows[found]] = np.asarray(weights, dtype=np.float64)[found]
 
     def ids(self) -> Ids:
         """Every indexed evidence id, ascending."""

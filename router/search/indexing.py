@@ -35,6 +35,7 @@ from router.storage.schema import Evidence, EvidenceChange
 log = logging.getLogger(__name__)
 EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (more: `reembed`)
 BUILD_CHUNK = 5000
+FOLD_SLICE = 32  # vectors moved into an HNSW graph per hold of the writer lock (~5 ms each at 1M)
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
 
 
@@ -46,6 +47,7 @@ _COLUMNS = (
     Evidence.context,
     Evidence.created_at,
     Evidence.embedding_model,
+    Evidence.weight,  # kept in memory so a route reads no weight from the database
 )
 
 
@@ -155,13 +157,24 @@ class IndexCache:
             index = self._entry(network_id)
             if not index.changed:
                 continue
-            with index.sync_lock, index.lock.reading():
-                index.vectors.save(
-                    self.path(network_id), model=self.embedder.name, extra={"cursor": index.cursor}
-                )
-                index.changed = False
+            with index.sync_lock:
+                self._fold(index)
+                with index.lock.reading():
+                    index.vectors.save(
+                        self.path(network_id),
+                        model=self.embedder.name,
+                        extra={"cursor": index.cursor},
+                    )
+                    index.changed = False
             saved += 1
         return saved
+
+    def _fold(self, index: NetworkIndex) -> None:
+        """Move vectors waiting beside the HNSW graph into it, a slice per hold of the writer lock
+        (routes wait for one slice, not for all)."""
+        while index.vectors.pending:
+            with index.lock.writing():
+                index.vectors.fold(FOLD_SLICE)
 
     def follow(self, stop: threading.Event, *, save_seconds: float) -> None:
         """Until ``stop`` is set: keep every loaded network caught up with the change log (so
@@ -173,6 +186,9 @@ class IndexCache:
                 for network_id in self.loaded():
                     with self.database.transaction() as session:
                         self.sync(session, network_id=network_id, limit=None)
+                    index = self._entry(network_id)
+                    with index.sync_lock:
+                        self._fold(index)
                 if time.monotonic() - last_save >= save_seconds:
                     self.save_changed()
                     last_save = time.monotonic()
@@ -272,12 +288,14 @@ class IndexCache:
         people: list[int] = []
         created: list[float] = []
         answers: list[bool] = []
+        weights: list[float] = []
         for row in rows:
             ids.append(int(row.id))
             texts.append(evidence_document(row.kind, row.text, row.context))
             people.append(int(row.person_id))
             created.append(row.created_at.timestamp())
             answers.append(row.kind == "answer")
+            weights.append(float(row.weight))
             if with_vectors and row.embedding_model == self.embedder.name and row.embedding:
                 vector_ids.append(int(row.id))
                 vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
@@ -286,6 +304,7 @@ class IndexCache:
             np.asarray(people, dtype=np.int64),
             np.asarray(created, dtype=np.float64),
             np.asarray(answers, dtype=np.bool_),
+            np.asarray(weights, dtype=np.float64),
         )
         index.lexical.add_many(ids, texts)
         if vector_ids:

@@ -131,10 +131,12 @@ class NetworkIndex:
         people: npt.NDArray[np.int64],
         created: npt.NDArray[np.float64],
         answers: npt.NDArray[np.bool_],
+        weights: npt.NDArray[np.float64] | None = None,
     ) -> None:
-        """Record who wrote each piece of evidence (distinct ids) and when; replaces old entries."""
+        """Record who wrote each piece of evidence (distinct ids), when, and its weight; replaces
+        old entries."""
         self.untrack(ids)
-        self.evidence.add(ids, people, created, answers)
+        self.evidence.add(ids, people, created, answers, weights)
         for person, at, is_answer in zip(
             people.tolist(), created.tolist(), answers.tolist(), strict=True
         ):

@@ -3,7 +3,9 @@
 Exact inner-product search (vectors are unit length, so this is cosine) while the network is
 small; HNSW once it passes a size threshold, storing the vectors as 16-bit floats (half the
 memory; cosines move by about 1e-4, so the same neighbours come back). HNSW cannot delete, so removed ids are masked and
-the graph is rebuilt once the mask grows. Saved to and loaded from the data directory as one
+the graph is rebuilt once the mask grows. Vectors added to an HNSW index wait in a small exact
+buffer, searched beside the graph, and join it in slices (``fold``) off the request path: one add
+to a loaded graph reallocates all its vectors (~0.2 s at 100k rows, ~1 s at 1M). Saved to and loaded from the data directory as one
 file (manifest and vectors together) replaced atomically.
 """
 
@@ -24,6 +26,7 @@ from router.search.id_map import Column, IdMap
 
 Ids = npt.NDArray[np.int64]
 REBUILD_MASKED_FRACTION = 0.2
+PENDING_MAX = 4096  # vectors waiting beside the HNSW graph before an add folds them in
 _FAISS_IO: Any = faiss  # the callback readers and writers (and IndexHNSWSQ) have no usable stubs
 MAGIC = b"ASKAROUND-INDEX-1\n"
 
@@ -48,6 +51,9 @@ class VectorIndex:
         self._alive = Column(np.bool_)
         self._ids = IdMap()  # live id → position (a million as Python ints would be ~70 MB)
         self._dead = 0
+        # Positions from ``_index.ntotal`` on: vectors not yet in the graph, in position order.
+        self._pending = np.zeros((0, dimension), dtype=np.float32)
+        self._pending_count = 0
         self.saved_manifest: dict[str, Any] = {}
 
     @property
@@ -86,11 +92,42 @@ class VectorIndex:
         if not self._approximate and len(self._ids) + len(ids) > self.exact_max:
             self._rebuild(extra_ids=ids, extra_vectors=vectors, approximate=True)
             return
-        first = int(self._index.ntotal)
-        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        first = self._id_at.size
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), -1)
+        if self._approximate:
+            self._hold(vectors)
+        else:
+            self._index.add(vectors)
         self._id_at.extend(ids)
         self._alive.extend(np.ones(len(ids), dtype=np.bool_))
         self._ids.set(ids, np.arange(first, first + len(ids), dtype=np.int64))
+        if self._pending_count > PENDING_MAX:  # no background fold kept up: one in, one out
+            self.fold(self._pending_count - PENDING_MAX)
+
+    def _hold(self, vectors: Vectors) -> None:
+        """Keep vectors in the exact buffer beside the graph (its capacity doubles)."""
+        needed = self._pending_count + len(vectors)
+        if needed > len(self._pending):
+            grown = np.zeros((max(needed, 2 * len(self._pending), 64), self.dimension), np.float32)
+            grown[: self._pending_count] = self._pending[: self._pending_count]
+            self._pending = grown
+        self._pending[self._pending_count : needed] = vectors
+        self._pending_count = needed
+
+    @property
+    def pending(self) -> int:
+        """Vectors searched exactly beside the HNSW graph, not yet in it."""
+        return self._pending_count
+
+    def fold(self, limit: int | None = None) -> None:
+        """Add the oldest waiting vectors (``limit`` of them, or all) to the graph; the caller
+        holds off searches meanwhile."""
+        count = self._pending_count if limit is None else min(limit, self._pending_count)
+        if count <= 0:
+            return
+        self._index.add(self._pending[:count])
+        left = self._pending[count : self._pending_count].copy()
+        self._pending, self._pending_count = left, len(left)
 
     def remove(self, ids: Ids) -> None:
         """Forget vectors by evidence id (tombstoned under HNSW until the next rebuild)."""
@@ -121,6 +158,8 @@ class VectorIndex:
         """Every live (id, vector) pair held by the FAISS index."""
         alive = self._alive.view
         vectors = self._index.reconstruct_n(0, self._index.ntotal)
+        if self._pending_count:
+            vectors = np.vstack([vectors, self._pending[: self._pending_count]])
         return self._id_at.view[alive].copy(), vectors[alive]
 
     def _rebuild(
@@ -138,6 +177,7 @@ class VectorIndex:
         self._owner = None
         self._approximate = approximate
         self._dead = 0
+        self._pending, self._pending_count = np.zeros((0, self.dimension), np.float32), 0
         if len(ids):
             self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self._id_at, self._alive, self._ids = Column(np.int64), Column(np.bool_), IdMap()
@@ -150,8 +190,19 @@ class VectorIndex:
         if not len(self._ids) or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         fetch = min(k + self._dead, self._index.ntotal)
-        scores, found = self._index.search(np.ascontiguousarray(query.reshape(1, -1)), fetch)
-        positions, scores = found[0], scores[0]
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        if fetch > 0:
+            scores, found = self._index.search(query, fetch)
+            positions, scores = found[0], scores[0]
+        else:
+            positions, scores = np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self._pending_count:  # the buffer beside the graph, searched exactly
+            positions = np.concatenate(
+                [positions, self._index.ntotal + np.arange(self._pending_count)]
+            )
+            scores = np.concatenate([scores, self._pending[: self._pending_count] @ query[0]])
+            order = np.argsort(-scores, kind="stable")
+            positions, scores = positions[order], scores[order]
         keep = positions >= 0
         keep[keep] = self._alive.view[positions[keep]]
         positions, scores = positions[keep][:k], scores[keep][:k]
@@ -164,6 +215,7 @@ class VectorIndex:
         index wrapped with its position → id map); it is written under a unique temporary name
         beside ``path`` and renamed over it.
         """
+        self.fold()  # nothing to do when the caller folded under its writer lock first
         path.parent.mkdir(parents=True, exist_ok=True)
         dead = np.flatnonzero(~self._alive.view)
         meta = {
