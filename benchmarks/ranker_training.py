@@ -21,7 +21,14 @@ from benchmarks.synthetic import WORDS
 from router.routing.adaptation import ADAPT_ROUNDS, fine_tune
 from router.routing.learned import LearnedRanker
 from router.routing.timeline import Record, Timeline
-from router.routing.training import ROUNDS, Favours, PastQuestion, question_examples, train
+from router.routing.training import (
+    ENSEMBLE,
+    ROUNDS,
+    Favours,
+    PastQuestion,
+    question_examples,
+    train,
+)
 
 DAY = 86400.0
 
@@ -81,7 +88,10 @@ def main() -> None:
     )
     booster = train(examples)
     t2 = time.perf_counter()
-    print(f"  training from scratch (lambdarank, {ROUNDS} rounds): {t2 - t1:.1f} s")
+    print(
+        f"  training from scratch (lambdarank, {ENSEMBLE} averaged models of {ROUNDS} rounds):"
+        f" {t2 - t1:.1f} s"
+    )
     base = LearnedRanker.from_booster(booster, kind="pretrained", meta={})
     fine_tune(base, examples)
     t3 = time.perf_counter()

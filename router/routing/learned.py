@@ -3,8 +3,9 @@
 The pre-trained model ships in ``models/ranker/`` (rebuilt by ``askaround ranker pretrain``); a
 network's own adapted model, when there is one, lives in the data directory
 (``askaround ranker adapt``). With neither, routing falls back to the hand-set blend.
-Explanations come from per-feature contributions (LightGBM's ``pred_contrib``): a reason is
-shown only when its kind of feature pushed the person up.
+Explanations come from per-feature contributions (LightGBM's ``pred_contrib``; for the shipped
+average of seeded models, exactly the mean of their contributions): a reason is shown only when
+its kind of feature pushed the person up.
 """
 
 from __future__ import annotations
