@@ -98,6 +98,15 @@ def main() -> None:
     print(f"  fine-tuning ({ADAPT_ROUNDS} rounds): {t3 - t2:.1f} s")
     print(f"  adaptation total (examples + fine-tune): {t1 - t0 + t3 - t2:.1f} s")
     print(f"  CPU time for all of the above: {time.process_time() - c0:.1f} s (one thread)")
+    pool = np.vstack(examples.rows)[:130]  # a route scores and explains its whole pool
+    one = LearnedRanker.from_booster(train(examples, models=1), kind="pretrained", meta={})
+    for label, ranker in ((f"{ENSEMBLE} averaged models", base), ("one model", one)):
+        t4 = time.perf_counter()
+        for _ in range(20):
+            ranker.score(pool)
+            ranker.contributions(pool)
+        took = (time.perf_counter() - t4) / 20 * 1000
+        print(f"  scoring and explaining a pool of {len(pool)}, {label}: {took:.1f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.txt"
         base.save(path)
