@@ -63,7 +63,9 @@ def load_site(folder: Path, workdir: Path) -> Site:
     return timeline, past, favours, tests
 
 
-def figures(examples: Examples, tests: list[PastQuestion], scores: list[np.ndarray]) -> str:
+def measures(
+    examples: Examples, tests: list[PastQuestion], scores: list[np.ndarray]
+) -> tuple[float, float, float, float, float]:
     """P@1, Hit@3, MRR, busy@3 and pool recall of the test cases ranked by ``scores``."""
     p1 = hit3 = mrr = found = truths = 0.0
     rankings = []
@@ -81,10 +83,16 @@ def figures(examples: Examples, tests: list[PastQuestion], scores: list[np.ndarr
         found += float(labels.sum())
         truths += len(test.answerers)
     n = len(tests) or 1
-    return (
-        f"{p1 / n:>7.3f}{hit3 / n:>7.3f}{mrr / n:>7.3f}{busiest_share(rankings):>8.2f}"
-        f"{found / (truths or 1):>8.3f}"
-    )
+    return p1 / n, hit3 / n, mrr / n, busiest_share(rankings), found / (truths or 1)
+
+
+def line(values: tuple[float, ...]) -> str:
+    p1, hit3, mrr, busy, recall = values
+    return f"{p1:>7.3f}{hit3:>7.3f}{mrr:>7.3f}{busy:>8.2f}{recall:>8.3f}"
+
+
+def mean(rows: list[tuple[float, ...]]) -> tuple[float, ...]:
+    return tuple(float(np.mean(column)) for column in zip(*rows, strict=True))
 
 
 def main() -> None:
@@ -92,6 +100,10 @@ def main() -> None:
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--models", type=int, default=1, help="seeded models averaged")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="ensembles with the next seeds, for the spread"
+    )
     parser.add_argument("--rounds", type=int, default=training.ROUNDS)
     parser.add_argument("--param", action="append", default=[], help="name=value for LightGBM")
     parser.add_argument("--drop", action="append", default=[], help="a feature to leave out")
@@ -130,6 +142,8 @@ def main() -> None:
             rows[:, dropped] = 0.0
     built = time.perf_counter()
     print(f"{'site':<15}{'cases':>6}{'P@1':>7}{'Hit@3':>7}{'MRR':>7}{'busy@3':>8}{'recall':>8}")
+    summary: list[str] = []
+    singles_summary: list[str] = []
     for name, test in testing.items():
         others = Examples()
         for other, examples in train_sets.items():
@@ -137,12 +151,38 @@ def main() -> None:
                 others.extend(examples)
         if fixed is not None:
             scores = [fixed.score(rows) if len(rows) else rows[:, 0] for rows in test.rows]
-        else:
-            model = train(others, seed=args.seed, rounds=args.rounds)
-            scores = [
-                np.asarray(model.predict(rows)) if len(rows) else rows[:, 0] for rows in test.rows
-            ]
-        print(f"{name:<15}{test.questions:>6}{figures(test, sites[name][3], scores)}")
+            print(f"{name:<15}{test.questions:>6}{line(measures(test, sites[name][3], scores))}")
+            continue
+        singles = []  # each seed's model's scores: an ensemble's are their mean (ensemble.py)
+        for offset in range(args.models * args.repeats):
+            model = train(others, seed=args.seed + offset, rounds=args.rounds, models=1)
+            singles.append(
+                [np.asarray(model.predict(rows)) if len(rows) else rows[:, 0] for rows in test.rows]
+            )
+        runs = []
+        for repeat in range(args.repeats):
+            group = singles[repeat * args.models : (repeat + 1) * args.models]
+            scores = [np.mean(parts, axis=0) for parts in zip(*group, strict=True)]
+            runs.append(measures(test, sites[name][3], scores))
+            print(
+                f"{name:<15}{test.questions:>6}{line(runs[-1])}  seeds from {args.seed + repeat * args.models}"
+            )
+        if args.models > 1:  # the same seeds' models one by one, for the spread of one model
+            alone = [measures(test, sites[name][3], scores) for scores in singles]
+            low, high = min(r[2] for r in alone), max(r[2] for r in alone)
+            singles_summary.append(
+                f"{name:<15}{test.questions:>6}{line(mean(alone))}  MRR {low:.3f}-{high:.3f}"
+            )
+        mrrs = [run[2] for run in runs]
+        summary.append(
+            f"{name:<15}{test.questions:>6}{line(mean(runs))}  MRR {min(mrrs):.3f}-{max(mrrs):.3f}"
+        )
+    if args.repeats > 1:
+        print(f"mean over {args.repeats} runs of {args.models} averaged model(s)")
+        print("\n".join(summary))
+    if singles_summary:
+        print(f"mean over the same {args.models * args.repeats} models one by one")
+        print("\n".join(singles_summary))
     print(
         f"examples {built - started:.0f} s, training and ranking {time.perf_counter() - built:.0f} s"
     )

@@ -21,7 +21,14 @@ from benchmarks.synthetic import WORDS
 from router.routing.adaptation import ADAPT_ROUNDS, fine_tune
 from router.routing.learned import LearnedRanker
 from router.routing.timeline import Record, Timeline
-from router.routing.training import ROUNDS, Favours, PastQuestion, question_examples, train
+from router.routing.training import (
+    ENSEMBLE,
+    ROUNDS,
+    Favours,
+    PastQuestion,
+    question_examples,
+    train,
+)
 
 DAY = 86400.0
 
@@ -81,13 +88,25 @@ def main() -> None:
     )
     booster = train(examples)
     t2 = time.perf_counter()
-    print(f"  training from scratch (lambdarank, {ROUNDS} rounds): {t2 - t1:.1f} s")
+    print(
+        f"  training from scratch (lambdarank, {ENSEMBLE} averaged models of {ROUNDS} rounds):"
+        f" {t2 - t1:.1f} s"
+    )
     base = LearnedRanker.from_booster(booster, kind="pretrained", meta={})
     fine_tune(base, examples)
     t3 = time.perf_counter()
     print(f"  fine-tuning ({ADAPT_ROUNDS} rounds): {t3 - t2:.1f} s")
     print(f"  adaptation total (examples + fine-tune): {t1 - t0 + t3 - t2:.1f} s")
     print(f"  CPU time for all of the above: {time.process_time() - c0:.1f} s (one thread)")
+    pool = np.vstack(examples.rows)[:130]  # a route scores and explains its whole pool
+    one = LearnedRanker.from_booster(train(examples, models=1), kind="pretrained", meta={})
+    for label, ranker in ((f"{ENSEMBLE} averaged models", base), ("one model", one)):
+        t4 = time.perf_counter()
+        for _ in range(20):
+            ranker.score(pool)
+            ranker.contributions(pool)
+        took = (time.perf_counter() - t4) / 20 * 1000
+        print(f"  scoring and explaining a pool of {len(pool)}, {label}: {took:.1f} ms")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.txt"
         base.save(path)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -153,6 +156,63 @@ def test_training_with_the_same_examples_and_seed_gives_the_same_model() -> None
     base = LearnedRanker.from_booster(first, kind="pretrained", meta={})
     tuned = [fine_tune(base, _activity_examples(seed=9), seed=7).name for _ in range(2)]
     assert tuned[0] == tuned[1] and tuned[0] != base.name
+
+
+def test_the_shipped_model_is_the_average_of_its_seeded_models_scores_and_contributions(
+    tmp_path: Path,
+) -> None:
+    """Scores, and the per-feature contributions that explain them, are the models' means."""
+    examples = _activity_examples()
+    ensemble = LearnedRanker.from_booster(
+        train(examples, seed=7, rounds=20, models=3), kind="pretrained", meta={}
+    )
+    models = [
+        LearnedRanker.from_booster(
+            train(examples, seed=seed, rounds=20, models=1), kind="pretrained", meta={}
+        )
+        for seed in (7, 8, 9)
+    ]
+    rows = np.vstack(examples.rows[:5])
+    scores = [m.score(rows) for m in models]
+    assert not np.allclose(scores[0], scores[1])  # seeds differ, or averaging would do nothing
+    assert np.allclose(ensemble.score(rows), np.mean(scores, axis=0))
+    assert np.allclose(
+        ensemble.contributions(rows), np.mean([m.contributions(rows) for m in models], axis=0)
+    )
+    ensemble.save(pretrained_path(tmp_path))  # one ordinary model file
+    saved = LearnedRanker.load(pretrained_path(tmp_path), kind="pretrained")
+    assert saved is not None and np.allclose(saved.score(rows), ensemble.score(rows))
+
+
+_LEXICAL_SCORES = """
+import numpy as np
+from router.routing.timeline import Record, Timeline
+rng = np.random.default_rng(3)
+words = [f"w{i}" for i in range(60)]
+records = [
+    Record(person=i, at=float(i), document=" ".join(rng.choice(words, size=40)),
+           vector=np.zeros(4, dtype=np.float32))
+    for i in range(300)
+]
+print(Timeline(records).lexical(" ".join(words), now=1e9, depth=300))
+"""
+
+
+def test_lexical_scores_of_past_questions_are_the_same_in_every_process() -> None:
+    """Python seeds set order per process: summed in that order, float32 scores (and so the
+    pre-trained model rebuilt from them) differed in the seventh digit from run to run."""
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", _LEXICAL_SCORES],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            cwd=Path(__file__).resolve().parents[1],  # this checkout's router
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(outputs) == 1
 
 
 @pytest.fixture

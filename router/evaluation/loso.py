@@ -20,7 +20,7 @@ from router.evaluation.training_sets import site_examples
 from router.progress import Progress, silent
 from router.routing.adaptation import fine_tune, network_examples
 from router.routing.learned import LearnedRanker
-from router.routing.training import Examples, train
+from router.routing.training import ENSEMBLE, Examples, train
 from router.search.embedding import Embedder
 from router.settings import Settings
 from router.storage.database import Database
@@ -38,7 +38,7 @@ def pretrain(
         cutoff = split_site(folder).cutoff
         examples.extend(site_examples(folder, cutoff=cutoff, embedder=embedder, progress=progress))
     sites = sorted(folder.resolve().name for folder in folders)
-    meta = {"sites": sites, "questions": examples.questions, "seed": seed}
+    meta = {"sites": sites, "questions": examples.questions, "seed": seed, "models": ENSEMBLE}
     return LearnedRanker.from_booster(train(examples, seed=seed), kind="pretrained", meta=meta)
 
 

@@ -99,8 +99,11 @@ def answers_in(session: Session, network_id: int) -> int:
 
 
 def fine_tune(base: LearnedRanker, examples: Examples, *, seed: int = 12) -> LearnedRanker:
-    """``base`` boosted further on one network's examples; the same inputs give the same model."""
-    booster = train(examples, seed=seed, rounds=ADAPT_ROUNDS, init_model=base.booster)
+    """``base`` boosted further on one network's examples; the same inputs give the same model.
+
+    One model, not an average: each averaged model would carry its own copy of ``base``'s trees.
+    """
+    booster = train(examples, seed=seed, rounds=ADAPT_ROUNDS, init_model=base.booster, models=1)
     meta = {"base": base.name, "questions": examples.questions, "seed": seed}
     return LearnedRanker.from_booster(booster, kind="adapted", meta=meta)
 

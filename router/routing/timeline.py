@@ -80,7 +80,8 @@ class Timeline:
     def lexical(self, text: str, *, now: float, depth: int) -> tuple[list[int], list[float]]:
         """The ``depth`` rows before ``now`` with the best BM25 score for ``text``, best first."""
         n = self.size_at(now)
-        terms = set(tokenize(text))
+        # in a fixed order: float32 sums in set (hash-seeded) order differed between processes
+        terms = sorted(set(tokenize(text)))
         if n == 0 or not terms or depth <= 0:
             return [], []
         average = max(float(self.cumulative[n]) / n, 1.0)

@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from router.progress import Progress, silent
+from router.routing.ensemble import average_boosters
 from router.routing.features import NAMES, AnswerLog, Matrix, Standing, person_features
 from router.routing.ranking import Hit, RankingWeights, merge_hits
 from router.routing.timeline import Timeline
@@ -43,6 +44,7 @@ PARAMS: dict[str, object] = {
     "verbose": -1,
 }
 ROUNDS = 100
+ENSEMBLE = 5  # seeded models averaged (router.routing.ensemble): one model's choices are noisy
 
 
 @dataclass(frozen=True)
@@ -185,9 +187,17 @@ def train(
     seed: int = 12,
     rounds: int = ROUNDS,
     init_model: lgb.Booster | None = None,
+    models: int = ENSEMBLE,
 ) -> lgb.Booster:
-    """A lambdarank model over ``examples``; the same examples and seed give the same model."""
-    params = dict(PARAMS, seed=seed, bagging_seed=seed, feature_fraction_seed=seed)
+    """The average of ``models`` lambdarank models over ``examples``, seeded ``seed``,
+    ``seed + 1``, ...; the same examples and seed give the same model."""
     import lightgbm as lgb
 
-    return lgb.train(params, examples.dataset(), num_boost_round=rounds, init_model=init_model)
+    boosters = []
+    for offset in range(models):
+        own = seed + offset
+        params = dict(PARAMS, seed=own, bagging_seed=own, feature_fraction_seed=own)
+        boosters.append(
+            lgb.train(params, examples.dataset(), num_boost_round=rounds, init_model=init_model)
+        )
+    return average_boosters(boosters)

@@ -206,7 +206,7 @@ class LexicalIndex:
 
     def search(self, query: str, k: int) -> tuple[Ids, npt.NDArray[np.float32]]:
         """The ``k`` best-scoring evidence ids for ``query``, best first, with their BM25 scores."""
-        terms = set(tokenize(query))
+        terms = sorted(set(tokenize(query)))  # a fixed order: the same sums in every process
         empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         if not terms or self._live == 0 or k <= 0:
             return empty
