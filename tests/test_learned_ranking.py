@@ -18,8 +18,15 @@ from router.routing.adaptation import (
     fine_tune,
     network_examples,
 )
-from router.routing.features import NAMES, AnswerLog
-from router.routing.learned import LearnedRanker, adapted_path, pretrained_path
+from router.routing.features import NAMES, AnswerLog, Matrix
+from router.routing.learned import (
+    POOL_SAMPLE,
+    LearnedRanker,
+    adapted_path,
+    contribution_by_kind,
+    pool_drivers,
+    pretrained_path,
+)
 from router.routing.router import Router
 from router.routing.timeline import Record, Timeline
 from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
@@ -182,6 +189,41 @@ def test_the_shipped_model_is_the_average_of_its_seeded_models_scores_and_contri
     ensemble.save(pretrained_path(tmp_path))  # one ordinary model file
     saved = LearnedRanker.load(pretrained_path(tmp_path), kind="pretrained")
     assert saved is not None and np.allclose(saved.score(rows), ensemble.score(rows))
+
+
+class _CountingRanker(LearnedRanker):
+    """The real model, counting the rows it is asked to explain."""
+
+    explained = 0
+
+    def contributions(self, features: Matrix) -> Matrix:
+        type(self).explained += len(features)
+        return super().contributions(features)
+
+
+def test_a_reason_is_measured_against_the_pool_and_a_big_pool_by_an_even_sample() -> None:
+    """Exact against the whole pool's average while the pool is small; past ``POOL_SAMPLE``
+    others, the explained rows stay bounded and the estimate stays close to the exact one."""
+    booster = train(_activity_examples(), seed=7, rounds=20, models=3)
+    ranker = _CountingRanker(booster=booster, name="t", meta={})
+    rng = np.random.default_rng(4)
+    for size in (12, 400):
+        rows = np.vstack(_activity_examples(groups=size, seed=size).rows)[:size]
+        rows += rng.normal(0, 0.01, rows.shape)
+        features = {person: rows[person] for person in range(size)}
+        ranked = sorted(features, key=lambda p: -float(ranker.score(rows[p : p + 1])[0]))
+        chosen = ranked[:3]
+        exact = ranker.contributions(rows)
+        exact -= exact.mean(axis=0)
+        _CountingRanker.explained = 0
+        found = pool_drivers(ranker, features, ranked, chosen)
+        for person in chosen:
+            want = contribution_by_kind(exact[person])
+            if size <= POOL_SAMPLE + 3:
+                assert found[person] == pytest.approx(want, abs=1e-9)
+            else:
+                assert found[person] == pytest.approx(want, abs=0.15 * max(map(abs, want.values())))
+        assert _CountingRanker.explained == min(size, 3 + POOL_SAMPLE)
 
 
 _LEXICAL_SCORES = """

@@ -29,7 +29,7 @@ from router.routing.learned import (
     LearnedRanker,
     RankerShelf,
     adapted_path,
-    contribution_by_kind,
+    pool_drivers,
     pretrained_path,
 )
 from router.routing.ranking import Hit, PersonScore, RankingWeights, merge_hits, score_people
@@ -263,16 +263,10 @@ class Router:
             )
         chosen = scored[:k]
         if ranker is not None and chosen:
-            # What set each chosen person apart from the others in the pool: contributions
-            # measured against the pool's average, not the training set's.
-            people = list(features)
-            contributions = ranker.contributions(np.vstack([features[p] for p in people]))
-            contributions -= contributions.mean(axis=0)
-            row_of = {person: row for row, person in enumerate(people)}
-            drivers = {
-                p.person_id: contribution_by_kind(contributions[row_of[p.person_id]])
-                for p in chosen
-            }
+            # against the pool's average, not the training set's
+            ranked = [p.person_id for p in scored]  # then anyone a policy dropped
+            ranked += sorted(set(features) - set(ranked))
+            drivers = pool_drivers(ranker, features, ranked, [p.person_id for p in chosen])
         candidates = explain(
             session,
             chosen,
