@@ -17,6 +17,7 @@ from askaround.settings import AppSettings
 from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 from router.storage.database import Database
+from tests.api_client import ApiHarness
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -72,3 +73,11 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return AppSettings(
         data_dir=tmp_path / "data", database_url=database_url, model_name="hashing-test"
     )
+
+
+@pytest.fixture
+def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
+    """The HTTP API on a live server over the test database (a file may override ``settings``)."""
+    harness = ApiHarness.start(settings, now=now)
+    yield harness
+    harness.close()

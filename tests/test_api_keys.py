@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -19,13 +18,6 @@ from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import ApiKey
 from tests.api_client import ApiHarness
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 def _network(database: Database, name: str, now: datetime) -> int:

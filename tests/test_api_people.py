@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 
 from askaround.api.pages import MAX_PAGE
-from router.settings import Settings
 from tests.api_client import ApiHarness, Tenant
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 @pytest.fixture

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from router.settings import Settings
 from router.storage.schema import Ask, OutboxMessage, Question
 from tests.api_client import ApiHarness, Tenant
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 @pytest.fixture

@@ -29,7 +29,6 @@ from router.network.views import (
     network_view,
     person_view,
 )
-from router.settings import Settings
 from router.storage.schema import Evidence
 from router.values import json_of
 from tests.api_client import ApiHarness, Tenant
@@ -46,13 +45,6 @@ ENVELOPES: set[type[BaseModel]] = {
     ReuseOut,
     HealthOut,
 }
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 @pytest.fixture

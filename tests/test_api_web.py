@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import datetime
-
-import pytest
-
-from router.settings import Settings
 from tests.api_client import ApiHarness
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 def test_the_page_and_its_script_load_without_a_key(api: ApiHarness) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -242,13 +241,6 @@ def test_who_knows_finds_people_at_a_company_by_any_spelling_and_position(
         engineers = who_knows(session, network_id=network_id, company="ACME", position="engineers")
     assert sorted(m.name for m in at_acme) == ["Jane Doe", "Omar Haddad", "Priya Raman"]
     assert sorted(m.name for m in engineers) == ["Jane Doe", "Priya Raman"]
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 def test_route_answers_who_do_i_know_at_acme_with_how_you_know_them(

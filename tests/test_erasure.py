@@ -3,12 +3,10 @@ favours they gave and received stay, anonymised, so nobody else's balance moves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pytest
 from sqlalchemy import select
 
 from router.ledger.favours import balances, person_ledger
@@ -29,13 +27,6 @@ ZED_SECRETS = (
     "how do I calibrate a quokka spectrometer",
     "use the Bramblewick torsion method",
 )
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 def _add(session: Any, network_id: int, key: str, name: str, topic: str, now: datetime) -> int:

@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from router.evaluation.reuse import evaluate_reuse
@@ -23,13 +21,6 @@ from router.storage.schema import Favour
 from tests.api_client import ApiHarness, Tenant
 
 WEBHOOK_QUESTION = "How do I retry a failed Stripe webhook?"
-
-
-@pytest.fixture
-def api(settings: Settings, now: datetime) -> Iterator[ApiHarness]:
-    harness = ApiHarness.start(settings, now=now)
-    yield harness
-    harness.close()
 
 
 def _person(api: ApiHarness, tenant: Tenant, name: str) -> dict[str, Any]:
