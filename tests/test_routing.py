@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from router.errors import InvalidInput
 from router.network import people
@@ -16,7 +16,7 @@ from router.search.backfill import embed_pending
 from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, EvidenceChange, Person
+from router.storage.schema import Evidence, EvidenceChange, ExternalId, Person
 from tests.network_builder import NetworkBuilder
 
 
@@ -288,3 +288,17 @@ def test_a_policy_that_reorders_is_reported_and_explained(
     assert not ada or any(r.kind == "fairness" for r in ada[0].reasons)
     dropped = ask(router, net, "Stripe payments", policy=_Protect(net.ids["ada"], exclude=True))
     assert "Ada" not in names(dropped)
+
+
+def test_a_candidate_is_shown_by_the_first_id_attached_or_by_number_without_one(
+    router: Router, net: NetworkBuilder, database: Database
+) -> None:
+    """The id a route shows is the first one attached to the person (not the newest, not a
+    random one), and a person with none is shown as ``person:<id>``."""
+    grace = net.ids["grace"]
+    with database.transaction() as session:
+        session.add(ExternalId(network_id=net.network_id, person_id=grace, value="slack:U0GRACE"))
+        session.execute(delete(ExternalId).where(ExternalId.person_id == net.ids["linus"]))
+    shown = {c.name: c.external_id for c in ask(router, net, "Grafana dashboards? dbt?").candidates}
+    assert shown["Grace"] == "t:grace"
+    assert shown["Linus"] == f"person:{net.ids['linus']}"

@@ -10,18 +10,19 @@ in a fixed order.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from router.network.people import ASKAROUND_SOURCE, primary_external_id
+from router.network.people import ASKAROUND_SOURCE
 from router.routing.ranking import PersonScore
 from router.routing.route import Candidate, Reason
 from router.search.network_index import NetworkIndex
-from router.storage.schema import Evidence, Person
+from router.storage.schema import Evidence, ExternalId, Person
 
 SNIPPET_CHARS = 160
 EVIDENCE_REASONS = 2
@@ -32,25 +33,36 @@ MIN_DRIVE = 0.0  # a kind of feature must have pushed the score up to be given a
 PRESENCE_MIN_ANSWERS = 8  # "often answers at this time of day" needs a record to say "often"
 
 
-def explain(
-    session: Session,
-    chosen: list[PersonScore],
-    *,
-    index: NetworkIndex,
-    closeness: Mapping[int, int],
-    fairness: Mapping[int, str],
-    asker_id: int | None,
-    now: datetime,
-    drivers: Mapping[int, Mapping[str, float]],
-) -> list[Candidate]:
-    """Candidates with their reasons; ``drivers`` holds each person's contribution per kind."""
-    if not chosen:
-        return []
+@dataclass(frozen=True)
+class Shown:
+    """What the reasons quote, read in one go: the chosen people's names and ids, and the
+    evidence rows their reasons cite."""
+
+    names: Mapping[int, tuple[str, str]]  # person id -> (display name, primary external id)
+    evidence: Mapping[int, Any]
+
+
+def fetch_shown(session: Session, chosen: Sequence[PersonScore]) -> Shown:
+    """Read the chosen people and their cited evidence (two statements, no ORM objects)."""
     ids = [p.person_id for p in chosen]
-    people = {
-        person.id: person
-        for person in session.scalars(
-            select(Person).where(Person.id.in_(ids)).options(selectinload(Person.external_ids))
+    if not ids:
+        return Shown(names={}, evidence={})
+    firsts = (
+        select(ExternalId.person_id, func.min(ExternalId.id).label("first"))
+        .where(ExternalId.person_id.in_(ids))
+        .group_by(ExternalId.person_id)
+        .subquery()
+    )
+    names = {
+        int(row.id): (
+            str(row.display_name),
+            str(row.value) if row.value is not None else f"person:{row.id}",
+        )
+        for row in session.execute(
+            select(Person.id, Person.display_name, ExternalId.value)
+            .outerjoin(firsts, firsts.c.person_id == Person.id)
+            .outerjoin(ExternalId, ExternalId.id == firsts.c.first)
+            .where(Person.id.in_(ids))
         )
     }
     evidence_ids = [hit.evidence_id for p in chosen for _, hit in p.hits[:EVIDENCE_REASONS]]
@@ -68,16 +80,34 @@ def explain(
             ).where(Evidence.id.in_(evidence_ids))
         )
     }
+    return Shown(names=names, evidence=evidence)
+
+
+def explain(
+    shown: Shown,
+    chosen: list[PersonScore],
+    *,
+    index: NetworkIndex,
+    closeness: Mapping[int, int],
+    fairness: Mapping[int, str],
+    asker_id: int | None,
+    now: datetime,
+    drivers: Mapping[int, Mapping[str, float]],
+) -> list[Candidate]:
+    """Candidates with their reasons; ``drivers`` holds each person's contribution per kind."""
+    if not chosen:
+        return []
+    evidence = shown.evidence
     best_dense = max((h.dense_score or 0.0 for p in chosen for _, h in p.hits), default=0.0)
     floor = max(REASON_MIN_SIMILARITY, best_dense - REASON_SIMILARITY_GAP)
     candidates = []
     for scored in chosen:
-        person = people[scored.person_id]
+        name, external_id = shown.names[scored.person_id]
         by_kind: dict[str, list[Reason]] = {}
         for _, hit in scored.hits[:EVIDENCE_REASONS]:
             row = evidence.get(hit.evidence_id)
-            shown = hit.lexical_rank is not None or (hit.dense_score or 0.0) >= floor
-            if row is not None and shown:
+            quoted = hit.lexical_rank is not None or (hit.dense_score or 0.0) >= floor
+            if row is not None and quoted:
                 by_kind.setdefault("evidence", []).append(_evidence_reason(row, hit.dense_score))
         stats = index.activity.get(scored.person_id)
         if stats is not None and stats.answers > 0:
@@ -110,9 +140,9 @@ def explain(
             reasons.append(Reason(kind="fairness", text=fairness[scored.person_id]))
         candidates.append(
             Candidate(
-                person_id=person.id,
-                external_id=primary_external_id(person),
-                name=person.display_name,
+                person_id=scored.person_id,
+                external_id=external_id,
+                name=name,
                 score=float(scored.score),
                 reasons=tuple(reasons),
             )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # LightGBM (and the scipy/sklearn it imports) loads when a mo
     import lightgbm as lgb
 
 PRETRAINED = "pretrained"
-POOL_SAMPLE = 24  # others whose contributions stand for a large pool's average (exact below)
+POOL_SAMPLE = 8  # others whose contributions stand for a large pool's average (exact below)
 
 
 def pretrained_path(models_dir: Path) -> Path:
@@ -108,7 +108,7 @@ def pool_drivers(
     chosen: Sequence[int],
 ) -> dict[int, dict[str, float]]:
     """What set each chosen person apart from the rest of the pool: their contributions against
-    the pool's average, per kind. TreeSHAP over the shipped average costs ~0.1 ms a row, so a
+    the pool's average, per kind. TreeSHAP over the shipped average (500 trees) costs ~0.15 ms a row, so a
     pool of more than ``POOL_SAMPLE`` others is averaged from an even sample of them by rank."""
     picked = set(chosen)
     rest = [person for person in ranked if person in features and person not in picked]

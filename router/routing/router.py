@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,7 +23,7 @@ from router.errors import InvalidInput
 from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
 from router.routing.contacts import contacts_route, detect
-from router.routing.explanation import explain
+from router.routing.explanation import explain, fetch_shown
 from router.routing.features import AnswerLog, Standing, person_features
 from router.routing.learned import (
     PRETRAINED,
@@ -81,6 +82,7 @@ class Router:
         self.weights = weights or RankingWeights()
         self.ranker_override = ranker  # one model for every network (evaluation, tests)
         self.shelf = RankerShelf()
+        self._aside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="askaround-route")
         self._logs: dict[int, tuple[EvidenceTable, tuple[int, int], int, AnswerLog]] = {}
         self._log_lock = threading.Lock()
         self.indexes = IndexCache(
@@ -161,10 +163,15 @@ class Router:
 
     def search(self, index: NetworkIndex, text: str, depth: int = SEARCH_DEPTH) -> list[Hit]:
         """Evidence found by the dense (title and first part) and the lexical (all) search."""
-        query = self.embedder.encode([text[:EMBED_CHARS]])[0]
+        # BM25 needs no vector: it runs on another thread while the query is encoded (both
+        # release the GIL for most of their work), so a route waits for the slower, not the sum
+        lexical = self._aside.submit(self._lexical_search, index, text, depth)
+        try:
+            query = self.embedder.encode([text[:EMBED_CHARS]])[0]
+        finally:
+            lexical_ids, lexical_scores = lexical.result()
         with index.lock.reading():  # a concurrent catch-up waits until these reads are done
             dense_ids, dense_scores = index.vectors.search(query, depth)
-            lexical_ids, lexical_scores = index.lexical.search(text, depth)
             found = np.concatenate([dense_ids, lexical_ids])
             people = index.evidence.owners(found)
             weights = index.evidence.weights(found)  # kept in step by the change log
@@ -181,6 +188,15 @@ class Router:
             similarity_window=self.weights.similarity_window,
         )
         return [hit for hit in hits if hit.evidence_id in weight_of]  # indexed (not removed)
+
+    @staticmethod
+    def _lexical_search(
+        index: NetworkIndex, text: str, depth: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """BM25's ``depth`` best rows; a row a catch-up removes after this is dropped later,
+        when its owner is looked up."""
+        with index.lock.reading():
+            return index.lexical.search(text, depth)
 
     def pool_by_depth(
         self,
@@ -234,7 +250,6 @@ class Router:
         index = self.indexes.get(session, network_id=network_id)
         hits = self.search(index, text)
         ranker = self.ranker_for(network_id)
-        drivers: dict[int, dict[str, float]] = {}
         features: dict[int, npt.NDArray[np.float64]] = {}
         if ranker is None:
             with index.lock.reading():  # a concurrent catch-up waits until these reads are done
@@ -262,13 +277,21 @@ class Router:
                 session, policy, scored, network_id=network_id, asker_id=asker_id, k=k, now=now
             )
         chosen = scored[:k]
+        pending: Future[dict[int, dict[str, float]]] | None = None
         if ranker is not None and chosen:
-            # against the pool's average, not the training set's
+            # against the pool's average, not the training set's; TreeSHAP releases the GIL,
+            # so it runs on another thread while the reasons' rows are read
             ranked = [p.person_id for p in scored]  # then anyone a policy dropped
             ranked += sorted(set(features) - set(ranked))
-            drivers = pool_drivers(ranker, features, ranked, [p.person_id for p in chosen])
+            pending = self._aside.submit(
+                pool_drivers, ranker, features, ranked, [p.person_id for p in chosen]
+            )
+        try:
+            shown = fetch_shown(session, chosen)
+        finally:
+            drivers = pending.result() if pending is not None else {}
         candidates = explain(
-            session,
+            shown,
             chosen,
             index=index,
             closeness=closeness,
