@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.network.people import ASKAROUND_SOURCE
@@ -43,26 +43,21 @@ class Shown:
 
 
 def fetch_shown(session: Session, chosen: Sequence[PersonScore]) -> Shown:
-    """Read the chosen people and their cited evidence (two statements, no ORM objects)."""
+    """Read the chosen people, their ids and their cited evidence (three plain statements)."""
     ids = [p.person_id for p in chosen]
     if not ids:
         return Shown(names={}, evidence={})
-    firsts = (
-        select(ExternalId.person_id, func.min(ExternalId.id).label("first"))
+    first: dict[int, str] = {}
+    for person_id, value in session.execute(
+        select(ExternalId.person_id, ExternalId.value)
         .where(ExternalId.person_id.in_(ids))
-        .group_by(ExternalId.person_id)
-        .subquery()
-    )
+        .order_by(ExternalId.id.desc())
+    ):
+        first[int(person_id)] = str(value)  # the lowest id is written last
     names = {
-        int(row.id): (
-            str(row.display_name),
-            str(row.value) if row.value is not None else f"person:{row.id}",
-        )
-        for row in session.execute(
-            select(Person.id, Person.display_name, ExternalId.value)
-            .outerjoin(firsts, firsts.c.person_id == Person.id)
-            .outerjoin(ExternalId, ExternalId.id == firsts.c.first)
-            .where(Person.id.in_(ids))
+        int(pid): (str(name), first.get(int(pid), f"person:{pid}"))
+        for pid, name in session.execute(
+            select(Person.id, Person.display_name).where(Person.id.in_(ids))
         )
     }
     evidence_ids = [hit.evidence_id for p in chosen for _, hit in p.hits[:EVIDENCE_REASONS]]
