@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 
 from askaround.settings import AppSettings
 from router.errors import Unavailable
-from router.search.embedding import Embedder, HashingEmbedder, SentenceTransformerEmbedder
+from router.search.embedding import (
+    Embedder,
+    HashingEmbedder,
+    RememberedQueries,
+    SentenceTransformerEmbedder,
+)
 from router.search.onnx_encoder import OnnxEmbedder, onnx_available
 from router.settings import Settings
 from router.storage.database import Database
@@ -71,7 +76,7 @@ class Services:
     @cached_property
     def embedder(self) -> Embedder:
         pin_threads(self.settings)
-        return self.embedder_override or build_embedder(self.settings)
+        return RememberedQueries(self.embedder_override or build_embedder(self.settings))
 
     @cached_property
     def router(self) -> Router:

@@ -137,3 +137,23 @@ def test_openapi_documents_route_with_its_response_model_and_error_shape(
     error = operation["responses"]["422"]["content"]["application/json"]["schema"]
     assert error["$ref"].endswith("/ErrorOut")
     assert {"bearer", "apiKey"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_one_route_encodes_its_question_once_even_a_long_one(
+    api: ApiHarness, acme: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Routing and the search for reusable past answers share the question's vector."""
+    inner = api.services.embedder.inner  # type: ignore[attr-defined]
+    encoded: list[list[str]] = []
+    original = inner.encode
+
+    def counting(texts: list[str], **kw: Any) -> Any:
+        encoded.append(list(texts))
+        return original(texts, **kw)
+
+    monkeypatch.setattr(inner, "encode", counting)
+    for question in ("Grafana alert rule not firing", "Why is dbt slow? " + "details " * 500):
+        encoded.clear()
+        response = _post(api, acme, {"question": question})
+        assert response.status_code == 200, response.text
+        assert len(encoded) == 1, [len(texts[0]) for texts in encoded]

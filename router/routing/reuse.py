@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.network.people import ASKAROUND_SOURCE
-from router.search.embedding import Embedder
+from router.search.embedding import QUERY_CHARS, Embedder
 from router.search.indexing import IndexCache
 from router.storage.schema import Evidence, Person
 
@@ -80,7 +80,7 @@ class AnswerFinder:
         if floor >= 1.0:  # reuse switched off
             return ()
         index = self.indexes.get(session, network_id=network_id)
-        vector = self.embedder.encode([question])[0] if query is None else query
+        vector = self.embedder.encode([question[:QUERY_CHARS]])[0] if query is None else query
         ids, scores = index.vectors.search(vector, SEARCH_DEPTH)
         close = {
             int(i): float(s)

@@ -36,7 +36,7 @@ from router.routing.learned import (
 from router.routing.ranking import Hit, PersonScore, RankingWeights, merge_hits, score_people
 from router.routing.route import Route, RoutingPolicy
 from router.routing.training import candidate_pool
-from router.search.embedding import Embedder
+from router.search.embedding import QUERY_CHARS, Embedder
 from router.search.evidence_table import EvidenceTable
 from router.search.indexing import IndexCache
 from router.search.network_index import NetworkIndex
@@ -46,7 +46,7 @@ from router.storage.schema import Network
 from router.storage.text import storable
 
 SEARCH_DEPTH = 100
-EMBED_CHARS = 2000  # the model reads ~256 tokens: the title and first part; BM25 reads it all
+EMBED_CHARS = QUERY_CHARS  # the model reads the title and first part; BM25 reads it all
 HAND_SET = "hand-set"
 SNIPPET_CHARS = 160
 EVIDENCE_REASONS = 2

@@ -10,6 +10,8 @@ import hashlib
 import importlib
 import json
 import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +23,12 @@ from router.progress import Progress, silent
 from router.search.lexical import tokenize
 
 Vectors = npt.NDArray[np.float32]
+QUERY_CHARS = (
+    2000  # a query is embedded from its title and first part (the model reads ~128-256 tokens)
+)
+QUERY_MEMO = (
+    256  # single-text encodes remembered (one request routes a question and looks for reuse)
+)
 # The repository's models/ folder: the manifest of named models and local artefacts (never weights).
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -145,3 +153,36 @@ class HashingEmbedder:
                 out[row] /= norm
         progress("embedding", len(texts), len(texts))
         return out
+
+
+class RememberedQueries:
+    """An embedder that remembers its last ``size`` single-text encodes, so one request that
+    routes a question and then looks for past answers to it encodes the question once; batches
+    (imports, re-embedding) pass straight through."""
+
+    def __init__(self, inner: Embedder, size: int = QUERY_MEMO) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+        self._size = size
+        self._memo: OrderedDict[str, Vectors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str], *, progress: Progress = silent) -> Vectors:
+        if len(texts) != 1:
+            return self.inner.encode(texts, progress=progress)
+        text = texts[0]
+        with self._lock:
+            known = self._memo.get(text)
+            if known is not None:
+                self._memo.move_to_end(text)
+                return known.copy()
+        vectors = self.inner.encode(texts, progress=progress)
+        with self._lock:
+            self._memo[text] = vectors.copy()
+            while len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        return vectors
+
+    def __getattr__(self, attribute: str) -> Any:  # the inner model's extras (batch size, …)
+        return getattr(self.inner, attribute)
