@@ -144,15 +144,18 @@ def _refuse(bot: SlackBot, action: str, member: Member, ask_id: int) -> str | No
             return DONE_NOTES[AskStatus.PASSED]
         if action == messages.DECLINE:
             questions.decline_ask(session, network_id=nid, ask_id=ask_id, person_id=pid, now=now)
-            return DONE_NOTES[AskStatus.DECLINED]
-        until = questions.snooze_person(
-            session,
-            network_id=nid,
-            person_id=pid,
-            until=now + timedelta(days=messages.SNOOZE_ME_DAYS),
-            now=now,
-            ask_id=ask_id,
-        )
+        else:
+            until = questions.snooze_person(
+                session,
+                network_id=nid,
+                person_id=pid,
+                until=now + timedelta(days=messages.SNOOZE_ME_DAYS),
+                now=now,
+                ask_id=ask_id,
+            )
+    if action == messages.DECLINE:  # committed: the evidence that matched weighs less from now on
+        bot.services.router.indexes.invalidate(nid)
+        return DONE_NOTES[AskStatus.DECLINED]
     return f"Snoozed: no questions until {messages.when(until)}. `/ask snooze off` ends it early."
 
 

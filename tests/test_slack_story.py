@@ -318,6 +318,38 @@ def test_not_my_area_and_snooze_me_update_the_dm_and_the_core(harness: SlackHarn
     assert statuses == {h.people["UBO"]: "declined", h.people["UCY"]: "passed"}
 
 
+def test_not_my_area_weighs_the_matching_evidence_down_for_the_very_next_route(
+    harness: SlackHarness,
+) -> None:
+    """A decline in Slack reaches this process's index at once, not at its next periodic check."""
+    import numpy as np
+
+    from router.storage.schema import Evidence
+
+    h = harness
+    indexes = h.services.router.indexes
+    indexes.settings = indexes.settings.model_copy(update={"index_check_seconds": 3600.0})
+    dm = next(p for p in _ask(h) if p["channel"] == "DUBO")
+    h.click(
+        messages.DECLINE,
+        buttons(dm)[messages.DECLINE],
+        user="UBO",
+        channel="DUBO",
+        ts=h.fake.messages("DUBO")[0]["ts"],
+    )
+    assert "Not your area" in updated(h, "DUBO")["DUBO"]
+    with h.bot.transaction() as session:
+        stored = dict(
+            session.execute(
+                select(Evidence.id, Evidence.weight).where(Evidence.person_id == h.people["UBO"])
+            ).all()
+        )
+        index = indexes.get(session, network_id=_network(h))
+        ids = np.array(sorted(stored), dtype=np.int64)
+        assert min(stored.values()) < 1.0  # the decline halved what matched
+        assert index.evidence.weights(ids).tolist() == [stored[i] for i in ids.tolist()]
+
+
 def test_someone_else_clicking_an_ask_changes_nothing(harness: SlackHarness) -> None:
     h = harness
     dm = next(p for p in _ask(h) if p["channel"] == "DUBO")

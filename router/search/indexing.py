@@ -11,6 +11,7 @@ thread in ``serve``), never on a route.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -81,7 +82,7 @@ class IndexCache:
         with self._lock:
             for nid, index in self._networks.items():
                 if network_id is None or nid == network_id:
-                    index.checked_at = 0.0
+                    index.checked_at = -math.inf  # due whatever the clock reads
 
     def refresh(self, network_id: int, evidence_ids: list[int]) -> None:
         """Check the network now: the change log already names ``evidence_ids``."""

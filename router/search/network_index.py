@@ -89,7 +89,7 @@ class NetworkIndex:
     half_life_days: float = 180.0
     cursor: int = NOT_BUILT  # the last change-log seq applied; NOT_BUILT before the first build
     changed: bool = False  # applied changes not yet saved to disk
-    checked_at: float = 0.0
+    checked_at: float = -math.inf  # monotonic seconds; never checked yet
     lock: ReadWriteLock = field(default_factory=ReadWriteLock)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
     _prior: dict[int, float] | None = None
