@@ -63,6 +63,17 @@ def load_site(folder: Path, workdir: Path) -> Site:
     return timeline, past, favours, tests
 
 
+def known_share(timeline: Timeline, tests: list[PastQuestion]) -> float:
+    """Share of the true answerers who had answered anything before the question: the most any
+    candidate pool built from the answer history can reach (the rest are first-time answerers)."""
+    known = truths = 0
+    for test in tests:
+        before = set(timeline.people[: timeline.size_at(test.asked_at)].tolist())
+        known += len(test.answerers & before)
+        truths += len(test.answerers)
+    return known / (truths or 1)
+
+
 def measures(
     examples: Examples, tests: list[PastQuestion], scores: list[np.ndarray]
 ) -> tuple[float, float, float, float, float]:
@@ -141,6 +152,9 @@ def main() -> None:
         for rows in examples.rows:
             rows[:, dropped] = 0.0
     built = time.perf_counter()
+    print("share of true answerers with an earlier answer (the ceiling of recall):")
+    for name, (timeline, _, _, tests) in sites.items():
+        print(f"  {name:<15}{known_share(timeline, tests):.3f}")
     print(f"{'site':<15}{'cases':>6}{'P@1':>7}{'Hit@3':>7}{'MRR':>7}{'busy@3':>8}{'recall':>8}")
     summary: list[str] = []
     singles_summary: list[str] = []
