@@ -28,9 +28,9 @@ from router.evaluation.cases import split_site
 from router.evaluation.vector_cache import CachedEmbedder
 from router.importers.stackexchange import is_person, question_context, read_posts
 from router.routing import training
-from router.routing.adaptation import ADAPT_ROUNDS, ASKED_BEFORE_ANSWER
+from router.routing.adaptation import ADAPT_ROUNDS, ASKED_BEFORE_ANSWER, regrouped_questions
 from router.routing.timeline import Timeline
-from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
+from router.routing.training import Examples, Favours, question_examples, train
 from router.settings import Settings
 
 
@@ -50,19 +50,8 @@ def regrouped(folder: Path, timeline: Timeline, workdir: Path, before: float) ->
         first, people = grouped.get(context, (at, set()))
         people.add(post.owner_id or 0)
         grouped[context] = (min(first, at), people)
-    texts = sorted(grouped)
     embedder = CachedEmbedder(build_embedder(Settings()), workdir / "vectors.sqlite")
-    vectors = embedder.encode(texts)
-    asked = [
-        PastQuestion(
-            text=text,
-            vector=vectors[i],
-            asker=None,
-            asked_at=grouped[text][0] - before,
-            answerers=frozenset(grouped[text][1]),
-        )
-        for i, text in enumerate(texts)
-    ]
+    asked = regrouped_questions(grouped, embedder, before=before)
     return question_examples(timeline, asked, favours=Favours(), source=folder.name)
 
 

@@ -9,6 +9,7 @@ stopped). ``adaptation_due`` says when enough new answers arrived to do it again
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,21 +71,33 @@ def network_examples(
             first, people = grouped.get(row.context, (at, set()))
             people.add(row.person_id)
             grouped[row.context] = (min(first, at), people)
+    questions = regrouped_questions(grouped, embedder, progress=progress)
+    return question_examples(
+        Timeline(records), questions, favours=Favours(), source=f"network-{network_id}"
+    )
+
+
+def regrouped_questions(
+    grouped: Mapping[str, tuple[float, set[int]]],
+    embedder: Embedder,
+    *,
+    before: float = ASKED_BEFORE_ANSWER,
+    progress: Progress = silent,
+) -> list[PastQuestion]:
+    """Past questions rebuilt from answers grouped by their context (first answer's time, who
+    answered): asked ``before`` seconds before the first answer, by nobody known."""
     texts = sorted(grouped)
     vectors = embedder.encode(texts, progress=progress) if texts else np.zeros((0, 1))
-    questions = [
+    return [
         PastQuestion(
             text=text,
             vector=vectors[i],
             asker=None,
-            asked_at=grouped[text][0] - ASKED_BEFORE_ANSWER,
+            asked_at=grouped[text][0] - before,
             answerers=frozenset(grouped[text][1]),
         )
         for i, text in enumerate(texts)
     ]
-    return question_examples(
-        Timeline(records), questions, favours=Favours(), source=f"network-{network_id}"
-    )
 
 
 def answers_in(session: Session, network_id: int) -> int:
