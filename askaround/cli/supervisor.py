@@ -8,6 +8,7 @@ model and holds no database connection while it supervises.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -18,7 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
-from typing import Any
 
 from askaround.cli.shutdown import GracefulStop
 from router.errors import Unavailable
@@ -161,8 +161,7 @@ class Supervisor:
             raise Unavailable(f"serve workers {killed} did not stop in {STOP_SECONDS:.0f}s")
 
 
-def _signal(process: Any, number: signal.Signals) -> None:
-    try:
-        os.kill(process.pid, number)
-    except ProcessLookupError:
-        pass
+def _signal(process: SpawnProcess, number: signal.Signals) -> None:
+    if process.pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, number)
