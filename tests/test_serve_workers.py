@@ -265,3 +265,31 @@ def test_a_worker_that_leaves_saving_to_a_sibling_writes_no_index_file(
         assert indexes.save_changed() == 1 and path.exists()
     finally:
         api.close()
+
+
+def test_connections_on_the_shared_socket_send_without_nagle_delay() -> None:
+    """Otherwise each response waits out the client's delayed ACK (~40 ms a route)."""
+    import asyncio
+
+    sock = bind_socket("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    flags: list[int] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted = transport.get_extra_info("socket")
+            flags.append(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def accept_one() -> None:
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for _ in range(100):
+            if flags:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+
+    asyncio.run(accept_one())
+    assert flags == [1]
