@@ -4,6 +4,7 @@ stop the server with one line."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -29,7 +30,7 @@ from router.search.onnx_encoder import available_cores
 from router.settings import Settings
 from router.storage.database import Database
 from tests.api_client import ApiHarness
-from tests.crashing_worker import exit_at_once
+from tests.crashing_worker import exit_after_listening, exit_at_once
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,6 +202,26 @@ def test_workers_that_cannot_start_stop_the_server_with_the_reason() -> None:
 def test_restarts_back_off_from_half_a_second_to_half_a_minute() -> None:
     assert [backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 4.0]
     assert backoff(20) == 30.0
+
+
+def test_a_worker_that_keeps_dying_after_it_listened_is_restarted_ever_more_slowly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sock = bind_socket("127.0.0.1", 0)
+    supervisor = Supervisor(target=exit_after_listening, sock=sock, workers=1)
+    caplog.set_level(logging.INFO, logger="askaround.serve")
+    timer = threading.Timer(4.0, os.kill, (os.getpid(), signal.SIGTERM))
+    with GracefulStop().installed() as stop:
+        timer.start()
+        try:
+            supervisor.run(stop)  # no Unavailable: it did start, it just dies
+        finally:
+            timer.cancel()
+    assert supervisor.slots[0].starts >= 3
+    delays = [
+        r.getMessage().rsplit(" ", 1)[1] for r in caplog.records if "restarting" in r.getMessage()
+    ]
+    assert delays[:2] == ["0.5s", "1.0s"]
 
 
 def test_each_worker_gets_a_fair_share_of_the_cores_and_never_more(

@@ -16,7 +16,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event
 
@@ -29,6 +29,7 @@ BACKLOG = 2048
 STOP_SECONDS = 60.0  # how long in-flight requests may take to finish after a stop signal
 START_TRIES = 5  # a slot that fails to start this often in a row stops the whole server
 MAX_BACKOFF = 30.0
+CRASH_MEMORY = 60.0  # deaths within this many seconds count towards the next back-off
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -48,9 +49,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def backoff(failures: int) -> float:
-    """Seconds before restarting a slot that died ``failures`` times in a row (0.5 s doubling)."""
-    return float(min(MAX_BACKOFF, 0.5 * 2 ** max(failures - 1, 0)))
+def backoff(deaths: int) -> float:
+    """Seconds before restarting a slot that died ``deaths`` times lately (0.5 s, doubling)."""
+    return float(min(MAX_BACKOFF, 0.5 * 2 ** max(deaths - 1, 0)))
 
 
 # A worker's entry point: (slot, the shared socket, an event it sets once it listens).
@@ -67,6 +68,8 @@ class Slot:
     failures: int = 0  # deaths in a row since it last listened
     ever_listened: bool = False
     restart_at: float | None = None
+    starts: int = 0
+    deaths: list[float] = field(default_factory=list)  # when, for the back-off
 
 
 class Supervisor:
@@ -106,6 +109,7 @@ class Supervisor:
         )
         slot.process.start()
         slot.restart_at = None
+        slot.starts += 1
         log.info("worker %d started (pid %s)", slot.number, slot.process.pid)
 
     def _check(self, slot: Slot) -> None:
@@ -134,7 +138,8 @@ class Supervisor:
                 f"serve worker {slot.number} failed to start {slot.failures} times in a row "
                 f"(last exit code {code}; its log is above)"
             )
-        delay = backoff(slot.failures + 1)
+        slot.deaths = [t for t in slot.deaths if now - t < CRASH_MEMORY] + [now]
+        delay = backoff(len(slot.deaths))
         log.warning(
             "worker %d (pid %s) exited unexpectedly with code %s; restarting in %.1fs",
             slot.number,
