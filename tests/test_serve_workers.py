@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from askaround.cli import serve as serve_module
 from askaround.cli.serve import limit_native_threads, serve, worker_settings
@@ -255,9 +256,12 @@ def test_the_workers_setting_chooses_the_supervised_mode(
         started.append(workers)
 
     monkeypatch.setattr(serve_module, "serve_workers", supervised)
+    monkeypatch.setattr(uvicorn.Server, "run", lambda server: started.append(1))
     serve(network=None, host="127.0.0.1", port=8126)
     serve(network=None, host="127.0.0.1", port=8126, workers=2)
-    assert started == [3, 2]
+    monkeypatch.setenv("ASKAROUND_SERVE_WORKERS", "1")
+    serve(network=None, host="127.0.0.1", port=8126)  # one process, in this one, as before
+    assert started == [3, 2, 1]
 
 
 def test_a_worker_that_leaves_saving_to_a_sibling_writes_no_index_file(
