@@ -38,3 +38,10 @@ class AppSettings(Settings):
         le=120,
         description="How long an API request waits for a free database connection before a 503.",
     )
+    serve_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes `askaround serve` runs on its one socket (`--workers`); each has "
+        "its own model and indexes and max(1, cores // N) native threads.",
+    )

@@ -44,6 +44,7 @@ def build_embedder(settings: Settings) -> Embedder:
             return OnnxEmbedder(
                 settings.model_name,
                 batch_size=settings.embedding_batch_size,
+                threads=settings.encoder_threads,
                 models_dir=settings.models_dir,
             )
         except Unavailable:

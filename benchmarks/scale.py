@@ -10,12 +10,12 @@ process and interleaved on the same real question titles:
   FAISS index + summing scores per person;
 * ANN recall@100 of the index against exact search, on real question vectors;
 * the first route after a write (a committed insert, then the route that applies it);
-* with ``--http``: ``askaround serve`` as a subprocess — time to healthy, time to ready, RSS, and
-  HTTP routes/s at concurrency 1 and 4.
+* with ``--http``: ``askaround serve`` as a subprocess (``--workers N`` passed on) — time to
+  healthy, time to ready, RSS per worker, and HTTP routes/s at concurrency 1 and 4 and their ratio.
 
 Prints figures; asserts nothing.
 
-    .venv/bin/python -m benchmarks.scale [--sizes 10000 100000] [--queries 200] [--http]
+    .venv/bin/python -m benchmarks.scale [--sizes 10000 100000] [--queries 200] [--http] [--workers N]
 """
 
 from __future__ import annotations
@@ -148,6 +148,25 @@ def rss_mb(pid: int) -> float:
     return int(next(line.split()[1] for line in status if line.startswith("VmRSS"))) / 1024
 
 
+def serving_rss(pid: int) -> list[float]:
+    """RSS in MB of each process that serves: ``serve``'s workers, or ``serve`` itself."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid and b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                workers.append(rss_mb(int(stat.parent.name)))
+        except (OSError, ValueError, StopIteration):
+            continue
+    return workers or [rss_mb(pid)]
+
+
+def describe_rss(pid: int) -> str:
+    sizes = serving_rss(pid)
+    each = ", ".join(f"{mb:.0f}" for mb in sizes)
+    return f"{each} MB" if len(sizes) == 1 else f"{each} MB per worker ({sum(sizes):.0f} MB)"
+
+
 def load_average() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -248,7 +267,9 @@ def http_rate(
     return counts["done"] / (time.monotonic() - began), counts["errors"]
 
 
-def serve_figures(settings: AppSettings, network_id: int, real: RealRows, seconds: float) -> None:
+def serve_figures(
+    settings: AppSettings, network_id: int, real: RealRows, seconds: float, workers: int = 1
+) -> None:
     import httpx
 
     from router.network.keys import create_key
@@ -271,6 +292,8 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
             "serve",
             "--port",
             str(port),
+            "--workers",
+            str(workers),
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -289,13 +312,23 @@ def serve_figures(settings: AppSettings, network_id: int, real: RealRows, second
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.05)
+        warm: set[int] = set()  # every worker ready, not just the first: fresh connections
+        while len(warm) < workers and time.monotonic() - started < 1800:
+            body = httpx.get(f"{base}/v1/health", timeout=60).json()
+            if body.get("ready"):
+                warm.add(body.get("worker", 0))
+            time.sleep(0.05)
         print(
-            f"  serve: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s; RSS when ready {rss_mb(process.pid):.0f} MB"
+            f"  serve --workers {workers}: healthy after {healthy or float('nan'):.1f}s, ready after {ready or float('nan'):.1f}s; RSS when ready {describe_rss(process.pid)}"
         )
+        rates = {}
         for concurrency in (1, 4):
             rate, errors = http_rate(base, key, real.questions, concurrency, seconds)
+            rates[concurrency] = rate
             print(f"  HTTP concurrency {concurrency}: {rate:.1f} routes/s, {errors} errors")
-        print(f"  serve RSS: {rss_mb(process.pid):.0f} MB (load average {load_average()})")
+        print(
+            f"  c4 / c1: {rates[4] / rates[1]:.2f}x; serve RSS {describe_rss(process.pid)} (load average {load_average()})"
+        )
     finally:
         process.terminate()
         process.wait(timeout=60)
@@ -313,6 +346,9 @@ def main() -> None:
         help="Only the serve figures (on the --workdir database; the in-process run saved its index).",
     )
     parser.add_argument("--http-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="`askaround serve --workers N` for the HTTP figures."
+    )
     parser.add_argument(
         "--workdir",
         type=Path,
@@ -350,7 +386,7 @@ def main() -> None:
             network_id = populate(database, real, size=size, model=embedder.name)
             if args.http_only:
                 print(f"\n== {size:,} rows: serve only (load average {load_average()})")
-                serve_figures(settings, network_id, real, args.http_seconds)
+                serve_figures(settings, network_id, real, args.http_seconds, args.workers)
                 database.dispose()
                 continue
             router = Router(database=database, embedder=embedder, settings=settings)
@@ -399,7 +435,7 @@ def main() -> None:
             )
             router.indexes.save_changed()
             if args.http:
-                serve_figures(settings, network_id, real, args.http_seconds)
+                serve_figures(settings, network_id, real, args.http_seconds, args.workers)
             del router, index, owner
             database.dispose()
         sizes = sorted(summary)

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
     torch_threads: int = Field(default=2, ge=1, le=64)
     faiss_threads: int = Field(default=1, ge=1, le=64)
+    encoder_threads: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="ONNX Runtime threads for bulk encoding (imports, index builds from rows); "
+        "default every core this process may use. A query always encodes on one thread.",
+    )
     exact_index_max: int = Field(
         default=50_000,
         ge=0,

@@ -6,6 +6,8 @@ and reports ``ready`` once they are in memory (routes meanwhile wait for their o
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -21,6 +23,7 @@ class HealthOut(BaseModel):
     status: str
     database: str
     ready: bool = False  # the model and every network's index are loaded
+    worker: int = 0  # the id of the process that answered (``serve --workers N`` runs several)
 
 
 @router.get(
@@ -39,4 +42,5 @@ def health(services: ServicesDep) -> HealthOut:
         status="ok",
         database=services.database.engine.dialect.name,
         ready=services.ready.is_set(),
+        worker=os.getpid(),
     )

@@ -73,6 +73,9 @@ class IndexCache:
         self.settings = settings
         self._networks: dict[int, NetworkIndex] = {}
         self._lock = threading.Lock()
+        # False in a process whose siblings share its index files and one of them writes them
+        # (``serve --workers N``): saves are atomic either way, this only spares the disk.
+        self.saves = True
 
     def path(self, network_id: int) -> Path:
         safe = "".join(c if c.isalnum() else "_" for c in self.embedder.name)[-60:]
@@ -152,7 +155,10 @@ class IndexCache:
         return applied
 
     def save_changed(self) -> int:
-        """Write every index with unsaved changes to the data directory; returns how many."""
+        """Write every index with unsaved changes to the data directory; returns how many
+        (none in a process that leaves saving to a sibling)."""
+        if not self.saves:
+            return 0
         saved = 0
         for network_id in self.loaded():
             index = self._entry(network_id)
