@@ -6,6 +6,8 @@ Kept out of ``router.settings`` so the core knows nothing of Slack; read from th
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field, field_validator
 
 from router.lifecycle.hours import parse_hours
@@ -38,10 +40,15 @@ class AppSettings(Settings):
         le=120,
         description="How long an API request waits for a free database connection before a 503.",
     )
-    serve_workers: int = Field(
+    serve_workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = Field(
         default=1,
-        ge=1,
-        le=64,
         description="Processes `askaround serve` runs on its one socket (`--workers`); each has "
-        "its own model and indexes and max(1, cores // N) native threads.",
+        "its own model and indexes and max(1, cores // N) native threads. `auto`: one per core "
+        "while the workers' planned memory fits `serve_memory_mb`.",
+    )
+    serve_memory_mb: int = Field(
+        default=3072,
+        ge=256,
+        description="The memory `serve --workers auto` plans for, all workers together (each "
+        "holds its own indexes: ~350 MB + ~1.75 KB per evidence row, measured).",
     )

@@ -26,16 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from askaround.cli.app import app, services
 from askaround.cli.shutdown import SIGNALS, GracefulStop
-from askaround.cli.supervisor import Supervisor, bind_socket
+from askaround.cli.supervisor import Supervisor, bind_socket, planned_workers
 from askaround.settings import AppSettings
 from askaround.wiring import Services
 from router.errors import InvalidInput
+from router.network.directory import count_all_evidence
 from router.network.people import get_network
 from router.search.onnx_encoder import available_cores
 
@@ -65,13 +66,12 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to bind.")] = 8000,
     workers: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--workers",
             "-w",
-            min=1,
-            max=64,
-            help="Processes serving the one socket, each with its own model and indexes "
+            help="Processes serving the one socket, each with its own model and indexes: 1 to "
+            "64, or `auto` (one per core while they fit ASKAROUND_SERVE_MEMORY_MB) "
             "[default: ASKAROUND_SERVE_WORKERS, 1].",
         ),
     ] = None,
@@ -87,8 +87,9 @@ def serve(
             f"not {host}; "
             "use API keys (askaround keys create --network N) on a public address"
         )
+    asked = parse_workers(workers) if workers is not None else None
     built = services()
-    count = workers or built.settings.serve_workers
+    count = worker_count(built, asked if asked is not None else built.settings.serve_workers)
     if network is not None:
         with built.database.transaction() as session:
             get_network(session, name=network)  # fail now on a typo, not on the first request
@@ -111,6 +112,33 @@ def serve(
     finally:
         stop.set()
         indexes.join(timeout=30)
+
+
+def parse_workers(text: str) -> int | Literal["auto"]:
+    """``--workers``: a count from 1 to 64, or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if not text.strip().isdigit() or not 1 <= int(text) <= 64:
+        raise InvalidInput(f"--workers takes a number from 1 to 64 or `auto`, not {text!r}")
+    return int(text)
+
+
+def worker_count(built: Services, asked: int | Literal["auto"]) -> int:
+    """The workers to run: as asked, or for ``auto`` as many as the cores and the memory
+    budget allow for the evidence this database holds."""
+    if asked != "auto":
+        return asked
+    with built.database.transaction() as session:
+        rows = count_all_evidence(session)
+    count = planned_workers(rows, cores=available_cores(), memory_mb=built.settings.serve_memory_mb)
+    log.info(
+        "--workers auto: %d worker(s) for %d evidence rows, %d core(s), %d MB",
+        count,
+        rows,
+        available_cores(),
+        built.settings.serve_memory_mb,
+    )
+    return count
 
 
 def warm_when_listening(

@@ -32,6 +32,17 @@ MAX_BACKOFF = 30.0
 CRASH_MEMORY = 60.0  # deaths within this many seconds count towards the next back-off
 
 
+WORKER_BASE_MB = 350.0  # one serving process before its indexes (model, libraries)
+WORKER_KB_PER_ROW = 1.75  # its indexes, per evidence row (522 MB at 100k rows, 2,072 MB at 1M)
+
+
+def planned_workers(evidence_rows: int, *, cores: int, memory_mb: int) -> int:
+    """``--workers auto``: one worker per core, as many as fit ``memory_mb`` when each holds its
+    own copy of the indexes; always at least one."""
+    each = WORKER_BASE_MB + WORKER_KB_PER_ROW * evidence_rows / 1024
+    return max(1, min(cores, int(memory_mb // each)))
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket the workers inherit (connections queue here while they start)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -201,6 +201,11 @@ def count_evidence(session: Session, *, network_id: int) -> int:
     return int(count or 0)
 
 
+def count_all_evidence(session: Session) -> int:
+    """How many pieces of evidence the database holds, every network's."""
+    return int(session.scalar(select(func.count(Evidence.id))) or 0)
+
+
 def get_evidence(session: Session, *, network_id: int, evidence_id: int) -> Evidence:
     """One piece of evidence of the network; NotFound for another network's, as for none."""
     evidence = session.get(Evidence, evidence_id)
