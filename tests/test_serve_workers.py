@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -130,68 +131,68 @@ def tenant(database: Database) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def test_two_workers_share_the_port_and_each_routes_what_the_other_wrote(
-    database_url: str, tenant: dict[str, str], tmp_path: Path
-) -> None:
+@pytest.fixture
+def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``serve --workers 2`` on a free port: its address and the supervisor's process."""
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     server = _serve(database_url, tmp_path / "data", port, workers=2)
     try:
-        first, second = sorted(_worker_pids(url, server))
-        assert server.pid not in (first, second)  # the supervisor itself serves nothing
-        writer, reader = _client_on(url, tenant, first), _client_on(url, tenant, second)
-        try:
-            question = {"question": "who knows grafana dashboards?", "k": 3}
-            assert reader.post("/v1/route", json=question).json()["candidates"] == []
-            person = writer.post("/v1/people", json={"name": "Ada", "external_ids": ["t:ada"]})
-            assert person.status_code == 201
-            evidence = writer.post(
-                f"/v1/people/{person.json()['id']}/evidence",
-                json={"kind": "interest", "text": "grafana dashboards and alerting"},
-            )
-            assert evidence.status_code == 201
-            assert writer.get("/v1/health").json()["worker"] == first
-            deadline = time.monotonic() + 15
-            found: list[str] = []
-            while not found and time.monotonic() < deadline:
-                route = reader.post("/v1/route", json=question).json()
-                found = [c["name"] for c in route["candidates"]]
-                time.sleep(0.2)
-            assert reader.get("/v1/health").json()["worker"] == second
-            assert found == ["Ada"]
-        finally:
-            writer.close()
-            reader.close()
+        yield f"http://127.0.0.1:{port}", server
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=60)
+
+
+def test_two_workers_share_the_port_and_each_routes_what_the_other_wrote(
+    two_workers: tuple[str, subprocess.Popen[bytes]], tenant: dict[str, str]
+) -> None:
+    url, server = two_workers
+    first, second = sorted(_worker_pids(url, server))
+    assert server.pid not in (first, second)  # the supervisor itself serves nothing
+    writer, reader = _client_on(url, tenant, first), _client_on(url, tenant, second)
+    try:
+        question = {"question": "who knows grafana dashboards?", "k": 3}
+        assert reader.post("/v1/route", json=question).json()["candidates"] == []
+        person = writer.post("/v1/people", json={"name": "Ada", "external_ids": ["t:ada"]})
+        assert person.status_code == 201
+        evidence = writer.post(
+            f"/v1/people/{person.json()['id']}/evidence",
+            json={"kind": "interest", "text": "grafana dashboards and alerting"},
+        )
+        assert evidence.status_code == 201
+        assert writer.get("/v1/health").json()["worker"] == first
+        deadline = time.monotonic() + 15
+        found: list[str] = []
+        while not found and time.monotonic() < deadline:
+            route = reader.post("/v1/route", json=question).json()
+            found = [c["name"] for c in route["candidates"]]
+            time.sleep(0.2)
+        assert reader.get("/v1/health").json()["worker"] == second
+        assert found == ["Ada"]
+    finally:
+        writer.close()
+        reader.close()
 
 
 def test_a_killed_worker_is_replaced_and_sigterm_stops_every_process_with_code_zero(
-    database_url: str, tenant: dict[str, str], tmp_path: Path
+    two_workers: tuple[str, subprocess.Popen[bytes]], tenant: dict[str, str]
 ) -> None:
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = _serve(database_url, tmp_path / "data", port, workers=2)
-    try:
-        workers = _worker_pids(url, server)
-        victim, survivor = sorted(workers)
-        os.kill(victim, signal.SIGKILL)
-        with httpx.Client(base_url=url, headers=tenant, timeout=10) as client:
-            assert client.get("/v1/people").status_code == 200  # the other one serves meanwhile
-        replaced = _worker_pids(url, server, want={survivor})
-        assert victim not in replaced and len(replaced) == 2
-        everyone = workers | replaced | set(_children(server.pid))  # and multiprocessing's helper
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=90) == 0
-        deadline = time.monotonic() + 10
-        while [pid for pid in everyone if _alive(pid)] and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not [pid for pid in everyone if _alive(pid)]
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(timeout=30)
+    url, server = two_workers
+    workers = _worker_pids(url, server)
+    victim, survivor = sorted(workers)
+    os.kill(victim, signal.SIGKILL)
+    with httpx.Client(base_url=url, headers=tenant, timeout=10) as client:
+        assert client.get("/v1/people").status_code == 200  # the other one serves meanwhile
+    replaced = _worker_pids(url, server, want={survivor})
+    assert victim not in replaced and len(replaced) == 2
+    everyone = workers | replaced | set(_children(server.pid))  # and multiprocessing's helper
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=90) == 0
+    deadline = time.monotonic() + 10
+    while [pid for pid in everyone if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in everyone if _alive(pid)]
 
 
 def test_workers_that_cannot_start_stop_the_server_with_the_reason() -> None:
