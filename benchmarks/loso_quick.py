@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import pickle
 import time
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +26,10 @@ from router.evaluation.metrics import busiest_share
 from router.evaluation.training_sets import site_history
 from router.evaluation.vector_cache import CachedEmbedder
 from router.routing import training
-from router.routing.features import NAMES
+from router.routing.features import DAY, NAMES, AnswerLog
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
+from router.routing.recency import answers_before_newest, fused_order, stale_weight
 from router.routing.router import EMBED_CHARS
 from router.routing.timeline import Timeline
 from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
@@ -97,6 +100,31 @@ def measures(
     return p1 / n, hit3 / n, mrr / n, busiest_share(rankings), found / (truths or 1)
 
 
+def fused(
+    examples: Examples,
+    tests: list[PastQuestion],
+    scores: list[np.ndarray],
+    timeline: Timeline,
+    weights: RankingWeights,
+) -> list[np.ndarray]:
+    """Scores whose order is the router's: the model's fused with who answered most in the
+    ``recent_days`` up to the newest answer before each question, weighted by how old that answer
+    is (``router.routing.recency``)."""
+    out = []
+    ordered = sorted(tests, key=lambda test: test.asked_at)  # as question_examples kept them
+    for people, score, test in zip(examples.people, scores, ordered, strict=True):
+        n = timeline.size_at(test.asked_at)
+        before = AnswerLog(timeline.people[:n], timeline.times[:n])
+        counts = answers_before_newest(before, weights.recent_days)
+        recent = [int(counts[before.slot_of[p]]) if p in before.slot_of else 0 for p in people]
+        stale = (test.asked_at - float(before.times[-1])) / DAY if n else 0.0
+        order = fused_order(people.tolist(), score, recent, stale_weight(weights, stale))
+        ranked = np.empty(len(people))
+        ranked[order] = -np.arange(len(people), dtype=np.float64)
+        out.append(ranked)
+    return out
+
+
 def line(values: tuple[float, ...]) -> str:
     p1, hit3, mrr, busy, recall = values
     return f"{p1:>7.3f}{hit3:>7.3f}{mrr:>7.3f}{busy:>8.2f}{recall:>8.3f}"
@@ -121,6 +149,25 @@ def main() -> None:
     parser.add_argument("--pool-active", type=int, default=RankingWeights().pool_active)
     parser.add_argument("--depth", type=int, default=training.SEARCH_DEPTH)
     parser.add_argument(
+        "--recent-weight",
+        type=float,
+        default=RankingWeights().recent_weight,
+        help="weight of recent activity fused with the model's order (0: the model alone)",
+    )
+    parser.add_argument(
+        "--asked-at",
+        type=datetime.fromisoformat,
+        default=None,
+        help="ask every test question at this moment (e.g. 2026-12-01T12:00+00:00), as "
+        "POST /v1/route does with the server's clock, instead of at its own date",
+    )
+    parser.add_argument(
+        "--recent-ramp",
+        type=float,
+        default=RankingWeights().recent_ramp_days,
+        help="days of staleness at which that weight is reached in full",
+    )
+    parser.add_argument(
         "--model",
         type=Path,
         default=None,
@@ -132,10 +179,20 @@ def main() -> None:
         name, _, value = pair.partition("=")
         training.PARAMS[name] = value
     training.SEARCH_DEPTH = args.depth
-    weights = RankingWeights(pool_active=args.pool_active)
+    weights = RankingWeights(
+        pool_active=args.pool_active,
+        recent_weight=args.recent_weight,
+        recent_ramp_days=args.recent_ramp,
+    )
     dropped = [NAMES.index(name) for name in args.drop]
     started = time.perf_counter()
     sites = {folder.resolve().name: load_site(folder, args.workdir) for folder in args.folders}
+    if args.asked_at is not None:  # in date order, a second apart, so the order is kept
+        moment = args.asked_at.timestamp()
+        for name, (timeline, past, favours, tests) in sites.items():
+            ordered = sorted(tests, key=lambda test: test.asked_at)
+            tests = [replace(test, asked_at=moment + i) for i, test in enumerate(ordered)]
+            sites[name] = (timeline, past, favours, tests)
     fixed = LearnedRanker.load(args.model, kind="pretrained") if args.model else None
     train_sets = {
         name: question_examples(timeline, past, favours=favours, source=name, weights=weights)
@@ -159,13 +216,20 @@ def main() -> None:
     summary: list[str] = []
     singles_summary: list[str] = []
     for name, test in testing.items():
+        timeline, tests = sites[name][0], sites[name][3]
+
+        def mixed(scores: list[np.ndarray]) -> list[np.ndarray]:
+            return fused(test, tests, scores, timeline, weights)  # noqa: B023 (used at once)
+
         others = Examples()
         for other, examples in train_sets.items():
             if other != name:
                 others.extend(examples)
         if fixed is not None:
             scores = [fixed.score(rows) if len(rows) else rows[:, 0] for rows in test.rows]
-            print(f"{name:<15}{test.questions:>6}{line(measures(test, sites[name][3], scores))}")
+            print(
+                f"{name:<15}{test.questions:>6}{line(measures(test, sites[name][3], mixed(scores)))}"
+            )
             continue
         singles = []  # each seed's model's scores: an ensemble's are their mean (ensemble.py)
         for offset in range(args.models * args.repeats):
@@ -177,12 +241,12 @@ def main() -> None:
         for repeat in range(args.repeats):
             group = singles[repeat * args.models : (repeat + 1) * args.models]
             scores = [np.mean(parts, axis=0) for parts in zip(*group, strict=True)]
-            runs.append(measures(test, sites[name][3], scores))
+            runs.append(measures(test, sites[name][3], mixed(scores)))
             print(
                 f"{name:<15}{test.questions:>6}{line(runs[-1])}  seeds from {args.seed + repeat * args.models}"
             )
         if args.models > 1:  # the same seeds' models one by one, for the spread of one model
-            alone = [measures(test, sites[name][3], scores) for scores in singles]
+            alone = [measures(test, sites[name][3], mixed(scores)) for scores in singles]
             low, high = min(r[2] for r in alone), max(r[2] for r in alone)
             singles_summary.append(
                 f"{name:<15}{test.questions:>6}{line(mean(alone))}  MRR {low:.3f}-{high:.3f}"

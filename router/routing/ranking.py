@@ -28,6 +28,11 @@ class RankingWeights:
     half_life_days: float = 180.0  # an answer this old counts half as much toward activity
     min_similarity: float = 0.25  # a dense match below this cosine is noise, not evidence
     similarity_window: float = 0.3  # ...and so is one this far below the best match
+    # the learned order is fused with who answered most in the two years up to the network's
+    # newest answer, the more the older that answer is (router.routing.recency); 0 turns it off
+    recent_weight: float = 0.75  # below 1 the model keeps the larger say (1.25 cost beer .03)
+    recent_days: float = 730.0
+    recent_ramp_days: float = 180.0
 
 
 @dataclass(frozen=True)

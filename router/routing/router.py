@@ -8,7 +8,6 @@ scores; availability filters people out (opted out, snoozed, deactivated, the as
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from router.errors import InvalidInput
 from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
+from router.routing import recency
 from router.routing.contacts import contacts_route, detect
 from router.routing.explanation import explain, fetch_shown
 from router.routing.features import AnswerLog, Standing, person_features
@@ -85,6 +85,7 @@ class Router:
         self._aside = ThreadPoolExecutor(max_workers=8, thread_name_prefix="askaround-route")
         self._logs: dict[int, tuple[EvidenceTable, tuple[int, int], int, AnswerLog]] = {}
         self._log_lock = threading.Lock()
+        self._recent = recency.RecentCounts(self.weights)
         self.indexes = IndexCache(
             database=database,
             embedder=embedder,
@@ -265,12 +266,18 @@ class Router:
                 candidates=[pid for pid in active if pid in available],
                 weights=self.weights,
             )
+            lifted, aged = set[int](), ""
         else:
             standing = self.standing(index, network_id, now)
             pool = candidate_pool(hits, standing, self.weights)
             available = available_people(session, network_id, pool, asker_id, exclude, now)
             closeness = closeness_to_asker(session, network_id, asker_id, available)
-            scored, features = self._learned(ranker, hits, available, standing, closeness)
+            log = self.answer_log(index, network_id)
+            recent = self._recent.of(network_id, log, available, now.timestamp())
+            aged = recency.stale_note(recent)
+            scored, features, lifted = self._learned(
+                ranker, hits, available, standing, closeness, recent
+            )
         adjusted, fairness, skipped = False, dict[int, str](), list[str]()
         if policy is not None and scored:
             scored, adjusted, fairness, skipped = self._apply_policy(
@@ -290,6 +297,7 @@ class Router:
             shown = fetch_shown(session, chosen)
         finally:
             drivers = pending.result() if pending is not None else {}
+        recency.credit_lift(drivers, lifted)
         candidates = explain(
             shown,
             chosen,
@@ -300,7 +308,8 @@ class Router:
             now=now,
             drivers=drivers,
         )
-        notes = [f"a better match was not asked: {reason}" for reason in skipped]
+        notes = [aged] if aged else []
+        notes += [f"a better match was not asked: {reason}" for reason in skipped]
         if candidates and not any(r.kind == "evidence" for c in candidates for r in c.reasons):
             notes.append(
                 "no past answers or interests match this question closely; "
@@ -330,8 +339,10 @@ class Router:
         available: set[int],
         standing: Standing,
         closeness: dict[int, int],
-    ) -> tuple[list[PersonScore], dict[int, npt.NDArray[np.float64]]]:
-        """Score the available people with the model; scores in (0, 1] so policies can scale them."""
+        recent: recency.Recent,
+    ) -> tuple[list[PersonScore], dict[int, npt.NDArray[np.float64]], set[int]]:
+        """Score the available people with the model, fused with who answered most lately;
+        scores in (0, 1] so policies can scale them."""
         people = sorted(available)
         mine = [hit for hit in hits if hit.person_id in available]
         matrix = person_features(
@@ -339,18 +350,15 @@ class Router:
         )
         raw = ranker.score(matrix)
         if not people:
-            return [], {}
-        top = float(raw.max())
-        scored = {
-            p: PersonScore(p, score=math.exp(float(r) - top))
-            for p, r in zip(people, raw, strict=True)
-        }
+            return [], {}, set()
+        counts = [recent.counts.get(p, 0) for p in people]
+        order, lifted = recency.fused_scores(people, raw, counts, recent.weight)
+        scored = {p: PersonScore(p, score=score) for p, score in order}
         for hit in mine:
             scored[hit.person_id].hits.append((hit.credit(self.weights.rrf_k), hit))
         for person in scored.values():
             person.hits.sort(key=lambda pair: -pair[0])
-        ranked = sorted(scored.values(), key=lambda p: (-p.score, p.person_id))
-        return ranked, {p: matrix[i] for i, p in enumerate(people)}
+        return list(scored.values()), {p: matrix[i] for i, p in enumerate(people)}, lifted
 
     def _apply_policy(
         self,

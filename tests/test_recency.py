@@ -1,0 +1,146 @@
+"""Who answered most lately, counted back from the network's newest answer and fused with the
+learned order: it does not go stale when the history stops long before a question."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from router.routing.features import DAY, NAMES, AnswerLog
+from router.routing.learned import LearnedRanker
+from router.routing.ranking import RankingWeights
+from router.routing.recency import answers_before_newest, fused_order, fused_scores, stale_weight
+from router.routing.router import Router
+from router.routing.training import Examples, train
+from router.search.embedding import HashingEmbedder
+from router.settings import Settings
+from router.storage.database import Database
+from tests.network_builder import NetworkBuilder
+
+MODEL = np.asarray([5.0, 4.0, 3.0, 2.0, 1.0])  # the model's order: person 1 first
+PEOPLE = [1, 2, 3, 4, 5]
+RECENT = [0, 9, 8, 7, 0]  # person 2 answered most lately, person 1 not at all
+
+
+def test_recent_answers_are_counted_back_from_the_newest_answer_not_the_clock() -> None:
+    start = 1.5e9
+    times = [start, start + 10 * DAY, start + 1000 * DAY, start + 1400 * DAY, start + 1401 * DAY]
+    log = AnswerLog([7, 7, 8, 8, 9], times)
+    counts = answers_before_newest(log, 730)
+    by_person = {int(log.people[slot]): int(counts[slot]) for slot in range(len(log.people))}
+    # 1,401 days in, the two earliest answers are over 730 days old; the rest are not
+    assert by_person == {7: 0, 8: 2, 9: 1}
+
+
+def test_with_no_weight_the_model_order_stands() -> None:
+    assert [PEOPLE[i] for i in fused_order(PEOPLE, MODEL, RECENT, 0.0)] == PEOPLE
+
+
+def test_who_answered_most_lately_is_lifted_past_a_close_model_neighbour_only() -> None:
+    order = [PEOPLE[i] for i in fused_order(PEOPLE, MODEL, RECENT, 0.5)]
+    assert order[:3] == [2, 1, 3]  # one place up, not to the top of a distant list
+    ranked, lifted = fused_scores(PEOPLE, MODEL, RECENT, 0.5)
+    assert [person for person, _ in ranked] == order
+    assert lifted == {2}
+    # the model's spread is kept, dealt out in the fused order (policies scale it as before)
+    assert [score for _, score in ranked] == [math.exp(s - 5.0) for s in MODEL]
+
+
+def test_the_fused_weight_grows_with_how_old_the_newest_answer_is() -> None:
+    weights = RankingWeights(recent_weight=1.0, recent_ramp_days=180)
+    assert stale_weight(weights, 0) == 0.0  # a live network: the model's fresh features decide
+    assert stale_weight(weights, -3) == 0.0  # an answer stamped after the question
+    assert stale_weight(weights, 90) == 0.5
+    assert stale_weight(weights, 180) == stale_weight(weights, 2000) == 1.0
+
+
+def _activity_model() -> LearnedRanker:
+    """A model that only counts answers so far: whoever answered most ranks first."""
+    rng = np.random.default_rng(5)
+    examples = Examples()
+    column = NAMES.index("answers_log")
+    for _ in range(300):
+        rows = np.zeros((8, len(NAMES)))
+        rows[:, column] = rng.uniform(0, 3, size=8)
+        examples.rows.append(rows)
+        examples.labels.append((rows[:, column] == rows[:, column].max()).astype(float))
+    return LearnedRanker.from_booster(train(examples, rounds=20), kind="pretrained", meta={})
+
+
+def test_a_history_that_stopped_long_ago_still_knows_who_was_active_at_its_end(
+    database: Database, embedder: HashingEmbedder, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    """Olga answered most, five years ago; Rita answered lately. The route is asked two years
+    after the newest answer, so every activity window measured from the clock is empty."""
+    net = NetworkBuilder(database, embedder, now, name="stale")
+    net.person(
+        "olga", *[f"Question {n} about sailing?|Trim the jib" for n in range(12)], days_ago=1800
+    )
+    net.person(
+        "rita", *[f"Question {n} about cycling?|Check the chain" for n in range(4)], days_ago=700
+    )
+    net.person("asker")
+    config = settings.model_copy(update={"models_dir": tmp_path, "index_check_seconds": 0.0})
+    model = _activity_model()
+
+    def first(weight: float) -> tuple[str, list[str], tuple[str, ...]]:
+        router = Router(
+            database=database,
+            embedder=embedder,
+            settings=config,
+            weights=RankingWeights(recent_weight=weight),
+            ranker=model,
+        )
+        with database.transaction() as session:
+            result = router.route(
+                session,
+                network_id=net.network_id,
+                question="how do you check the chain of a bicycle for cycling?",
+                asker_id=net.ids["asker"],
+                k=2,
+                now=now,
+            )
+        top = result.candidates[0]
+        return top.name, [reason.kind for reason in top.reasons], result.notes
+
+    assert first(0.0)[0] == "Olga"
+    name, kinds, notes = first(2.0)
+    assert "the newest answer in this network is 700 days old" in notes[0]
+    assert name == "Rita"
+    # her match did not move this model; recent activity lifted her, and she is told so
+    assert kinds[0] == "activity"
+
+
+def test_a_live_network_is_ranked_by_the_model_alone_and_says_nothing_of_staleness(
+    database: Database, embedder: HashingEmbedder, settings: Settings, now: datetime, tmp_path: Path
+) -> None:
+    """The same two people, but Rita's newest answer is from today: no weight, no note."""
+    net = NetworkBuilder(database, embedder, now, name="live")
+    net.person(
+        "olga", *[f"Question {n} about sailing?|Trim the jib" for n in range(12)], days_ago=800
+    )
+    net.person(
+        "rita", *[f"Question {n} about cycling?|Check the chain" for n in range(4)], days_ago=0
+    )
+    config = settings.model_copy(update={"models_dir": tmp_path, "index_check_seconds": 0.0})
+    router = Router(
+        database=database,
+        embedder=embedder,
+        settings=config,
+        weights=RankingWeights(recent_weight=2.0),
+        ranker=_activity_model(),
+    )
+    with database.transaction() as session:
+        result = router.route(
+            session,
+            network_id=net.network_id,
+            question="how do you check the chain of a bicycle for cycling?",
+            asker_id=None,
+            k=2,
+            now=now,
+        )
+    assert result.candidates[0].name == "Olga"
+    assert not any("newest answer" in note for note in result.notes)
