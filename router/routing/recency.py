@@ -10,7 +10,6 @@ it is ``recent_ramp_days`` old. Measured leave-one-site-out in docs/ranking.md (
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -64,13 +63,13 @@ def fused_scores(
     """
     if not len(people):
         return [], set()
-    order = fused_order(people, raw, recent, weight)
-    spread = sorted((math.exp(float(r) - float(raw.max())) for r in raw), reverse=True)
+    order = np.asarray(fused_order(people, raw, recent, weight), dtype=np.int64)
+    spread = np.sort(np.exp(raw - raw.max()))[::-1]
     ids = np.asarray(people, dtype=np.int64)
-    by_model = np.lexsort((ids, -raw))
-    model_place = {int(ids[i]): place for place, i in enumerate(by_model)}
-    ranked = [(int(ids[i]), spread[place]) for place, i in enumerate(order)]
-    lifted = {person for place, (person, _) in enumerate(ranked) if place < model_place[person]}
+    model_place = np.empty(len(ids), dtype=np.int64)
+    model_place[np.lexsort((ids, -raw))] = np.arange(len(ids))
+    ranked = list(zip(ids[order].tolist(), spread.tolist(), strict=True))
+    lifted = set(ids[order[np.arange(len(ids)) < model_place[order]]].tolist())
     return ranked, lifted
 
 
