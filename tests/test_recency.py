@@ -13,6 +13,7 @@ from router.routing.features import DAY, NAMES, AnswerLog
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.recency import answers_before_newest, fused_order, fused_scores, stale_weight
+from router.routing.route import Route
 from router.routing.router import Router
 from router.routing.training import Examples, train
 from router.search.embedding import HashingEmbedder
@@ -70,48 +71,47 @@ def _activity_model() -> LearnedRanker:
     return LearnedRanker.from_booster(train(examples, rounds=20), kind="pretrained", meta={})
 
 
+def _olga_and_rita(net: NetworkBuilder, *, olga_days_ago: int, rita_days_ago: int) -> None:
+    """Olga answered most (about sailing), Rita less (about cycling)."""
+    sailing = [f"Question {n} about sailing?|Trim the jib" for n in range(12)]
+    cycling = [f"Question {n} about cycling?|Check the chain" for n in range(4)]
+    net.person("olga", *sailing, days_ago=olga_days_ago)
+    net.person("rita", *cycling, days_ago=rita_days_ago)
+
+
+def _route(net: NetworkBuilder, settings: Settings, models: Path, weight: float) -> Route:
+    """Rita's subject asked now by a newcomer, ranked by the activity-only model."""
+    router = Router(
+        database=net.database,
+        embedder=net.embedder,
+        settings=settings.model_copy(update={"models_dir": models, "index_check_seconds": 0.0}),
+        weights=RankingWeights(recent_weight=weight),
+        ranker=_activity_model(),
+    )
+    with net.database.transaction() as session:
+        return router.route(
+            session,
+            network_id=net.network_id,
+            question="how do you check the chain of a bicycle for cycling?",
+            asker_id=None,
+            k=2,
+            now=net.now,
+        )
+
+
 def test_a_history_that_stopped_long_ago_still_knows_who_was_active_at_its_end(
     database: Database, embedder: HashingEmbedder, settings: Settings, now: datetime, tmp_path: Path
 ) -> None:
-    """Olga answered most, five years ago; Rita answered lately. The route is asked two years
-    after the newest answer, so every activity window measured from the clock is empty."""
+    """Olga answered most, five years ago; Rita lately, but 700 days before the question, so
+    every activity window measured from the clock is empty."""
     net = NetworkBuilder(database, embedder, now, name="stale")
-    net.person(
-        "olga", *[f"Question {n} about sailing?|Trim the jib" for n in range(12)], days_ago=1800
-    )
-    net.person(
-        "rita", *[f"Question {n} about cycling?|Check the chain" for n in range(4)], days_ago=700
-    )
-    net.person("asker")
-    config = settings.model_copy(update={"models_dir": tmp_path, "index_check_seconds": 0.0})
-    model = _activity_model()
-
-    def first(weight: float) -> tuple[str, list[str], tuple[str, ...]]:
-        router = Router(
-            database=database,
-            embedder=embedder,
-            settings=config,
-            weights=RankingWeights(recent_weight=weight),
-            ranker=model,
-        )
-        with database.transaction() as session:
-            result = router.route(
-                session,
-                network_id=net.network_id,
-                question="how do you check the chain of a bicycle for cycling?",
-                asker_id=net.ids["asker"],
-                k=2,
-                now=now,
-            )
-        top = result.candidates[0]
-        return top.name, [reason.kind for reason in top.reasons], result.notes
-
-    assert first(0.0)[0] == "Olga"
-    name, kinds, notes = first(2.0)
-    assert "the newest answer in this network is 700 days old" in notes[0]
-    assert name == "Rita"
+    _olga_and_rita(net, olga_days_ago=1800, rita_days_ago=700)
+    assert _route(net, settings, tmp_path, 0.0).candidates[0].name == "Olga"
+    result = _route(net, settings, tmp_path, 2.0)
+    assert result.candidates[0].name == "Rita"
     # her match did not move this model; recent activity lifted her, and she is told so
-    assert kinds[0] == "activity"
+    assert result.candidates[0].reasons[0].kind == "activity"
+    assert "the newest answer in this network is 700 days old" in result.notes[0]
 
 
 def test_a_live_network_is_ranked_by_the_model_alone_and_says_nothing_of_staleness(
@@ -119,28 +119,7 @@ def test_a_live_network_is_ranked_by_the_model_alone_and_says_nothing_of_stalene
 ) -> None:
     """The same two people, but Rita's newest answer is from today: no weight, no note."""
     net = NetworkBuilder(database, embedder, now, name="live")
-    net.person(
-        "olga", *[f"Question {n} about sailing?|Trim the jib" for n in range(12)], days_ago=800
-    )
-    net.person(
-        "rita", *[f"Question {n} about cycling?|Check the chain" for n in range(4)], days_ago=0
-    )
-    config = settings.model_copy(update={"models_dir": tmp_path, "index_check_seconds": 0.0})
-    router = Router(
-        database=database,
-        embedder=embedder,
-        settings=config,
-        weights=RankingWeights(recent_weight=2.0),
-        ranker=_activity_model(),
-    )
-    with database.transaction() as session:
-        result = router.route(
-            session,
-            network_id=net.network_id,
-            question="how do you check the chain of a bicycle for cycling?",
-            asker_id=None,
-            k=2,
-            now=now,
-        )
+    _olga_and_rita(net, olga_days_ago=800, rita_days_ago=0)
+    result = _route(net, settings, tmp_path, 2.0)
     assert result.candidates[0].name == "Olga"
     assert not any("newest answer" in note for note in result.notes)
