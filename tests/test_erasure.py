@@ -245,3 +245,31 @@ def test_erasure_keeps_the_questions_the_person_answered_in_other_answers(
     with api.services.database.transaction() as session:
         rows = people_evidence(session, tenant.network_id)
     assert [(row.context, row.text) for row in rows] == [(thread, "Follow the stem maker's figure")]
+
+
+def test_a_forgotten_person_cannot_be_renamed_reidentified_or_given_evidence(
+    api: ApiHarness, now: datetime
+) -> None:
+    tenant = api.network("acme")
+    ids = _world(api, tenant, now)
+    zed = ids["zed"]
+    assert api.client.delete(f"/v1/people/{zed}", headers=tenant.headers).status_code == 204
+    writes = [
+        api.client.patch(
+            f"/v1/people/{zed}", json={"name": "Zebedee Quill"}, headers=tenant.headers
+        ),
+        api.client.patch(
+            f"/v1/people/{zed}", json={"external_ids": ["slack:UZED42"]}, headers=tenant.headers
+        ),
+        api.client.post(
+            f"/v1/people/{zed}/evidence",
+            json={"kind": "answer", "text": ZED_SECRETS[3]},
+            headers=tenant.headers,
+        ),
+    ]
+    assert [w.status_code for w in writes] == [404, 404, 404], [w.text for w in writes]
+    assert all("erased" in w.json()["detail"] for w in writes)
+    with api.services.database.transaction() as session:
+        former = people.get_person_by_id(session, network_id=tenant.network_id, person_id=zed)
+        assert former.display_name == FORMER_MEMBER and not former.external_ids
+        assert not [e for e in people_evidence(session, tenant.network_id) if e.person_id == zed]

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from router.network.people import EXTERNAL_ID_PATTERN
 
@@ -69,6 +69,8 @@ SourceKey = Annotated[str, *_text(1, 200)]
 UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]
+# The same id in a body: beyond MAX_ID it names nothing, and a database could not even look it up.
+BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class Body(BaseModel):

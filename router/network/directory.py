@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
-from router.network.people import EVIDENCE_KINDS, add_evidence, get_person_by_id
+from router.network.people import EVIDENCE_KINDS, add_evidence, get_member, get_person_by_id
 from router.storage.schema import Evidence, ExternalId, Person
 
 
@@ -144,7 +144,7 @@ def update_person(
     ask_budget: int | Unchanged | None = KEEP,
 ) -> Person:
     """Change the given fields of a person; ``external_ids`` replaces the whole set."""
-    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    person = get_member(session, network_id=network_id, person_id=person_id)
     if name is not KEEP:
         if not name.strip():
             raise InvalidInput("a person needs a name")
@@ -230,7 +230,7 @@ def create_evidence(
 ) -> Evidence:
     """Add evidence to a person of the network; a repeated ``source_key`` returns the stored row."""
     check_evidence_date(created_at, now=now)
-    get_person_by_id(session, network_id=network_id, person_id=person_id)
+    get_member(session, network_id=network_id, person_id=person_id)
     evidence = add_evidence(
         session,
         network_id=network_id,

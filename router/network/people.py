@@ -67,6 +67,15 @@ def get_person_by_id(session: Session, *, network_id: int, person_id: int) -> Pe
     return person
 
 
+def get_member(session: Session, *, network_id: int, person_id: int) -> Person:
+    """A person of the network who has not been forgotten: an erased one is a tombstone that
+    keeps others' favours and takes no new name, ids or evidence."""
+    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    if person.erased_at is not None:
+        raise NotFound(f"person #{person_id} was erased")
+    return person
+
+
 def ensure_person(
     session: Session,
     *,
