@@ -13,8 +13,8 @@ from fastapi import Path
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from router.network.people import EXTERNAL_ID_PATTERN
+from router.storage.schema.base import MAX_ID
 
-MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 MAX_TEXT = 20_000  # evidence text and context, answers
 MAX_NAME = 200
 MAX_EXTERNAL_ID = 200
