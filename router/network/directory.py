@@ -144,7 +144,7 @@ def update_person(
     ask_budget: int | Unchanged | None = KEEP,
 ) -> Person:
     """Change the given fields of a person; ``external_ids`` replaces the whole set."""
-    person = get_member(session, network_id=network_id, person_id=person_id)
+    person = get_member(session, network_id=network_id, person_id=person_id, lock=True)
     if name is not KEEP:
         if not name.strip():
             raise InvalidInput("a person needs a name")
@@ -230,7 +230,7 @@ def create_evidence(
 ) -> Evidence:
     """Add evidence to a person of the network; a repeated ``source_key`` returns the stored row."""
     check_evidence_date(created_at, now=now)
-    get_member(session, network_id=network_id, person_id=person_id)
+    get_member(session, network_id=network_id, person_id=person_id, lock=True)
     evidence = add_evidence(
         session,
         network_id=network_id,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from router.network.people import get_person_by_id
+from router.network.people import lock_person
 from router.storage.schema import (
     Answer,
     Ask,
@@ -80,7 +80,7 @@ def _secrets(values: Iterable[str | None]) -> list[str]:
 
 def erase_person(session: Session, *, network_id: int, person_id: int, now: datetime) -> Erasure:
     """Forget ``person_id``: their words and identity go, anonymised ledger rows stay."""
-    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    person = lock_person(session, network_id=network_id, person_id=person_id)
     if person.erased_at is not None:
         return Erasure(person_id=person_id, already=True)
     own_evidence = session.scalars(

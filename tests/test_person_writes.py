@@ -1,0 +1,99 @@
+"""Writes to one person are made one at a time: a PATCH of their ids replaces the set even while
+another PATCH runs, and evidence added while they are being forgotten never outlives them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from router.errors import NotFound
+from router.network import directory
+from router.network.erasure import erase_person
+from router.network.people import ensure_network
+from router.storage.database import Database
+from router.storage.schema import Evidence, ExternalId
+
+HOLD = 0.5  # how long the first writer keeps its transaction open while the second one starts
+
+
+def _second_writer(work: Callable[[], None]) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the test thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def _person(database: Database, now: datetime) -> tuple[int, int]:
+    with database.transaction() as session:
+        network_id = ensure_network(session, name="acme", now=now).id
+        person = directory.create_person(
+            session, network_id=network_id, name="Ana", external_ids=["t:ana"], now=now
+        )
+        return network_id, person.id
+
+
+def test_two_patches_of_a_persons_ids_leave_the_set_of_the_last_not_both(
+    database: Database, now: datetime
+) -> None:
+    network_id, person_id = _person(database, now)
+
+    def patch(ids: list[str]) -> None:
+        with database.transaction() as session:
+            directory.update_person(
+                session, network_id=network_id, person_id=person_id, external_ids=ids
+            )
+
+    with database.transaction() as session:
+        directory.update_person(
+            session, network_id=network_id, person_id=person_id, external_ids=["t:ana", "t:one"]
+        )
+        thread, errors = _second_writer(lambda: patch(["t:ana", "t:two"]))
+        thread.join(HOLD)  # it waits for this transaction (or, unfixed, works beside it)
+    thread.join()
+    assert not errors, errors
+    with database.transaction() as session:
+        ids = set(
+            session.scalars(select(ExternalId.value).where(ExternalId.person_id == person_id))
+        )
+    assert ids == {"t:ana", "t:two"}
+
+
+@pytest.mark.parametrize("kind", ["answer", "interest"])
+def test_evidence_added_while_a_person_is_forgotten_is_refused_not_kept(
+    database: Database, now: datetime, kind: str
+) -> None:
+    network_id, person_id = _person(database, now)
+
+    def add() -> None:
+        with database.transaction() as session:
+            directory.create_evidence(
+                session,
+                network_id=network_id,
+                person_id=person_id,
+                kind=kind,
+                text="marmalade zeppelin calibration",
+                source="api",
+                created_at=now,
+                now=now,
+            )
+
+    with database.transaction() as session:
+        erase_person(session, network_id=network_id, person_id=person_id, now=now)
+        thread, errors = _second_writer(add)
+        thread.join(HOLD)
+    thread.join()
+    assert [type(error) for error in errors] == [NotFound]
+    with database.transaction() as session:
+        kept = session.scalars(select(Evidence).where(Evidence.person_id == person_id)).all()
+    assert kept == []
