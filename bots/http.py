@@ -163,10 +163,15 @@ def _well_formed(body: dict[str, Any]) -> bool:
         actions = body.get("actions")
         if not isinstance(body.get("user"), dict) or not isinstance(actions, list) or not actions:
             return False
-        if not all(isinstance(action, dict) for action in actions):
+        if not all(isinstance(action, dict) and _text(action, "action_id") for action in actions):
             return False
+    view = body.get("view")
     views = ("view_submission", "view_closed")
-    return kind not in views or isinstance(body.get("view"), dict)
+    return kind not in views or (isinstance(view, dict) and _text(view, "type"))
+
+
+def _text(part: dict[str, Any], name: str) -> bool:
+    return isinstance(part.get(name), str) and bool(part[name])
 
 
 def _team_of(body: dict[str, Any]) -> str | None:

@@ -70,7 +70,12 @@ def _payload(payload: dict[str, Any]) -> str:
         (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": ["x"]}), "form"),
         (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": "x"}), "form"),
         (_payload({"type": "block_actions", "user": "UANA", "actions": [{}]}), "form"),
+        (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": [{}]}), "form"),
         (_payload({"type": "view_submission", "user": {"id": "UANA"}, "view": None}), "form"),
+        (
+            _payload({"type": "view_submission", "user": {"id": "UANA"}, "view": {"id": "V1"}}),
+            "form",
+        ),
     ],
 )
 def test_a_signed_payload_of_a_shape_slack_never_sends_gets_400(
