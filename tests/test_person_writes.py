@@ -13,7 +13,7 @@ from sqlalchemy import select
 from router.errors import NotFound
 from router.network import directory
 from router.network.erasure import erase_person
-from router.network.people import ensure_network
+from router.network.people import delete_evidence, ensure_network
 from router.storage.database import Database
 from router.storage.schema import Evidence, ExternalId
 
@@ -97,3 +97,43 @@ def test_evidence_added_while_a_person_is_forgotten_is_refused_not_kept(
     with database.transaction() as session:
         kept = session.scalars(select(Evidence).where(Evidence.person_id == person_id)).all()
     assert kept == []
+
+
+def _evidence(database: Database, network_id: int, person_id: int, now: datetime) -> int:
+    with database.transaction() as session:
+        return directory.create_evidence(
+            session,
+            network_id=network_id,
+            person_id=person_id,
+            kind="answer",
+            text="marmalade zeppelin calibration",
+            source="api",
+            created_at=now,
+            now=now,
+        ).id
+
+
+@pytest.mark.parametrize("remover", ["erase the person", "delete the evidence"])
+def test_an_edit_of_evidence_removed_meanwhile_is_not_found_not_a_crash(
+    database: Database, now: datetime, remover: str
+) -> None:
+    network_id, person_id = _person(database, now)
+    evidence_id = _evidence(database, network_id, person_id, now)
+
+    def edit() -> None:
+        with database.transaction() as session:
+            directory.update_evidence(
+                session, network_id=network_id, evidence_id=evidence_id, text="new", now=now
+            )
+
+    with database.transaction() as session:
+        if remover == "erase the person":
+            erase_person(session, network_id=network_id, person_id=person_id, now=now)
+        else:
+            delete_evidence(session, network_id=network_id, evidence_id=evidence_id)
+        thread, errors = _second_writer(edit)
+        thread.join(HOLD)
+    thread.join()
+    assert [type(error) for error in errors] == [NotFound], errors
+    with database.transaction() as session:
+        assert session.get(Evidence, evidence_id) is None
