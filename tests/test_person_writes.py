@@ -1,5 +1,6 @@
 """Writes to one person are made one at a time: a PATCH of their ids replaces the set even while
-another PATCH runs, and evidence added while they are being forgotten never outlives them."""
+another PATCH runs, evidence added or edited while they are being forgotten never outlives them,
+and two declines at once both lower the evidence that matched."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from router.errors import NotFound
+from router.lifecycle.questions import decline_ask
 from router.network import directory
 from router.network.erasure import erase_person
 from router.network.people import delete_evidence, ensure_network
+from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Evidence, ExternalId
+from tests.api_client import ApiHarness
 
 HOLD = 0.5  # how long the first writer keeps its transaction open while the second one starts
 
@@ -137,3 +141,55 @@ def test_an_edit_of_evidence_removed_meanwhile_is_not_found_not_a_crash(
     assert [type(error) for error in errors] == [NotFound], errors
     with database.transaction() as session:
         assert session.get(Evidence, evidence_id) is None
+
+
+def test_two_declines_at_once_of_asks_matched_by_the_same_evidence_both_lower_it(
+    settings: Settings, now: datetime
+) -> None:
+    api = ApiHarness.start(settings.model_copy(update={"rest_hours": 0.0}), now=now)
+    tenant = api.network("acme")
+    h = tenant.headers
+    ada = api.client.post("/v1/people", json={"name": "Ada", "external_ids": ["t:ada"]}, headers=h)
+    evidence = api.client.post(
+        f"/v1/people/{ada.json()['id']}/evidence",
+        json={"kind": "answer", "text": "zymurgy and fermentation temperatures"},
+        headers=h,
+    ).json()
+    asks = []
+    for asker in ("t:alex", "t:bo"):
+        api.client.post("/v1/people", json={"name": asker, "external_ids": [asker]}, headers=h)
+        question = api.client.post(
+            "/v1/questions",
+            json={"question": "zymurgy fermentation temperatures?", "asker": asker, "k": 1},
+            headers=h,
+        ).json()["question"]
+        (ask,) = question["asks"]
+        assert evidence["id"] in [reason["evidence_id"] for reason in ask["reasons"]]
+        asks.append(ask["id"])
+    database = api.services.database
+
+    def decline(ask_id: int) -> None:
+        with database.transaction() as session:
+            decline_ask(
+                session,
+                network_id=tenant.network_id,
+                ask_id=ask_id,
+                person_id=ada.json()["id"],
+                now=now,
+            )
+
+    with database.transaction() as session:
+        decline_ask(
+            session,
+            network_id=tenant.network_id,
+            ask_id=asks[0],
+            person_id=ada.json()["id"],
+            now=now,
+        )
+        thread, errors = _second_writer(lambda: decline(asks[1]))
+        thread.join(HOLD)
+    thread.join()
+    assert not errors, errors
+    with database.transaction() as session:
+        stored = session.get(Evidence, evidence["id"])
+        assert stored is not None and stored.weight == pytest.approx(0.25)
