@@ -63,13 +63,13 @@ def register(app: App, bot: SlackBot) -> None:
 
 def _clicked(body: dict[str, Any]) -> tuple[int, str | None, str | None]:
     """The id in the button's value and the message (channel, ts) it sits on."""
-    value = str((body.get("actions") or [{}])[0].get("value") or "")
-    if not value.isdigit():
+    value = messages.parse_id(str((body.get("actions") or [{}])[0].get("value") or ""))
+    if value is None:
         raise Conflict("this button does not belong to Askaround")
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
-    return int(value), channel, ts
+    return value, channel, ts
 
 
 def _member(bot: SlackBot, body: dict[str, Any]) -> Member:

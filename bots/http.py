@@ -116,9 +116,11 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
     """
     if secret:
         verifier = SignatureVerifier(secret)
-        timestamp = _first(headers, "x-slack-request-timestamp")
-        signature = _first(headers, "x-slack-signature")
-        if not verifier.is_valid(raw, timestamp, signature):
+        timestamp = _first(headers, "x-slack-request-timestamp") or ""
+        signature = _first(headers, "x-slack-signature") or ""
+        if not _slack_format(timestamp, signature) or not verifier.is_valid(
+            raw, timestamp, signature
+        ):
             return Response(status_code=401, content="invalid request signature")
     content_type = _first(headers, "content-type") or ""
     try:
@@ -137,7 +139,39 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
         return None
     if not _team_of(body):
         return Response(status_code=400, content="the request names no workspace (team_id)")
+    if not _well_formed(body):
+        return Response(status_code=400, content="malformed request body")
     return None
+
+
+def _slack_format(timestamp: str, signature: str) -> bool:
+    """Whether the headers look like Slack's: Unix seconds, and ``v0=`` with a hex digest.
+
+    The verifier itself raises on anything else (a timestamp int() refuses, a non-ASCII
+    signature), which would be a 500 to a request that proved nothing.
+    """
+    seconds = timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+    return seconds and signature.isascii() and signature.startswith("v0=")
+
+
+def _well_formed(body: dict[str, Any]) -> bool:
+    """Whether the parts bolt reads without checking have the types Slack sends them with."""
+    kind = body.get("type")
+    if kind == "event_callback" and not isinstance(body.get("event"), dict):
+        return False
+    if kind in ("block_actions", "interactive_message"):
+        actions = body.get("actions")
+        if not isinstance(body.get("user"), dict) or not isinstance(actions, list) or not actions:
+            return False
+        if not all(isinstance(action, dict) and _text(action, "action_id") for action in actions):
+            return False
+    view = body.get("view")
+    views = ("view_submission", "view_closed")
+    return kind not in views or (isinstance(view, dict) and _text(view, "type"))
+
+
+def _text(part: dict[str, Any], name: str) -> bool:
+    return isinstance(part.get(name), str) and bool(part[name])
 
 
 def _team_of(body: dict[str, Any]) -> str | None:

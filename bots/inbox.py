@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -134,18 +135,28 @@ class Inbox:
         }
 
     def _spool(self, values: dict[str, Any]) -> bool:
+        """Write the request to its file, whole or not at all; False when it is there already.
+
+        Each writer fills a temporary of its own and links it into place, which fails when
+        another writer of the same key (a re-sent /ask) got there first: one file, one True.
+        """
         self.spool_dir.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(values["key"].encode()).hexdigest()[:32]
         path = self.spool_dir / f"{name}.json"
         if path.exists():
             return False
-        temporary = path.with_suffix(".tmp")
         data = {**values, "received_at": values["received_at"].isoformat()}
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        handle, temporary = tempfile.mkstemp(dir=self.spool_dir, prefix=f"{name}.", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                json.dump(data, file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(temporary)
         return True
 
 

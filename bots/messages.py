@@ -14,6 +14,7 @@ from bots.subcommands import USAGE
 from router.errors import InvalidInput
 from router.ledger.favours import Debt, PersonLedger
 from router.routing.route import Candidate, Route
+from router.storage.schema.base import MAX_ID
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -238,12 +239,22 @@ def answer_modal(*, ask_id: int, question: str, origin: str) -> dict[str, Any]:
     }
 
 
+def parse_id(value: str) -> int | None:
+    """The id one of our buttons or forms carries, or None when it cannot be one of ours: not
+    ASCII digits ("²".isdigit() is True) or beyond any stored id (forged, or not Askaround's)."""
+    if not value.isascii() or not value.isdigit() or len(value) > len(str(MAX_ID)):
+        return None
+    number = int(value)
+    return number if 1 <= number <= MAX_ID else None
+
+
 def parse_modal_metadata(metadata: str) -> tuple[int, str | None, str | None]:
     """The ask id and the DM (channel, ts) an answer modal was opened from."""
     ask, _, origin = metadata.partition("|")
     channel, _, ts = origin.partition(":")
-    if not ask.isascii() or not ask.isdigit():
+    ask_id = parse_id(ask)
+    if ask_id is None:
         raise InvalidInput(
             "This answer form is out of date. Close it and press Answer on the question again."
         )
-    return int(ask), channel or None, ts or None
+    return ask_id, channel or None, ts or None

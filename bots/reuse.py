@@ -20,7 +20,7 @@ from bots import commands, messages, workspace
 from bots.clients import respond
 from bots.runtime import SlackBot
 from bots.subcommands import AskQuestion, parse_ask
-from router.errors import AskaroundError, InvalidInput
+from router.errors import AskaroundError, Conflict, InvalidInput
 from router.ledger.reuse import credit_reuse
 from router.routing.reuse import PastAnswer
 
@@ -127,7 +127,9 @@ def register(app: App, bot: SlackBot) -> None:
         url = body.get("response_url")
         try:
             member = member_of(body)
-            evidence_id = int(value_of(body))
+            evidence_id = messages.parse_id(value_of(body))
+            if evidence_id is None:
+                raise Conflict("this button does not belong to Askaround")
             with bot.transaction() as session:
                 favour = credit_reuse(
                     session,
@@ -144,7 +146,7 @@ def register(app: App, bot: SlackBot) -> None:
                 reply = messages.plain(
                     f"Glad it helped. {who} gets half a favour for it, and nobody was asked."
                 )
-        except (AskaroundError, ValueError) as exc:
+        except AskaroundError as exc:
             reply = messages.error_message(str(exc))
         respond(url, reply, replace=True)
 

@@ -110,12 +110,12 @@ def _submitted(
     if not channel:
         ack(response_action="errors", errors={SHARE_BLOCK: "Pick a channel first."})
         return
-    if not metadata.isascii() or not metadata.isdigit():
+    answer_id = messages.parse_id(metadata)
+    if answer_id is None:
         ack(response_action="errors", errors={SHARE_BLOCK: "This form is out of date."})
         return
     user = body.get("user") or {}
     team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
-    answer_id = int(metadata)
     try:
         member = bot.member(team_id=team, user_id=str(user.get("id") or ""))
         with bot.transaction() as session:

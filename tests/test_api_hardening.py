@@ -4,6 +4,7 @@ never cached, docs need no CDN, keyless local mode checks Host, OPTIONS and Open
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import datetime
 
 import anyio
@@ -108,3 +109,26 @@ def test_health_and_schema_are_not_queued_behind_a_burst(path: str) -> None:
             return (await client.get(path)).status_code
 
     assert anyio.run(main) == 200
+
+
+def test_a_body_larger_than_any_valid_request_is_refused_with_413_before_the_key_check(
+    settings: Settings, now: datetime
+) -> None:
+    api = ApiHarness.start(settings, now=now)
+    tenant = api.network("acme")
+
+    def body(megabytes: int) -> Iterator[bytes]:
+        yield b'{"question": "'
+        for _ in range(megabytes):
+            yield b"a" * (1 << 20)
+        yield b'"}'
+
+    for headers in ({}, tenant.headers):  # without a key too: it was read whole before the 401
+        response = api.client.post("/v1/route", content=body(64), headers=headers)
+        assert response.status_code == 413, response.text
+        assert response.json()["error"] == "too_large"
+    # the largest valid body still gets through: 100,000 escaped emoji are 1.2 MB of JSON
+    largest = '{"question": "' + "\\ud83d\\ude42" * 100_000 + '"}'
+    headers = {**tenant.headers, "Content-Type": "application/json"}
+    response = api.client.post("/v1/route", content=largest, headers=headers)
+    assert response.status_code == 422 and "40000" in response.json()["detail"], response.text

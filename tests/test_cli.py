@@ -40,6 +40,9 @@ def run_cli(
         (["route", "anything", "--bogus"], "No such option: --bogus"),
         (["route", "anything", "--network", "nowhere"], "no network named 'nowhere'"),
         (["summary", "send", "--network", "nowhere"], "no network named 'nowhere'"),
+        (["answer", "99999999999999999999", "hi", "-n", "demo", "--as", "t:a"], "2147483647"),
+        (["history", "2147483648", "--network", "demo"], "2147483647"),
+        (["snooze", "-n", "demo", "--as", "t:a", "--ask", "2147483648"], "2147483647"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(
@@ -50,6 +53,15 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("person", ["#99999999999999999999", "#\u00b2"])
+def test_erasing_a_number_no_person_can_have_gets_one_line(settings: Settings, person: str) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    result = run_cli(settings, "people", "erase", person, "--network", "demo")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no person" in lines[0], result.stderr
 
 
 def test_route_on_the_demo_network_explains_each_person(settings: Settings) -> None:

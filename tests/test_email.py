@@ -216,6 +216,27 @@ def test_an_altered_or_expired_link_is_refused(
         later.close()
 
 
+def test_a_link_whose_signature_is_not_ascii_is_refused_not_a_500(
+    api: ApiHarness, now: datetime, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    tenant = _network(api)
+    path = _ask_by_email(api, tenant, now, tmp_path, smtp[0])
+    forged = path.rsplit(".", 1)[0] + ".\u00e9t\u00e9"
+    assert api.client.get(forged).status_code == 403
+    assert api.client.post(forged, data={"action": "pass"}).status_code == 403
+
+
+def test_an_answer_with_a_nul_character_from_the_page_is_refused_and_the_ask_waits(
+    api: ApiHarness, now: datetime, tmp_path: Path, smtp: tuple[Inbox, int]
+) -> None:
+    tenant = _network(api)
+    path = _ask_by_email(api, tenant, now, tmp_path, smtp[0])
+    refused = api.client.post(path, data={"action": "answer", "text": "Check\x00 the interval"})
+    assert refused.status_code == 400 and "NUL" in refused.text
+    done = api.client.post(path, data={"action": "answer", "text": "Check the interval"})
+    assert done.status_code == 200 and "You answered this question" in done.text
+
+
 def test_a_refused_send_is_retried_and_delivered_once(
     api: ApiHarness, now: datetime, tmp_path: Path, smtp: tuple[Inbox, int]
 ) -> None:

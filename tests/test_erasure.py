@@ -10,6 +10,7 @@ import numpy as np
 from sqlalchemy import select
 
 from router.ledger.favours import balances, person_ledger
+from router.lifecycle.escalation import tick
 from router.lifecycle.questions import answer_ask, ask_question
 from router.network import people
 from router.network.erasure import FORMER_MEMBER
@@ -245,3 +246,61 @@ def test_erasure_keeps_the_questions_the_person_answered_in_other_answers(
     with api.services.database.transaction() as session:
         rows = people_evidence(session, tenant.network_id)
     assert [(row.context, row.text) for row in rows] == [(thread, "Follow the stem maker's figure")]
+
+
+def test_a_forgotten_person_cannot_be_renamed_reidentified_or_given_evidence(
+    api: ApiHarness, now: datetime
+) -> None:
+    tenant = api.network("acme")
+    ids = _world(api, tenant, now)
+    zed = ids["zed"]
+    assert api.client.delete(f"/v1/people/{zed}", headers=tenant.headers).status_code == 204
+    writes = [
+        api.client.patch(
+            f"/v1/people/{zed}", json={"name": "Zebedee Quill"}, headers=tenant.headers
+        ),
+        api.client.patch(
+            f"/v1/people/{zed}", json={"external_ids": ["slack:UZED42"]}, headers=tenant.headers
+        ),
+        api.client.post(
+            f"/v1/people/{zed}/evidence",
+            json={"kind": "answer", "text": ZED_SECRETS[3]},
+            headers=tenant.headers,
+        ),
+    ]
+    assert [w.status_code for w in writes] == [404, 404, 404], [w.text for w in writes]
+    assert all("erased" in w.json()["detail"] for w in writes)
+    with api.services.database.transaction() as session:
+        former = people.get_person_by_id(session, network_id=tenant.network_id, person_id=zed)
+        assert former.display_name == FORMER_MEMBER and not former.external_ids
+        assert not [e for e in people_evidence(session, tenant.network_id) if e.person_id == zed]
+
+
+def test_a_question_waiting_only_on_a_forgotten_person_goes_to_others_at_the_next_tick(
+    api: ApiHarness, now: datetime
+) -> None:
+    tenant = api.network("acme")
+    h = tenant.headers
+    api.client.post("/v1/people", json={"name": "Alex", "external_ids": ["t:alex"]}, headers=h)
+    for key in ("t:ada", "t:bea"):
+        person = api.client.post("/v1/people", json={"name": key, "external_ids": [key]}, headers=h)
+        api.client.post(
+            f"/v1/people/{person.json()['id']}/evidence",
+            json={"kind": "answer", "text": "zymurgy and fermentation temperatures"},
+            headers=h,
+        )
+    asked = api.client.post(
+        "/v1/questions",
+        json={"question": "zymurgy fermentation temperatures?", "asker": "t:alex", "k": 1},
+        headers=h,
+    ).json()["question"]
+    (ask,) = asked["asks"]
+    assert api.client.delete(f"/v1/people/{ask['person_id']}", headers=h).status_code == 204
+    question = api.client.get(f"/v1/questions/{asked['id']}", headers=h).json()["question"]
+    assert [a["status"] for a in question["asks"]] == ["expired"]
+    with api.services.database.transaction() as session:
+        report = tick(session, router=api.services.router, settings=api.services.settings, now=now)
+    assert report.escalated == (asked["id"],)
+    question = api.client.get(f"/v1/questions/{asked['id']}", headers=h).json()["question"]
+    assert [a["status"] for a in question["asks"]] == ["expired", "pending"]
+    assert question["asks"][1]["person_id"] != ask["person_id"]

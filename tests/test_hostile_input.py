@@ -309,3 +309,16 @@ def test_only_a_busy_database_is_a_503_other_database_errors_are_bugs(tmp_path: 
     assert is_busy(locked.value) and not is_busy(missing.value)
     holder.dispose()
     waiter.dispose()
+
+
+@pytest.mark.parametrize("evidence_id", [2**31, 2**63, 2**64])
+def test_reuse_of_an_evidence_id_no_database_can_hold_is_a_422(
+    api: ApiHarness, evidence_id: int
+) -> None:
+    tenant = api.network("acme")
+    _person(api, tenant)
+    response = api.client.post(
+        "/v1/reuses", json={"evidence_id": evidence_id, "asker": "t:1"}, headers=tenant.headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["loc"] == ["body", "evidence_id"]

@@ -66,6 +66,12 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+# The largest valid request is a 100,000-character question of escaped emoji (12 bytes each):
+# 1.2 MB. Anything bigger is refused with a 413 as it streams in, before it is parsed or even
+# authenticated; unlimited, one unauthenticated 300 MB body took a gigabyte of memory.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -86,6 +92,7 @@ def create_app(
         openapi_url="/v1/openapi.json",
         docs_url=None,  # served below from the swagger-ui-bundle package, not from a CDN
         redoc_url=None,
+        max_body_size=MAX_BODY_BYTES,
     )
     app.state.services = services
     app.state.open_network = open_network

@@ -54,6 +54,7 @@ HTTP_CODES = {
     403: "permission_denied",
     404: "not_found",
     405: "method_not_allowed",
+    413: "too_large",
 }
 
 

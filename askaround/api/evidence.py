@@ -20,7 +20,6 @@ from askaround.api.dependencies import (
 )
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import (
-    MAX_ID,
     Body,
     Id,
     Link,
@@ -36,6 +35,7 @@ from router.errors import InvalidInput
 from router.network import directory
 from router.network.people import delete_evidence, get_person_by_id
 from router.network.views import EvidenceView, evidence_view
+from router.storage.schema.base import MAX_ID
 
 router = APIRouter(tags=["evidence"], responses=DATA_ERRORS)
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from router.network.people import EXTERNAL_ID_PATTERN
+from router.storage.schema.base import MAX_ID
 
-MAX_ID = 2_147_483_647  # ids are 32-bit integers on PostgreSQL
 MAX_TEXT = 20_000  # evidence text and context, answers
 MAX_NAME = 200
 MAX_EXTERNAL_ID = 200
@@ -69,6 +69,8 @@ SourceKey = Annotated[str, *_text(1, 200)]
 UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]
+# The same id in a body: beyond MAX_ID it names nothing, and a database could not even look it up.
+BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class Body(BaseModel):

@@ -12,8 +12,8 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
-from askaround.api.fields import MAX_ID
 from router.errors import InvalidInput
+from router.storage.schema.base import MAX_ID
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50

@@ -28,9 +28,9 @@ from askaround.api.fields import (
 )
 from askaround.api.pages import Cursor, Limit, Page, after_id, page_of
 from askaround.forgetting import forget_person
-from router.errors import InvalidInput, NotFound
+from router.errors import InvalidInput
 from router.network import directory
-from router.network.people import get_person_by_id
+from router.network.people import get_member
 from router.network.views import PersonView, person_view
 
 router = APIRouter(prefix="/v1/people", tags=["people"], responses=DATA_ERRORS)
@@ -118,10 +118,7 @@ def create_person(
 @router.get("/{person_id}", response_model=PersonView)
 def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -> PersonView:
     """One person of the network."""
-    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
-    if person.erased_at is not None:
-        raise NotFound(f"person #{person_id} was erased")
-    return person_view(person)
+    return person_view(get_member(session, network_id=network_id, person_id=person_id))
 
 
 @router.patch("/{person_id}", response_model=PersonView)

@@ -120,15 +120,16 @@ async def act(
     ids = {"network_id": link.network_id, "ask_id": link.ask_id, "person_id": link.person_id}
     choice = form.get("action")
     try:
-        if choice == "answer":
-            answer_ask(session, text=form.get("text", ""), now=now, **ids)
-        elif choice == "pass":
-            pass_ask(session, now=now, **ids)
-        elif choice == "decline":
-            decline_ask(session, now=now, **ids)
-            refresh_after_commit(session, services=services, network_id=link.network_id)
-        else:
-            raise InvalidInput("choose answer, pass or not my area")
+        with session.begin_nested():  # a refusal undoes whatever the action wrote first
+            if choice == "answer":
+                answer_ask(session, text=form.get("text", ""), now=now, **ids)
+            elif choice == "pass":
+                pass_ask(session, now=now, **ids)
+            elif choice == "decline":
+                decline_ask(session, now=now, **ids)
+                refresh_after_commit(session, services=services, network_id=link.network_id)
+            else:
+                raise InvalidInput("choose answer, pass or not my area")
     except Conflict:
         session.refresh(ask)
         return _page("Already done", _form(token, ask, question, asker), status=409)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field
 
 from askaround.api.dependencies import NetworkDep, NowDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
-from askaround.api.fields import Body, ExternalIdText
+from askaround.api.fields import Body, BodyId, ExternalIdText
 from router.ledger.reuse import credit_reuse
 from router.network.people import get_person
 
@@ -15,9 +15,7 @@ router = APIRouter(prefix="/v1", tags=["route"], responses=DATA_ERRORS)
 
 
 class ReuseIn(Body):
-    evidence_id: StrictInt = Field(
-        ge=1, description="The past answer that answered it (from `answers`)."
-    )
+    evidence_id: BodyId = Field(description="The past answer that answered it (from `answers`).")
     asker: ExternalIdText = Field(description="Who it answered, by external id.")
 
 

@@ -35,6 +35,7 @@ from router.lifecycle.questions import (
 from router.lifecycle.views import QuestionHistory
 from router.network import people
 from router.search.change_log import prune_changes
+from router.storage.schema.base import MAX_ID
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
 PersonOption = Annotated[str, typer.Option("--as", help="Your external id, e.g. slack:U123.")]
@@ -104,7 +105,7 @@ def ask(
 
 @app.command()
 def answer(
-    ask_id: Annotated[int, typer.Argument(help="The ask you were sent.")],
+    ask_id: Annotated[int, typer.Argument(help="The ask you were sent.", min=1, max=MAX_ID)],
     text: Annotated[str, typer.Argument(help="Your answer.")],
     network: NetworkOption,
     person: PersonOption,
@@ -124,7 +125,7 @@ def answer(
 
 @app.command(name="pass")
 def pass_(
-    ask_id: Annotated[int, typer.Argument(help="The ask to pass on.")],
+    ask_id: Annotated[int, typer.Argument(help="The ask to pass on.", min=1, max=MAX_ID)],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -138,7 +139,7 @@ def pass_(
 
 @app.command()
 def decline(
-    ask_id: Annotated[int, typer.Argument(help="The ask to decline.")],
+    ask_id: Annotated[int, typer.Argument(help="The ask to decline.", min=1, max=MAX_ID)],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -155,7 +156,9 @@ def snooze(
     network: NetworkOption,
     person: PersonOption,
     days: Annotated[float, typer.Option("--days", help="How long, in days.")] = 7.0,
-    ask_id: Annotated[int | None, typer.Option("--ask", help="Also pass this ask.")] = None,
+    ask_id: Annotated[
+        int | None, typer.Option("--ask", help="Also pass this ask.", min=1, max=MAX_ID)
+    ] = None,
 ) -> None:
     """Get no questions for a while (and optionally pass one ask)."""
     now = _now()
@@ -173,7 +176,9 @@ def snooze(
 
 @app.command()
 def helpful(
-    answer_id: Annotated[int, typer.Argument(help="The answer you found helpful.")],
+    answer_id: Annotated[
+        int, typer.Argument(help="The answer you found helpful.", min=1, max=MAX_ID)
+    ],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -187,7 +192,9 @@ def helpful(
 
 @app.command()
 def thank(
-    answer_id: Annotated[int, typer.Argument(help="The answer to thank its author for.")],
+    answer_id: Annotated[
+        int, typer.Argument(help="The answer to thank its author for.", min=1, max=MAX_ID)
+    ],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -201,7 +208,7 @@ def thank(
 
 @app.command()
 def close(
-    question_id: Annotated[int, typer.Argument(help="Your question.")],
+    question_id: Annotated[int, typer.Argument(help="Your question.", min=1, max=MAX_ID)],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -234,7 +241,7 @@ def _render_history(history: QuestionHistory) -> str:
 
 @app.command()
 def history(
-    question_id: Annotated[int, typer.Argument(help="The question.")],
+    question_id: Annotated[int, typer.Argument(help="The question.", min=1, max=MAX_ID)],
     network: NetworkOption,
     as_json: JsonOption = False,
 ) -> None:

@@ -9,7 +9,9 @@ import typer
 
 from askaround.cli.app import app, services
 from askaround.forgetting import forget_person
+from router.errors import NotFound
 from router.network import people
+from router.storage.schema.base import MAX_ID
 
 people_app = typer.Typer(help="People of a network.", no_args_is_help=True)
 app.add_typer(people_app, name="people")
@@ -26,8 +28,11 @@ def erase(
     svc = services()
     with svc.database.transaction() as session:
         net = people.get_network(session, name=network)
-        if person.lstrip("#").isdigit():
-            person_id = int(person.lstrip("#"))
+        number = person.lstrip("#")
+        if number.isascii() and number.isdigit():  # "²".isdigit() is True
+            person_id = int(number)
+            if person_id > MAX_ID:
+                raise NotFound(f"no person #{number} in this network")
         else:
             person_id = people.get_person(session, network_id=net.id, external_id=person).id
         erasure = forget_person(

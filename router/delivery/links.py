@@ -53,7 +53,7 @@ def read_ask_link(token: str, *, secret: str | None, now: datetime) -> AskLink:
     parts = body.split(".")
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
         raise PermissionDenied("this link is not one Askaround sent")
-    if not hmac.compare_digest(_mac(key, body), signature):
+    if not signature.isascii() or not hmac.compare_digest(_mac(key, body), signature):
         raise PermissionDenied("this link is not one Askaround sent")
     network_id, ask_id, person_id, expiry = (int(p) for p in parts)
     expires_at = datetime.fromtimestamp(expiry, tz=UTC)

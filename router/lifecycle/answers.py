@@ -19,6 +19,7 @@ from router.lifecycle.views import AnswerView, answer_view, load_question, names
 from router.network.people import ASKAROUND_SOURCE, add_evidence, record_tie
 from router.storage.idempotency import insert_once
 from router.storage.schema import Answer, Question
+from router.storage.text import storable
 
 MAX_ANSWER_CHARS = 20_000
 
@@ -38,7 +39,7 @@ def answer_ask(
     if existing is not None:
         return answer_view(existing, names_of(session, [existing.person_id]))
     question = open_question(session, ask)
-    text = text.strip()
+    text = storable(text.strip(), what="the answer")
     if not text:
         raise InvalidInput("the answer is empty")
     if len(text) > MAX_ANSWER_CHARS:

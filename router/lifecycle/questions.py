@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, PermissionDenied
@@ -248,14 +248,21 @@ def decline_ask(
         detail={"evidence_lowered": evidence_ids},
     )
     if question is not None and evidence_ids:
-        for evidence in session.scalars(
-            select(Evidence).where(
+        # computed by the database from the row as it is when written: two declines at once
+        # both count, and evidence deleted meanwhile is simply not there to lower
+        lowered = Evidence.weight * DECLINE_FACTOR
+        session.execute(
+            update(Evidence)
+            .where(
                 Evidence.id.in_(evidence_ids),
                 Evidence.person_id == person_id,
                 Evidence.network_id == network_id,
             )
-        ):
-            evidence.weight = max(MIN_EVIDENCE_WEIGHT, evidence.weight * DECLINE_FACTOR)
+            .values(
+                weight=case((lowered < MIN_EVIDENCE_WEIGHT, MIN_EVIDENCE_WEIGHT), else_=lowered)
+            )
+            .execution_options(synchronize_session=False)
+        )
     session.flush()
     return ask_view(ask, names_of(session, [person_id]))
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
-from router.network.people import EVIDENCE_KINDS, add_evidence, get_person_by_id
+from router.network.people import EVIDENCE_KINDS, add_evidence, get_member, get_person_by_id
 from router.storage.schema import Evidence, ExternalId, Person
 
 
@@ -144,7 +144,7 @@ def update_person(
     ask_budget: int | Unchanged | None = KEEP,
 ) -> Person:
     """Change the given fields of a person; ``external_ids`` replaces the whole set."""
-    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    person = get_member(session, network_id=network_id, person_id=person_id, lock=True)
     if name is not KEEP:
         if not name.strip():
             raise InvalidInput("a person needs a name")
@@ -206,9 +206,27 @@ def count_all_evidence(session: Session) -> int:
     return int(session.scalar(select(func.count(Evidence.id))) or 0)
 
 
-def get_evidence(session: Session, *, network_id: int, evidence_id: int) -> Evidence:
-    """One piece of evidence of the network; NotFound for another network's, as for none."""
-    evidence = session.get(Evidence, evidence_id)
+def get_evidence(
+    session: Session, *, network_id: int, evidence_id: int, lock: bool = False
+) -> Evidence:
+    """One piece of evidence of the network; NotFound for another network's, as for none.
+
+    With ``lock``: for a change, under its person's lock (``lock_person``) and its own row's,
+    read afresh, so an edit never races the evidence's deletion or its person's erasure.
+    """
+    if lock:
+        found = get_evidence(session, network_id=network_id, evidence_id=evidence_id)
+        get_member(session, network_id=network_id, person_id=found.person_id, lock=True)
+    evidence = (
+        session.scalar(
+            select(Evidence)
+            .where(Evidence.id == evidence_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if lock
+        else session.get(Evidence, evidence_id)
+    )
     if evidence is None or evidence.network_id != network_id:
         raise NotFound(f"no evidence #{evidence_id} in this network")
     return evidence
@@ -230,7 +248,7 @@ def create_evidence(
 ) -> Evidence:
     """Add evidence to a person of the network; a repeated ``source_key`` returns the stored row."""
     check_evidence_date(created_at, now=now)
-    get_person_by_id(session, network_id=network_id, person_id=person_id)
+    get_member(session, network_id=network_id, person_id=person_id, lock=True)
     evidence = add_evidence(
         session,
         network_id=network_id,
@@ -265,7 +283,7 @@ def update_evidence(
     """Change the given fields; new text or context drops the vector so it is embedded again."""
     if created_at is not KEEP:
         check_evidence_date(created_at, now=now)
-    evidence = get_evidence(session, network_id=network_id, evidence_id=evidence_id)
+    evidence = get_evidence(session, network_id=network_id, evidence_id=evidence_id, lock=True)
     if kind is not KEEP:
         if kind not in EVIDENCE_KINDS:
             raise InvalidInput(f"evidence kind must be one of {', '.join(EVIDENCE_KINDS)}")

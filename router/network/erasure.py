@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from router.network.people import get_person_by_id
+from router.network.people import lock_person
 from router.storage.schema import (
     Answer,
     Ask,
@@ -55,6 +55,31 @@ class Erasure:
         }
 
 
+def _stop_waiting_on(session: Session, *, person_id: int, now: datetime) -> None:
+    """Withdraw the asks still waiting on a forgotten person (they can no longer answer, and an
+    emailed link must not let them); a question left waiting on nobody is due to go to others
+    at the next tick, as when everyone asked has passed."""
+    waiting = session.scalars(
+        select(Ask).where(Ask.person_id == person_id, Ask.status == "pending")
+    ).all()
+    for ask in waiting:
+        ask.status = "expired"
+        ask.responded_at = now
+    session.flush()
+    questions = session.scalars(
+        select(Question)
+        .where(
+            Question.id.in_({ask.question_id for ask in waiting}),
+            Question.status == "open",
+            Question.next_escalation_at.is_not(None),
+            ~select(Ask.id).where(Ask.question_id == Question.id, Ask.status == "pending").exists(),
+        )
+        .with_for_update()
+    ).all()
+    for question in questions:
+        question.next_escalation_at = now
+
+
 def _scrub(value: Any, secrets: list[str]) -> Any:
     """``value`` (JSON-like) with every secret string replaced by ``[erased]``."""
     if isinstance(value, str):
@@ -80,7 +105,7 @@ def _secrets(values: Iterable[str | None]) -> list[str]:
 
 def erase_person(session: Session, *, network_id: int, person_id: int, now: datetime) -> Erasure:
     """Forget ``person_id``: their words and identity go, anonymised ledger rows stay."""
-    person = get_person_by_id(session, network_id=network_id, person_id=person_id)
+    person = lock_person(session, network_id=network_id, person_id=person_id)
     if person.erased_at is not None:
         return Erasure(person_id=person_id, already=True)
     own_evidence = session.scalars(
@@ -119,6 +144,7 @@ def erase_person(session: Session, *, network_id: int, person_id: int, now: date
         .values(status="expired", responded_at=now)
     )
     session.execute(update(Ask).where(Ask.person_id == person_id).values(reasons=[]))
+    _stop_waiting_on(session, person_id=person_id, now=now)
     _scrub_messages(
         session,
         network_id=network_id,

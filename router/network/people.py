@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
@@ -64,6 +64,45 @@ def get_person_by_id(session: Session, *, network_id: int, person_id: int) -> Pe
     person = session.get(Person, person_id)
     if person is None or person.network_id != network_id:
         raise NotFound(f"no person #{person_id} in this network")
+    return person
+
+
+def get_member(session: Session, *, network_id: int, person_id: int, lock: bool = False) -> Person:
+    """A person of the network who has not been forgotten: an erased one is a tombstone that
+    keeps others' favours and takes no new name, ids or evidence. With ``lock``, as
+    ``lock_person``: for a change to them."""
+    person = (
+        lock_person(session, network_id=network_id, person_id=person_id)
+        if lock
+        else get_person_by_id(session, network_id=network_id, person_id=person_id)
+    )
+    if person.erased_at is not None:
+        raise NotFound(f"person #{person_id} was erased")
+    return person
+
+
+def lock_person(session: Session, *, network_id: int, person_id: int) -> Person:
+    """The person, read afresh and held until the caller's transaction ends, so changes to one
+    person (a new set of ids, new evidence, forgetting them) never interleave: the second sees
+    what the first committed. PostgreSQL locks the row (``FOR NO KEY UPDATE``: rows that
+    reference the person do not wait for it); SQLite, with one writer at a time, starts the
+    write transaction with a no-op update."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(Person)
+            .where(Person.id == person_id)
+            .values(display_name=Person.display_name)
+            .execution_options(synchronize_session=False)
+        )
+    person = session.scalar(
+        select(Person)
+        .where(Person.id == person_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    if person is None or person.network_id != network_id:
+        raise NotFound(f"no person #{person_id} in this network")
+    session.expire(person, ["external_ids"])  # a collection read before the lock is stale
     return person
 
 

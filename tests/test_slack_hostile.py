@@ -1,0 +1,113 @@
+"""Hostile requests at /slack/events: headers that are not Slack's format get 401, signed bodies
+of a shape Slack never sends get 400, and a forged id in a button or form gets an answer in
+words; never a 500 or a listener that dies without a reply."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from bots import messages
+from tests.slack_harness import SlackHarness, harness, text_of
+from tests.slack_signing import SECRET, slash_command_body
+from tests.slack_world import fake_slack, slack_settings
+
+__all__ = ["fake_slack", "harness", "slack_settings"]
+
+FORGED_IDS = ["99999999999999999999", "2147483648", "\u00b2"]  # "²".isdigit() is True
+
+
+def _signed_with(timestamp: str, body: str) -> dict[str, str]:
+    base = f"v0:{timestamp}:{body}".encode()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest(),
+    }
+
+
+@pytest.mark.parametrize("timestamp", ["", "abc", "1e10", "0x10", "9" * 400, "-1"])
+def test_a_timestamp_that_is_not_unix_seconds_gets_401(
+    harness: SlackHarness, timestamp: str
+) -> None:
+    body = slash_command_body("hops?", user_id="UANA", response_url=harness.fake.response_url())
+    response = harness.client.post(
+        "/slack/events", content=body.encode(), headers=_signed_with(timestamp, body)
+    )
+    assert response.status_code == 401, response.text
+
+
+def test_a_signature_with_non_ascii_characters_gets_401(harness: SlackHarness) -> None:
+    body = slash_command_body("hops?", user_id="UANA", response_url=harness.fake.response_url())
+    headers: Any = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": str(int(__import__("time").time())),
+        "X-Slack-Signature": "v0=\u00e9".encode(),
+    }
+    response = harness.client.post("/slack/events", content=body.encode(), headers=headers)
+    assert response.status_code == 401, response.text
+
+
+def _event(event: object) -> str:
+    return json.dumps({"type": "event_callback", "team_id": "T0FAKE", "event": event})
+
+
+def _payload(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps({"team": {"id": "T0FAKE"}, **payload})})
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (_event("message"), "application/json"),
+        (_event(None), "application/json"),
+        (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": []}), "form"),
+        (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": ["x"]}), "form"),
+        (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": "x"}), "form"),
+        (_payload({"type": "block_actions", "user": "UANA", "actions": [{}]}), "form"),
+        (_payload({"type": "block_actions", "user": {"id": "UANA"}, "actions": [{}]}), "form"),
+        (_payload({"type": "view_submission", "user": {"id": "UANA"}, "view": None}), "form"),
+        (
+            _payload({"type": "view_submission", "user": {"id": "UANA"}, "view": {"id": "V1"}}),
+            "form",
+        ),
+    ],
+)
+def test_a_signed_payload_of_a_shape_slack_never_sends_gets_400(
+    harness: SlackHarness, body: str, content_type: str
+) -> None:
+    kind = "application/json" if content_type != "form" else "application/x-www-form-urlencoded"
+    response = harness.post(body, content_type=kind)
+    assert response.status_code == 400, response.text
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("value", FORGED_IDS)
+@pytest.mark.parametrize("action", [messages.PASS, messages.HELPFUL])
+def test_a_button_with_a_forged_id_gets_an_ephemeral_reply(
+    harness: SlackHarness, action: str, value: str
+) -> None:
+    response = harness.click(action, value, user="UANA", channel="DUANA", ts="1.1", hook="forged")
+    assert response.status_code == 200
+    reply = harness.fake.wait_for("response_url")[0]
+    assert reply.path.endswith("/forged")
+    assert "does not belong to Askaround" in text_of(reply.params)
+
+
+@pytest.mark.parametrize("ask_id", FORGED_IDS)
+def test_an_answer_form_with_a_forged_ask_id_says_it_is_out_of_date(
+    harness: SlackHarness, ask_id: str
+) -> None:
+    response = harness.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata=f"{ask_id}|D1:1.0",
+        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": "Citra"}}},
+        user="UBO",
+    )
+    assert response.status_code == 200, response.text
+    assert "out of date" in response.json()["errors"][messages.ANSWER_BLOCK]
