@@ -162,6 +162,12 @@ def main() -> None:
         "POST /v1/route does with the server's clock, instead of at its own date",
     )
     parser.add_argument(
+        "--recent-days",
+        type=float,
+        default=RankingWeights().recent_days,
+        help="how far back from the newest answer recent activity is counted",
+    )
+    parser.add_argument(
         "--recent-ramp",
         type=float,
         default=RankingWeights().recent_ramp_days,
@@ -183,6 +189,7 @@ def main() -> None:
         pool_active=args.pool_active,
         recent_weight=args.recent_weight,
         recent_ramp_days=args.recent_ramp,
+        recent_days=args.recent_days,
     )
     dropped = [NAMES.index(name) for name in args.drop]
     started = time.perf_counter()
