@@ -127,6 +127,11 @@ def register_commands(cli: CommandHooks) -> None:
             f"workspace {team_id}: {counts['members']} members ({counts['created']} new, "
             f"{counts['updated']} updated, {counts['deactivated']} deactivated), "
             f"{counts['skipped_bots']} bots skipped"
+            + (
+                f", {counts['skipped_invalid']} skipped as unusable (see the log)"
+                if counts["skipped_invalid"]
+                else ""
+            )
         )
 
     @slack_app.command("summary-send")

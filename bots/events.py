@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bots import home, replies, workspace
+from bots import home, members, replies, workspace
 from bots.runtime import SlackBot
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def register(app: App, bot: SlackBot) -> None:
             if not bot.first_time(session, event_key(body)):
                 return
             network = workspace.team_network(session, team_id=team_id, now=bot.now())
-            workspace.apply_member(session, network_id=network.id, user=user, now=bot.now())
+            members.apply_one(session, network_id=network.id, member=user, now=bot.now())
 
     @app.event("message")
     def message(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:

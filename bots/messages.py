@@ -2,7 +2,8 @@
 
 Every function returns plain dicts (``{"text": fallback, "blocks": [...]}`` for messages, a view
 for modals and the Home tab) and reads only values, never the database or Slack.
-Text from people is escaped, so an answer cannot @-mention the whole channel.
+Text from people is escaped (``escape``, the one place), so an answer cannot @-mention the whole
+channel and what someone typed comes back without characters Slack cannot show.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from router.errors import InvalidInput
 from router.ledger.favours import Debt, PersonLedger
 from router.routing.route import Candidate, Route
 from router.storage.schema.base import MAX_ID
+from router.storage.text import scrubbed
 
 Block = dict[str, Any]
 Message = dict[str, Any]
@@ -42,8 +44,9 @@ SNOOZE_ME_DAYS = 7
 
 
 def escape(text: str) -> str:
-    """Slack's three control characters, so people's text is shown, never interpreted."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """People's text as shown back to them: Slack's three control characters escaped, so it is
+    never interpreted, and what cannot be shown (NUL, lone surrogates) dropped as the core does."""
+    return scrubbed(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:
@@ -139,7 +142,7 @@ def route_reply(
     question = quote(route.question, 500)
     notes = distinct_notes(route.notes)
     if not route.candidates:
-        why = "; ".join(notes) or "nobody matched"
+        why = escape("; ".join(notes)) or "nobody matched"
         if retry_at is not None:
             text = (
                 f"Nobody fits right now ({why}), so nothing was sent yet. I'll look again "
@@ -147,7 +150,7 @@ def route_reply(
             )
         else:
             text = f"I couldn't find anyone to ask ({why}). Nothing was sent."
-        return {"text": text, "blocks": [section(f"{question}\n{escape(text)}")]}
+        return {"text": text, "blocks": [section(f"{question}\n{text}")]}
     lines = []
     for candidate in route.candidates:
         who = _mention(candidate, asked_ids)

@@ -28,6 +28,7 @@ from router.errors import AskaroundError
 from router.lifecycle import questions
 from router.lifecycle.states import AskStatus
 from router.storage.schema import Ask, Person, Question
+from router.storage.text import scrubbed
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ def thread_reply(
     if event.get("subtype") or event.get("bot_id") or event.get("channel_type") not in (None, "im"):
         return False  # edits, joins, our own messages
     channel, parent = str(event.get("channel") or ""), event.get("thread_ts")
-    text = str(event.get("text") or "").strip()
+    # As typed, less what no database stores: refusing it would drop the answer without a word.
+    text = scrubbed(str(event.get("text") or "")).strip()
     if not channel or not parent or parent == event.get("ts") or not text:
         return False
     team = str(body.get("team_id") or event.get("team") or "")

@@ -139,7 +139,9 @@ def shared_question(shared: SharedAnswer) -> messages.Message:
     who = f"*{messages.escape(shared.asker)}* asked" if shared.asker else "Someone asked"
     text = f"{who} via Askaround:\n{messages.quote(shared.question, 2000)}"
     return {
-        "text": f"{shared.asker or 'Someone'} asked: {messages.clip(shared.question, 200)}",
+        "text": messages.escape(
+            f"{shared.asker or 'Someone'} asked: {messages.clip(shared.question, 200)}"
+        ),
         "blocks": [
             messages.section(text),
             messages.context("The answer is in the thread. Shared by the asker from Askaround."),
@@ -151,7 +153,7 @@ def shared_answer(shared: SharedAnswer) -> messages.Message:
     """The thread reply: who answered, and what."""
     name = messages.escape(shared.answerer)
     return {
-        "text": f"{shared.answerer} answered: {messages.clip(shared.answer, 200)}",
+        "text": messages.escape(f"{shared.answerer} answered: {messages.clip(shared.answer, 200)}"),
         "blocks": [messages.section(f"*{name}* answered:\n{messages.escape(shared.answer)}")],
     }
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
-from router.network import people
+from router.network import people, profiles
 from router.storage.schema import ExternalId, Network, Person
 
 SLACK_PREFIX = "slack:"
@@ -95,18 +95,24 @@ def member_person(
 
 
 def display_name(user: dict[str, Any]) -> str:
-    """How Slack shows a member: display name, else real name, else handle, else id."""
-    profile = user.get("profile") or {}
-    for value in (
-        profile.get("display_name"),
-        profile.get("real_name"),
-        user.get("real_name"),
-        user.get("name"),
-        user.get("id"),
-    ):
-        if isinstance(value, str) and value.strip():
-            return value.strip()[:200]
-    return "someone"
+    """How Slack shows a member: display name, else real name, else handle, else id (each
+    cleaned and clipped as the core stores names)."""
+    profile = _profile(user)
+    return (
+        profiles.mirrored_name(
+            profile.get("display_name"),
+            profile.get("real_name"),
+            user.get("real_name"),
+            user.get("name"),
+            user.get("id"),
+        )
+        or "someone"
+    )
+
+
+def _profile(user: dict[str, Any]) -> dict[str, Any]:
+    profile = user.get("profile")
+    return profile if isinstance(profile, dict) else {}
 
 
 def is_human(user: dict[str, Any]) -> bool:
@@ -119,40 +125,21 @@ def is_human(user: dict[str, Any]) -> bool:
 def apply_member(
     session: Session, *, network_id: int, user: dict[str, Any], now: datetime
 ) -> Person:
-    """Create or update the person for one Slack member record (users.list / users.json shape)."""
-    user_id = str(user.get("id") or "")
-    if not user_id:
+    """Create or update the person for one Slack member record (users.list / users.json shape);
+    odd fields are cleaned by the core, InvalidInput only for an id that cannot be one."""
+    user_id = user.get("id")
+    if not isinstance(user_id, str) or not user_id:
         raise InvalidInput("a Slack member without an id")
-    profile = user.get("profile") or {}
-    timezone = user.get("tz") if isinstance(user.get("tz"), str) and user.get("tz") else None
-    person = people.ensure_person(
+    return profiles.mirror_person(
         session,
         network_id=network_id,
-        external_ids=[slack_external_id(user_id)],
-        display_name=display_name(user),
+        external_id=slack_external_id(user_id),
+        name=display_name(user),
         now=now,
-        timezone=timezone,
+        email=_profile(user).get("email"),
+        timezone=user.get("tz"),
+        deactivated=bool(user.get("deleted")),
     )
-    email = profile.get("email")
-    if isinstance(email, str) and "@" in email:
-        email = email.strip().lower()
-        owner = people.find_person(session, network_id=network_id, external_id=f"email:{email}")
-        if owner is None:
-            people.ensure_person(
-                session,
-                network_id=network_id,
-                external_ids=[slack_external_id(user_id), f"email:{email}"],
-                display_name=person.display_name,
-                now=now,
-                email=email,
-            )
-        elif owner.id == person.id and person.email != email:
-            person.email = email
-    deleted = bool(user.get("deleted"))
-    if person.deactivated != deleted:
-        person.deactivated = deleted
-    session.flush()
-    return person
 
 
 def find_member(session: Session, *, network_id: int, user_id: str) -> Person | None:

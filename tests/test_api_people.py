@@ -263,3 +263,40 @@ def test_evidence_for_an_unknown_person_is_not_found(api: ApiHarness, acme: Tena
     )
     assert response.status_code == 404
     assert response.json() == {"error": "not_found", "detail": "no person #999 in this network"}
+
+
+@pytest.mark.parametrize(
+    ("until", "reason"),
+    [
+        ("9999-12-31T23:59:59Z", "at most 90 days"),
+        ("2027-03-01T09:00:00Z", "at most 90 days"),  # 98 days after the test's now
+        ("2026-11-22T09:00:00Z", "in the future"),
+        (1795424400, "ISO 8601"),  # 2026-11-23 + 7 days, as Unix seconds
+        ("1795424400", "ISO 8601"),
+        (1795424400000, "ISO 8601"),  # the same in milliseconds
+    ],
+)
+def test_a_patched_snooze_is_held_to_the_snooze_endpoints_bounds_and_format(
+    api: ApiHarness, acme: Tenant, until: object, reason: str
+) -> None:
+    ada = _person(api, acme, "Ada")
+    response = api.client.patch(
+        f"/v1/people/{ada['id']}",
+        json={"snoozed_until": until, "name": "Ada L."},
+        headers=acme.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert reason in response.text
+    unchanged = api.client.get(f"/v1/people/{ada['id']}", headers=acme.headers).json()
+    assert (unchanged["name"], unchanged["snoozed_until"]) == ("Ada", None)
+
+
+def test_a_patched_snooze_up_to_90_days_ahead_is_kept(api: ApiHarness, acme: Tenant) -> None:
+    ada = _person(api, acme, "Ada")
+    response = api.client.patch(
+        f"/v1/people/{ada['id']}",
+        json={"snoozed_until": "2027-02-21T09:00:00Z"},  # the test's now + 90 days
+        headers=acme.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["snoozed_until"].startswith("2027-02-21T09:00:00")

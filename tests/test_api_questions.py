@@ -157,6 +157,10 @@ def test_snoozing_from_an_ask_passes_it_and_keeps_the_person_out_of_routes(
         f"/v1/asks/{ask['id']}/snooze", {"person": "t:ada", "until": "2027-11-30T09:00:00Z"}
     )
     assert too_long.status_code == 422
+    as_number = office.post(
+        f"/v1/asks/{ask['id']}/snooze", {"person": "t:ada", "until": 1795424400}
+    )
+    assert as_number.status_code == 422 and "ISO 8601" in as_number.text
 
 
 def test_answering_a_closed_question_is_a_conflict(office: Office) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bots import messages
+from bots.contacts import contacts_reply
 from router.importers.contacts import import_contacts, parse_linkedin
+from router.routing.route import Route
 from router.storage.schema import Person, Question
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_world import fake_slack, slack_settings
@@ -33,3 +37,20 @@ def test_who_do_i_know_at_acme_lists_people_and_how_you_know_them(harness: Slack
     with h.bot.transaction() as session:
         assert session.scalar(select(func.count(Question.id))) == 0
     assert h.fake.calls("chat.postMessage") == []
+
+
+def test_a_contacts_question_with_nul_characters_is_answered_without_them(
+    harness: SlackHarness,
+) -> None:
+    response = harness.slash("who do I know at \x00Acme\x00?", user="UANA")
+    assert response.status_code == 200
+    assert "\\u0000" not in response.text
+    assert "known to work at Acme" in text_of(response.json())
+
+
+def test_text_from_people_shown_back_has_no_nul_or_lone_surrogate() -> None:
+    route = Route(question="hops\ud800?", candidates=(), notes=("nobody works at Ac\x00me\udfff",))
+    for shown in (contacts_reply(route), messages.route_reply(route, anonymous=False)):
+        dumped = json.dumps(shown)  # as Slack receives it
+        assert "\\u0000" not in dumped and "\\ud" not in dumped, dumped
+        assert "Acme" in dumped

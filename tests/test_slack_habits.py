@@ -8,6 +8,7 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from sqlalchemy import func, select
 
 from bots import messages, shortcuts
@@ -201,3 +202,47 @@ def test_a_message_shortcut_asks_only_once_its_author_consents(harness: SlackHar
         )
     receipt = h.fake.wait_for("response_url", 2)[-1]
     assert receipt.path.endswith("/consent") and "<@UBO>" in str(receipt.params["text"])
+
+
+@pytest.mark.parametrize("odd", ["\x00", "\ud800"])
+def test_a_follow_up_with_characters_no_database_stores_is_relayed_without_them(
+    harness: SlackHarness, odd: str
+) -> None:
+    h = harness
+    _, relay_ts = _answered_by_bo(h)
+    ask_ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    h.settle()
+    posted = h.fake.count("chat.postMessage")
+    event = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "DUANA",
+        "user": "UANA",
+        "text": f"Late or{odd} in the whirlpool?",
+        "ts": "1800000000.000300",
+        "thread_ts": relay_ts,
+    }
+    assert h.event(event, event_id="EvOdd").status_code == 200
+    to_bo = h.fake.wait_for("chat.postMessage", posted + 1)[-1].params
+    assert to_bo["channel"] == "DUBO" and to_bo["thread_ts"] == ask_ts
+    assert "Late or in the whirlpool?" in text_of(to_bo)
+
+
+def test_an_answer_replied_with_a_nul_is_taken_without_it(harness: SlackHarness) -> None:
+    h = harness
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    h.fake.wait_for("chat.postMessage", 2)
+    h.settle()
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    reply = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "DUBO",
+        "user": "UBO",
+        "text": "Citra\x00 and Mosaic.",
+        "ts": "1800000000.000200",
+        "thread_ts": ts,
+    }
+    assert h.event(reply, event_id="EvNul").status_code == 200
+    relay, _ = relayed(h)
+    assert "Citra and Mosaic." in text_of(relay)

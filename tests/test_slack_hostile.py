@@ -7,15 +7,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from bots import messages
+from bots import messages, workspace
+from tests.fake_slack import TEAM_ID
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import SECRET, slash_command_body
-from tests.slack_world import fake_slack, slack_settings
+from tests.slack_world import fake_slack, member, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
 
@@ -111,3 +113,37 @@ def test_an_answer_form_with_a_forged_ask_id_says_it_is_out_of_date(
     )
     assert response.status_code == 200, response.text
     assert "out of date" in response.json()["errors"][messages.ANSWER_BLOCK]
+
+
+def _stored(h: SlackHarness, user: str, timeout: float = 10.0) -> tuple[str, str | None]:
+    """(name, email) of the person behind ``user`` once an event has stored them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with h.bot.transaction() as session:
+            network = workspace.find_team_network(session, team_id=TEAM_ID)
+            assert network is not None
+            person = workspace.find_member(session, network_id=network.id, user_id=user)
+            if person is not None:
+                return person.display_name, person.email
+        assert time.monotonic() < deadline, f"{user} was never stored"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("kind", ["team_join", "user_change"])
+def test_a_member_event_with_fields_beyond_their_columns_still_stores_the_member(
+    harness: SlackHarness, kind: str
+) -> None:
+    odd = member(
+        "UODD",
+        "Odd",
+        profile={
+            "display_name": "Od\x00d " + "y" * 5_000,
+            "real_name": "r" * 5_000,
+            "title": "t" * 5_000,
+            "email": "o" * 330 + "@example.com",
+        },
+    )
+    response = harness.event({"type": kind, "user": odd}, event_id=f"Ev{kind}")
+    assert response.status_code == 200
+    name, email = _stored(harness, "UODD")
+    assert name == ("Odd " + "y" * 5_000)[:200] and email is None

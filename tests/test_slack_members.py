@@ -64,6 +64,7 @@ def test_sync_creates_updates_and_deactivates_people(
         "updated": 2,
         "deactivated": 1,
         "skipped_bots": 1,
+        "skipped_invalid": 0,
     }
     with database.transaction() as session:
         ana = session.get(Person, ids["UANA"])
@@ -99,6 +100,66 @@ def test_a_failure_mid_listing_stores_nothing(
         members.fetch_members(web_client(slack_settings, BOT_TOKEN, backoff=0.01))
 
 
+LONG = "x" * 5_000
+ODD_MEMBERS = [  # each beyond a column or with text no database stores, as Slack could send it
+    member("ULONG", "Long", profile={"display_name": LONG, "email": "a" * 330 + "@example.com"}),
+    member("UNUL", "N", profile={"display_name": "Na\x00na", "email": "na\x00@example.com"}),
+    member("USUR", "S", profile={"real_name": "Su\ud800e", "title": LONG}, tz="Mars/" + LONG),
+    member("UWIDE", "W", profile={"email": "w" * 190 + "@example.com"}),  # fits 320, not the id
+    member("UFLAT", "F", profile="not a profile"),
+]
+
+
+def _synced(
+    database: Database, now: datetime, listed: list[dict[str, object]]
+) -> dict[str, object]:
+    with database.transaction() as session:
+        network = workspace.team_network(session, team_id=TEAM_ID, now=now)
+        return members.apply_members(
+            session, network_id=network.id, members=listed, now=now
+        ).as_dict()
+
+
+def _people(database: Database) -> dict[str, tuple[str, str | None, str]]:
+    """Slack id -> (name, email, timezone) of everyone stored."""
+    with database.transaction() as session:
+        rows = session.execute(
+            select(ExternalId.value, Person.display_name, Person.email, Person.timezone)
+            .join(Person, Person.id == ExternalId.person_id)
+            .where(ExternalId.value.like("slack:%"))
+        ).all()
+    return {value.removeprefix("slack:"): (name, email, tz) for value, name, email, tz in rows}
+
+
+def test_a_member_with_fields_no_database_stores_is_synced_cleaned(
+    database: Database, fake_slack: FakeSlack, slack_settings: Settings, now: datetime
+) -> None:
+    fake_slack.set_members(ODD_MEMBERS)
+    listed = members.fetch_members(web_client(slack_settings, BOT_TOKEN))
+    report = _synced(database, now, listed)
+    assert (report["members"], report["created"], report["skipped_invalid"]) == (5, 5, 0)
+    stored = _people(database)
+    assert stored["ULONG"] == ("x" * 200, None, "Europe/Paris")  # name clipped, address dropped
+    assert stored["UNUL"] == ("Nana", None, "Europe/Paris")
+    assert stored["USUR"] == ("Sue", None, "UTC")  # an unknown time zone is left out
+    assert stored["UWIDE"] == ("W", None, "Europe/Paris")
+    assert stored["UFLAT"] == ("F", None, "Europe/Paris")
+
+
+def test_a_member_whose_id_cannot_be_stored_is_skipped_and_the_rest_synced(
+    database: Database, now: datetime
+) -> None:
+    listed = [
+        member("UANA", "Ana"),
+        member("U\x00X", "Nul"),
+        member("U" + "9" * 300, "Wide"),
+        member("UBO", "Bo"),
+    ]
+    report = _synced(database, now, listed)
+    assert (report["members"], report["created"], report["skipped_invalid"]) == (2, 2, 2)
+    assert set(_people(database)) == {"UANA", "UBO"}
+
+
 def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     values = {
         "ASKAROUND_DATABASE_URL": settings.resolved_database_url,
@@ -129,6 +190,20 @@ def test_cli_sync_members_and_summary_send(
     sent = runner.invoke(app, ["slack", "summary-send"])
     assert sent.exit_code == 0, sent.output
     assert "3 with nothing to report" in sent.output
+
+
+def test_cli_sync_members_goes_on_past_a_member_it_cannot_store(
+    database: Database,
+    fake_slack: FakeSlack,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _env(monkeypatch, slack_settings)
+    fake_slack.set_members([*_team(2), *ODD_MEMBERS, member("U\x00X", "Nul")])
+    synced = CliRunner().invoke(app, ["slack", "sync-members", "--team", TEAM_ID])
+    assert synced.exit_code == 0, synced.output
+    assert "7 members (7 new" in synced.output and "1 skipped" in synced.output
+    assert len(_people(database)) == 7
 
 
 def test_cli_manifest_prints_the_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

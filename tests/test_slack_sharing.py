@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bots import messages, sharing
-from router.lifecycle.sharing import SHARED_SOURCE
+from router.lifecycle.sharing import SHARED_SOURCE, SharedAnswer
 from router.storage.schema import Evidence
 from tests.slack_harness import SlackHarness, answer_as, buttons, harness, relayed, text_of
 from tests.slack_world import fake_slack, slack_settings
@@ -116,3 +116,17 @@ def test_only_the_asker_can_share_an_answer(harness: SlackHarness) -> None:
     assert told.path.endswith("/act") and "only the asker" in text_of(told.params)
     assert h.fake.count("views.open") == opened
     assert not _shared_evidence(h)
+
+
+def test_a_shared_question_and_answer_cannot_mention_the_whole_channel() -> None:
+    shared = SharedAnswer(
+        answer_id=1,
+        question="<!channel> which hops?",
+        asker="Ana <!here>",
+        answerer="Bo <@U1>",
+        answer="<!everyone> Citra & Mosaic",
+    )
+    for posted in (sharing.shared_question(shared), sharing.shared_answer(shared)):
+        shown = json.dumps(posted)  # the fallback text (notifications) and the blocks
+        assert "<!" not in shown and "<@" not in shown, shown
+        assert "&lt;!channel&gt;" in shown or "&lt;!everyone&gt;" in shown

@@ -96,6 +96,7 @@ def test_when_nobody_fits_the_receipt_says_when_it_looks_again_and_each_reason_o
     text = text_of(receipt.params)
     assert "Nothing was sent" not in text  # the question stays open: tick asks people later
     assert "look again" in text
+    assert "<!date^" in text and "&lt;!date" not in text  # shown as a date, in each reader's zone
     assert "resting: asked just now" in text and "1 hour" not in text
     assert str(receipt.params["text"]).count("resting") == 1
     assert "better matches were not asked: resting: asked just now" in text

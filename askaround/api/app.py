@@ -42,8 +42,9 @@ Every data endpoint acts for the network of the API key it is called with
 A web page for people (ask a question, read the weekly summary) is served at `/`.
 
 Limits are deliberate and answered with a clear 4xx: evidence cannot be dated more than a day
-ahead (422), weeks run from 2020 to the current one (422), text must be storable Unicode
-without NUL characters (422). A burst beyond what the database pool can serve queues briefly,
+ahead (422), a snooze (the snooze endpoint or `snoozed_until`) ends within 90 days (422),
+weeks run from 2020 to the current one (422), times are ISO 8601, not numbers (422), text must
+be storable Unicode without NUL characters (422). A burst beyond what the database pool can serve queues briefly,
 then answers `503` with `Retry-After` (seconds); retry then.
 """
 DOCS_ASSETS = "/v1/docs/assets"

@@ -6,11 +6,20 @@ lone surrogates) or when it is longer than its column, so bad input is a 422, ne
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+)
 
 from router.network.people import EXTERNAL_ID_PATTERN
 from router.storage.schema.base import MAX_ID
@@ -29,6 +38,16 @@ def storable(value: str) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ValueError("must be valid Unicode text") from exc
+    return value
+
+
+def not_a_number(value: object) -> object:
+    """Refuse a number where a time is expected: times are ISO 8601 (an epoch is ambiguous,
+    seconds or milliseconds, and pydantic would guess)."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value)
+    ):
+        raise ValueError("must be an ISO 8601 date and time, like 2026-12-01T09:00:00Z")
     return value
 
 
@@ -66,7 +85,7 @@ Timezone = Annotated[str, *_text(1, 64)]
 Link = Annotated[str, *_text(1, 500)]
 Source = Annotated[str, *_text(1, 40)]
 SourceKey = Annotated[str, *_text(1, 200)]
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
+UtcDateTime = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(as_utc)]
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]
 # The same id in a body: beyond MAX_ID it names nothing, and a database could not even look it up.

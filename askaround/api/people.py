@@ -63,7 +63,9 @@ class PersonPatch(Body):
     email: Email | None = None
     timezone: Timezone | None = None
     opted_out: StrictBool | None = None
-    snoozed_until: UtcDateTime | None = None
+    snoozed_until: UtcDateTime | None = Field(
+        default=None, description="No asks until then (at most 90 days ahead); null: awake."
+    )
     ask_budget: AskBudget | None = None
 
     def changes(self) -> dict[str, Any]:
@@ -123,11 +125,12 @@ def get_person(person_id: Id, network_id: ReadNetworkDep, session: SessionDep) -
 
 @router.patch("/{person_id}", response_model=PersonView)
 def update_person(
-    person_id: Id, body: PersonPatch, network_id: NetworkDep, session: SessionDep
+    person_id: Id, body: PersonPatch, network_id: NetworkDep, session: SessionDep, now: NowDep
 ) -> PersonView:
-    """Change some of a person's fields (opt out, snooze, ask budget, name, ids...)."""
+    """Change some of a person's fields (opt out, snooze up to 90 days ahead, ask budget,
+    name, ids...)."""
     person = directory.update_person(
-        session, network_id=network_id, person_id=person_id, **body.changes()
+        session, network_id=network_id, person_id=person_id, now=now, **body.changes()
     )
     return person_view(person)
 

@@ -65,12 +65,12 @@ from router.lifecycle.views import (
     question_history,
     question_views,
 )
+from router.network.availability import check_snooze
 from router.network.people import get_person_by_id
 from router.routing.route import FROM_SETTINGS, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Ask, Evidence, Question
 
-MAX_SNOOZE = timedelta(days=90)
 DECLINE_FACTOR = 0.5  # a decline halves the weight of the evidence that matched
 MIN_EVIDENCE_WEIGHT = 0.05
 
@@ -278,8 +278,7 @@ def snooze_person(
 ) -> datetime:
     """Stop asking a person until ``until``; given an ask, that ask is passed too."""
     person = get_person_by_id(session, network_id=network_id, person_id=person_id)
-    if not now < until <= now + MAX_SNOOZE:
-        raise InvalidInput(f"a snooze ends in the future, at most {MAX_SNOOZE.days} days ahead")
+    check_snooze(until, now=now)
     if ask_id is not None:
         _refuse(
             session,

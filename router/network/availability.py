@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from router.errors import InvalidInput
 from router.storage.schema import Person, Tie
+
+MAX_SNOOZE = timedelta(days=90)
+
+
+def check_snooze(until: datetime, *, now: datetime) -> datetime:
+    """``until`` if a snooze may end then: in the future, at most ``MAX_SNOOZE`` ahead (a snooze
+    is a pause, not a way out: opting out is). Every way of snoozing someone checks here."""
+    if not now < until <= now + MAX_SNOOZE:
+        raise InvalidInput(f"a snooze ends in the future, at most {MAX_SNOOZE.days} days ahead")
+    return until
 
 
 def available_people(

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
+from router.network.availability import check_snooze
 from router.network.people import EVIDENCE_KINDS, add_evidence, get_member, get_person_by_id
 from router.storage.schema import Evidence, ExternalId, Person
 
@@ -142,8 +143,10 @@ def update_person(
     opted_out: bool | Unchanged = KEEP,
     snoozed_until: datetime | Unchanged | None = KEEP,
     ask_budget: int | Unchanged | None = KEEP,
+    now: datetime | None = None,
 ) -> Person:
-    """Change the given fields of a person; ``external_ids`` replaces the whole set."""
+    """Change the given fields of a person; ``external_ids`` replaces the whole set. A snooze
+    (``snoozed_until``, needing ``now``) is held to the same bounds as ``snooze_person``'s."""
     person = get_member(session, network_id=network_id, person_id=person_id, lock=True)
     if name is not KEEP:
         if not name.strip():
@@ -168,8 +171,12 @@ def update_person(
         person.timezone = check_timezone(timezone)
     if opted_out is not KEEP:
         person.opted_out = opted_out
-    if snoozed_until is not KEEP:
-        person.snoozed_until = snoozed_until
+    if isinstance(snoozed_until, datetime):
+        if now is None:
+            raise TypeError("a snooze is checked against now: pass now")
+        person.snoozed_until = check_snooze(snoozed_until, now=now)
+    elif snoozed_until is None:
+        person.snoozed_until = None
     if ask_budget is not KEEP:
         person.ask_budget = ask_budget
     session.flush()

@@ -26,3 +26,19 @@ def storable(value: str, *, what: str) -> str:
     if reason is not None:
         raise InvalidInput(f"{what} {reason}")
     return value
+
+
+def scrubbed(value: str) -> str:
+    """``value`` without NUL characters and lone surrogates: for text copied from elsewhere (a
+    Slack profile, a reply quoting what someone typed), where refusing it would lose the rest."""
+    value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join(ch for ch in value if not "\ud800" <= ch <= "\udfff")
+    return value
+
+
+def clipped(value: str, limit: int) -> str:
+    """``value`` scrubbed, without surrounding blanks and cut to at most ``limit`` characters."""
+    return scrubbed(value).strip()[:limit].rstrip()
