@@ -19,6 +19,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -172,12 +173,22 @@ class FakeSlack:
     def count(self, method: str) -> int:
         return len(self.calls(method))
 
-    def wait_for(self, method: str, count: int = 1, *, timeout: float = 10.0) -> list[Call]:
-        """Block until ``count`` delivered calls of ``method`` arrived; AssertionError otherwise."""
+    def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        timeout: float = 10.0,
+        where: Callable[[Call], bool] = lambda call: True,
+    ) -> list[Call]:
+        """Block until ``count`` delivered calls of ``method`` (those ``where`` accepts) arrived;
+        AssertionError otherwise."""
         deadline = time.monotonic() + timeout
         with self._lock:
             while True:
-                found = [c for c in self._state.calls if c.method == method and c.delivered]
+                found = [
+                    c for c in self._state.calls if c.method == method and c.delivered and where(c)
+                ]
                 if len(found) >= count:
                     return found
                 left = deadline - time.monotonic()

@@ -103,7 +103,8 @@ def test_full_story_ask_answer_relay_helpful_ledger_and_weekly_summary(
         user="UBO",
     )
     assert submitted.status_code == 200 and submitted.content in (b"", b"{}")
-    updated = next(u for u in h.fake.wait_for("chat.update") if u.params["channel"] == "DUBO")
+    # another DM's update may arrive first: wait for this one's
+    updated = h.fake.wait_for("chat.update", where=lambda u: u.params["channel"] == "DUBO")[0]
     assert updated.params["ts"] == ts
     assert "You answered" in text_of(updated.params) and not buttons(updated.params)
     relay, relay_ts = relayed(h)
