@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from router.delivery.outbox import enqueue
@@ -20,6 +20,7 @@ from router.lifecycle.states import FINISHED_QUESTION, AskStatus, move_ask
 from router.lifecycle.views import load_question
 from router.network.people import address
 from router.routing.route import Candidate, Route, RoutingPolicy
+from router.storage.row_locks import hold_row
 from router.storage.schema import Ask, Network, Person, Question, QuestionEvent
 
 
@@ -45,22 +46,10 @@ def lock_asking(session: Session, *, network_id: int) -> None:
 
     Choosing people reads how often each was asked (budget, rest) and recording the asks writes
     it: two questions routed at once would both spend the last of someone's budget. Under this
-    lock the choices of one network are made one question at a time. PostgreSQL locks the
-    network's row (``FOR NO KEY UPDATE``, which rows referencing the network do not wait for);
-    SQLite, with one writer at a time, starts the write transaction now with a no-op update, so
-    what routing reads next is what the previous question committed.
+    lock the choices of one network are made one question at a time, and what routing reads
+    next is what the previous question committed (``hold_row``).
     """
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Network)
-            .where(Network.id == network_id)
-            .values(weekly_ask_budget=Network.weekly_ask_budget)
-            .execution_options(synchronize_session=False)
-        )
-    else:
-        session.execute(
-            select(Network.id).where(Network.id == network_id).with_for_update(key_share=True)
-        )
+    hold_row(session, Network.id, network_id, unchanged=Network.weekly_ask_budget)
 
 
 def record_event(

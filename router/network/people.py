@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
+from router.storage.row_locks import hold_row
 from router.storage.schema import Evidence, ExternalId, Network, Person, Tie
 from router.storage.text import storable
 
@@ -84,21 +85,10 @@ def get_member(session: Session, *, network_id: int, person_id: int, lock: bool 
 def lock_person(session: Session, *, network_id: int, person_id: int) -> Person:
     """The person, read afresh and held until the caller's transaction ends, so changes to one
     person (a new set of ids, new evidence, forgetting them) never interleave: the second sees
-    what the first committed. PostgreSQL locks the row (``FOR NO KEY UPDATE``: rows that
-    reference the person do not wait for it); SQLite, with one writer at a time, starts the
-    write transaction with a no-op update."""
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(
-            update(Person)
-            .where(Person.id == person_id)
-            .values(display_name=Person.display_name)
-            .execution_options(synchronize_session=False)
-        )
+    what the first committed (``hold_row``)."""
+    hold_row(session, Person.id, person_id, unchanged=Person.display_name)
     person = session.scalar(
-        select(Person)
-        .where(Person.id == person_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+        select(Person).where(Person.id == person_id).execution_options(populate_existing=True)
     )
     if person is None or person.network_id != network_id:
         raise NotFound(f"no person #{person_id} in this network")
