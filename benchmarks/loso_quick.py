@@ -26,7 +26,8 @@ from router.evaluation.metrics import busiest_share
 from router.evaluation.training_sets import site_history
 from router.evaluation.vector_cache import CachedEmbedder
 from router.routing import training
-from router.routing.features import DAY, NAMES, AnswerLog
+from router.routing.answer_log import DAY, AnswerLog
+from router.routing.features import NAMES
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.recency import answers_before_newest, fused_order, stale_weight

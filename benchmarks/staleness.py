@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.loso_quick import load_site, measures
-from router.routing import features, training
+from router.routing import answer_log, features, training
 from router.routing.ranking import RankingWeights, merge_hits
 from router.routing.recency import fused_order
 from router.routing.timeline import Timeline
@@ -38,7 +38,7 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
 CLOCKS = ("asked", "horizon")
 
 
-def frozen_standing(log: features.AnswerLog, now: float, n: int) -> features.Standing:
+def frozen_standing(log: answer_log.AnswerLog, now: float, n: int) -> answer_log.Standing:
     """A standing at ``now`` that knows only the first ``n`` answers (history frozen earlier)."""
     size = len(log.people)
     prefix = log._prefix_of(n)
@@ -48,7 +48,7 @@ def frozen_standing(log: features.AnswerLog, now: float, n: int) -> features.Sta
         return np.bincount(log.slots[start:n], minlength=size).astype(np.int64)
 
     recent = window(90)
-    return features.Standing(
+    return answer_log.Standing(
         now=now,
         slot_of=log.slot_of,
         people=log.people,
@@ -61,7 +61,7 @@ def frozen_standing(log: features.AnswerLog, now: float, n: int) -> features.Sta
         weekdays=prefix.weekdays,
         sorted_total=prefix.sorted_total,
         sorted_recent=np.sort(recent),
-        last_50=np.bincount(log.slots[max(0, n - features.LAST_N) : n], minlength=size),
+        last_50=np.bincount(log.slots[max(0, n - answer_log.LAST_N) : n], minlength=size),
         last_10=np.bincount(log.slots[max(0, n - 10) : n], minlength=size),
         active_memo=prefix.active,
     )
@@ -79,7 +79,7 @@ def examples_at(
     question), activity measured from the asking time or from the newest answer known, and each
     candidate's answers in the ``PRIOR_DAYS`` before that newest answer."""
     weights = RankingWeights()
-    log = features.AnswerLog(
+    log = answer_log.AnswerLog(
         timeline.people.tolist(), timeline.times.tolist(), half_life_days=weights.half_life_days
     )
     examples, priors, kept = Examples(), [], []

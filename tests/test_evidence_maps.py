@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from router.routing.features import AnswerLog, Standing
+from router.routing.answer_log import AnswerLog, Standing
 from router.search.evidence_table import EvidenceTable
 from router.search.id_map import IdMap
 

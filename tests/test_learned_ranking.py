@@ -18,7 +18,8 @@ from router.routing.adaptation import (
     fine_tune,
     network_examples,
 )
-from router.routing.features import NAMES, AnswerLog, Matrix
+from router.routing.answer_log import AnswerLog
+from router.routing.features import NAMES, Matrix
 from router.routing.learned import (
     POOL_SAMPLE,
     LearnedRanker,

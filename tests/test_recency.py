@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.routing.features import DAY, NAMES, AnswerLog
+from router.routing.answer_log import DAY, AnswerLog
+from router.routing.features import NAMES
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
 from router.routing.recency import answers_before_newest, fused_order, fused_scores, stale_weight

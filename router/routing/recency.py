@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from router.routing.features import DAY, AnswerLog
+from router.routing.answer_log import DAY, AnswerLog
 from router.routing.ranking import RankingWeights
 
 RRF_K = 60.0

@@ -22,9 +22,10 @@ from router.errors import InvalidInput
 from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
 from router.routing import recency
+from router.routing.answer_log import AnswerLog, Standing
 from router.routing.contacts import contacts_route, detect
 from router.routing.explanation import explain, fetch_shown
-from router.routing.features import AnswerLog, Standing, person_features
+from router.routing.features import person_features
 from router.routing.learned import (
     PRETRAINED,
     LearnedRanker,

@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from router.progress import Progress, silent
+from router.routing.answer_log import AnswerLog, Standing
 from router.routing.ensemble import average_boosters
-from router.routing.features import NAMES, AnswerLog, Matrix, Standing, person_features
+from router.routing.features import NAMES, Matrix, person_features
 from router.routing.ranking import Hit, RankingWeights, merge_hits
 from router.routing.timeline import Timeline
 
