@@ -123,10 +123,9 @@ def examples_at(
             if slot is None:
                 continue
             # presence is about the asking hour, whichever clock activity is measured on
-            rows[row, hour_at] = features._presence(
-                standing.hours[slot], (hour - 1, hour, hour + 1)
-            )
-            rows[row, weekday_at] = features._presence(standing.weekdays[slot], (weekday,))
+            hours, days = standing.hours[slot][None, :], standing.weekdays[slot][None, :]
+            rows[row, hour_at] = features.presence(hours, (hour - 1, hour, hour + 1))[0]
+            rows[row, weekday_at] = features.presence(days, (weekday,))[0]
             prior[row] = recent[slot]
         examples.rows.append(rows)
         examples.labels.append(np.asarray([float(p in question.answerers) for p in people]))

@@ -161,3 +161,18 @@ def test_someone_answering_after_the_most_active_were_found_can_join_them() -> N
     grown = log.extended([7, 2, 7, 7], [6 * day, 6 * day + 1, 6 * day + 2, 6 * day + 3])
     assert grown.as_of(7 * day).most_active(2) == [7, 2]
     assert grown.as_of(7 * day).most_active(4) == [7, 2, 1, 9]
+
+
+def test_rows_read_at_once_from_an_extended_log_are_the_rows_read_one_by_one() -> None:
+    day = 86_400.0
+    log = AnswerLog([1, 2, 1, 3], [0.0, 3_600.0, day, 2 * day])
+    log.as_of(3 * day)  # remembered, so the extension below writes only the rows it touches
+    grown = log.extended([2, 4], [3 * day + 7_200.0, 3 * day + 9_000.0])
+    standing = grown.as_of(4 * day)
+    assert standing.hours.changed  # the case under test: rows changed since the base
+    slots = np.asarray([standing.slot_of[p] for p in (4, 2, 1, 3)] + [-1], dtype=np.int64)
+    table = standing.hours.rows(slots)
+    for i, slot in enumerate(slots.tolist()[:-1]):
+        assert table[i].tolist() == standing.hours[slot].tolist()
+    assert table[-1].tolist() == [0] * 24  # someone who never answered
+    assert table[0].sum() == 1 and table[1].sum() == 2

@@ -62,17 +62,32 @@ def relevance_of(hits: Sequence[Hit], weights: RankingWeights) -> dict[int, floa
     }
 
 
-def _rank_in(sorted_values: npt.NDArray[np.int64], value: int) -> float:
-    """1 + how many have strictly more (ties share the best rank)."""
-    return float(len(sorted_values) - np.searchsorted(sorted_values, value, side="right") + 1)
+def _logs(values: npt.NDArray[np.float64], *, plus_one: bool) -> npt.NDArray[np.float64]:
+    """``math.log`` (or ``log1p``) of each value: the very values the model was trained on, which
+    NumPy's own vectorised logarithm can miss in the last bit."""
+    log = math.log1p if plus_one else math.log
+    return np.fromiter((log(v) for v in values.tolist()), dtype=np.float64, count=len(values))
 
 
-def _presence(counts: npt.NDArray[np.int32], around: Sequence[int], prior: float = 2.0) -> float:
-    """Share of answers in the slots ``around`` against a uniform profile, smoothed toward 1."""
-    bins = len(counts)
+def _ranks_in(
+    sorted_values: npt.NDArray[np.int64], values: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """1 + how many have strictly more, for each value (ties share the best rank)."""
+    above = len(sorted_values) - np.searchsorted(sorted_values, values, side="right")
+    return (above + 1).astype(np.float64)
+
+
+def presence(
+    counts: npt.NDArray[np.int32], around: Sequence[int], prior: float = 2.0
+) -> npt.NDArray[np.float64]:
+    """Per row of ``counts`` (people x bins), the share of answers in the bins ``around`` against
+    a uniform profile, smoothed toward 1."""
+    bins = counts.shape[1]
     expected = len(around) / bins
-    inside = float(sum(int(counts[i % bins]) for i in around))
-    return (inside + prior * expected) / (float(counts.sum()) + prior) / expected
+    inside = counts[:, [i % bins for i in around]].sum(axis=1).astype(np.float64)
+    total = counts.sum(axis=1).astype(np.float64)
+    shares: npt.NDArray[np.float64] = (inside + prior * expected) / (total + prior) / expected
+    return shares
 
 
 def person_features(
@@ -83,7 +98,8 @@ def person_features(
     closeness: Mapping[int, int],
     weights: RankingWeights,
 ) -> Matrix:
-    """One row of ``NAMES`` per person in ``people`` for the question the hits were found for."""
+    """One row of ``NAMES`` per person in ``people`` for the question the hits were found for;
+    the standing's columns are gathered for everyone at once (a route's pool is ~100 people)."""
     dense: dict[int, list[float]] = {}
     lexical: dict[int, list[float]] = {}
     for hit in hits:  # a declined or down-weighted piece of evidence matches that much less
@@ -97,54 +113,58 @@ def person_features(
     pool_relevance = sorted((relevance.get(p, 0.0) for p in people), reverse=True)
     top_relevance = (pool_relevance[0] if pool_relevance else 0.0) or 1.0
     ascending = pool_relevance[::-1]
-    network_365 = float(standing.last_365d.sum()) or 1.0
-    moment = standing.now
-    hour = int((moment // 3600) % 24)
-    weekday = int((moment // DAY + 3) % 7)
-    rows = np.zeros((len(people), len(NAMES)), dtype=np.float64)
+    size = len(people)
+    rows = np.zeros((size, len(NAMES)), dtype=np.float64)
     for row, person in enumerate(people):
         scores = sorted(dense.get(person, []), reverse=True)
         words = lexical.get(person, [])
         mine = relevance.get(person, 0.0)
         rank = 1 + len(ascending) - bisect.bisect_right(ascending, mine)  # how many beat them
-        slot = standing.slot_of.get(person)
-        if slot is None:
-            total = recent = yearly = lately = latest = 0
-            last = math.nan
-            hours = np.zeros(24, dtype=np.int32)
-            days = np.zeros(7, dtype=np.int32)
-        else:
-            total = int(standing.total[slot])
-            recent = int(standing.last_90d[slot])
-            yearly = int(standing.last_365d[slot])
-            lately = int(standing.last_50[slot])
-            latest = int(standing.last_10[slot])
-            last = float(standing.last_at[slot])
-            hours = standing.hours[slot]
-            days = standing.weekdays[slot]
-        since = (moment - last) / DAY if total else math.nan
-        rows[row] = (
-            scores[0] if scores else 0.0,
-            (scores[0] if scores else 0.0) - best_dense,
+        best = scores[0] if scores else 0.0
+        rows[row, :8] = (
+            best,
+            best - best_dense,
             sum(scores[:3]) / 3.0,
             math.log1p(len(scores)),
             max(words) / best_lexical if words else 0.0,
             math.log1p(len(words)),
             mine / top_relevance,
             math.log(rank),
-            math.log1p(total),
-            math.log1p(recent),
-            math.log1p(yearly),
-            yearly / network_365,
-            lately / LAST_N,
-            latest / 10.0,
-            math.log(_rank_in(standing.sorted_total, total)) if total else math.log(NOT_FOUND_RANK),
-            math.log(_rank_in(standing.sorted_recent, recent))
-            if recent
-            else math.log(NOT_FOUND_RANK),
-            math.log1p(max(since, 0.0)) if total else math.nan,
-            _presence(hours, (hour - 1, hour, hour + 1)),
-            _presence(days, (weekday,)),
-            math.log1p(closeness.get(person, 0)),
         )
+    slots = np.fromiter((standing.slot_of.get(p, -1) for p in people), dtype=np.int64, count=size)
+    known = slots >= 0
+    at = np.where(known, slots, 0)
+
+    def gather(column: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return np.where(known, column[at], 0) if len(column) else np.zeros(size, dtype=np.int64)
+
+    total, recent, yearly = (
+        gather(standing.total),
+        gather(standing.last_90d),
+        gather(standing.last_365d),
+    )
+    network_365 = float(standing.last_365d.sum()) or 1.0
+    moment = standing.now
+    hour = int((moment // 3600) % 24)
+    weekday = int((moment // DAY + 3) % 7)
+    answered = total > 0
+    last = np.where(answered, standing.last_at[at] if len(standing.last_at) else 0.0, 0.0)
+    not_found = math.log(NOT_FOUND_RANK)
+    rows[:, 8] = _logs(total.astype(np.float64), plus_one=True)
+    rows[:, 9] = _logs(recent.astype(np.float64), plus_one=True)
+    rows[:, 10] = _logs(yearly.astype(np.float64), plus_one=True)
+    rows[:, 11] = yearly / network_365
+    rows[:, 12] = gather(standing.last_50) / LAST_N
+    rows[:, 13] = gather(standing.last_10) / 10.0
+    rows[:, 14] = np.where(
+        answered, _logs(_ranks_in(standing.sorted_total, total), plus_one=False), not_found
+    )
+    rows[:, 15] = np.where(
+        recent > 0, _logs(_ranks_in(standing.sorted_recent, recent), plus_one=False), not_found
+    )
+    since = np.maximum((moment - last) / DAY, 0.0)
+    rows[:, 16] = np.where(answered, _logs(since, plus_one=True), math.nan)
+    rows[:, 17] = presence(standing.hours.rows(slots), (hour - 1, hour, hour + 1))
+    rows[:, 18] = presence(standing.weekdays.rows(slots), (weekday,))
+    rows[:, 19] = [math.log1p(closeness.get(person, 0)) for person in people]
     return rows

@@ -113,6 +113,18 @@ class RowCounts:
             return self._zeros
         raise IndexError(slot)
 
+    def rows(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+        """The rows of ``slots`` as one array (a slot of -1, or one not counted yet: zeros)."""
+        table = np.zeros((len(slots), self.base.shape[1]), dtype=self.base.dtype)
+        inside = (slots >= 0) & (slots < len(self.base))
+        table[inside] = self.base[slots[inside]]
+        if self.changed:
+            for i, slot in enumerate(slots.tolist()):
+                row = self.changed.get(slot)
+                if row is not None:
+                    table[i] = row
+        return table
+
     def array(self) -> npt.NDArray[np.int32]:
         """The whole table as one array (a copy)."""
         table = np.zeros((self.size, self.base.shape[1]), dtype=self.base.dtype)
