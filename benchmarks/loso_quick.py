@@ -30,7 +30,12 @@ from router.routing.answer_log import DAY, AnswerLog
 from router.routing.features import NAMES
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
-from router.routing.recency import answers_before_newest, fused_order, stale_weight
+from router.routing.recency import (
+    answers_before_newest,
+    effective_answerers,
+    fused_order,
+    stale_weight,
+)
 from router.routing.router import EMBED_CHARS
 from router.routing.timeline import Timeline
 from router.routing.training import Examples, Favours, PastQuestion, question_examples, train
@@ -119,7 +124,12 @@ def fused(
         counts = answers_before_newest(before, weights.recent_days)
         recent = [int(counts[before.slot_of[p]]) if p in before.slot_of else 0 for p in people]
         stale = (test.asked_at - float(before.times[-1])) / DAY if n else 0.0
-        order = fused_order(people.tolist(), score, recent, stale_weight(weights, stale))
+        order = fused_order(
+            people.tolist(),
+            score,
+            recent,
+            stale_weight(weights, stale, effective_answerers(counts)),
+        )
         ranked = np.empty(len(people))
         ranked[order] = -np.arange(len(people), dtype=np.float64)
         out.append(ranked)
@@ -175,6 +185,13 @@ def main() -> None:
         help="days of staleness at which that weight is reached in full",
     )
     parser.add_argument(
+        "--concentrated-below",
+        type=float,
+        default=RankingWeights().concentrated_below,
+        help="effective answerers below which recent activity counts more (0: never)",
+    )
+    parser.add_argument("--concentrated-cap", type=float, default=RankingWeights().concentrated_cap)
+    parser.add_argument(
         "--model",
         type=Path,
         default=None,
@@ -191,6 +208,8 @@ def main() -> None:
         recent_weight=args.recent_weight,
         recent_ramp_days=args.recent_ramp,
         recent_days=args.recent_days,
+        concentrated_below=args.concentrated_below,
+        concentrated_cap=args.concentrated_cap,
     )
     dropped = [NAMES.index(name) for name in args.drop]
     started = time.perf_counter()

@@ -13,7 +13,15 @@ from router.routing.answer_log import DAY, AnswerLog
 from router.routing.features import NAMES
 from router.routing.learned import LearnedRanker
 from router.routing.ranking import RankingWeights
-from router.routing.recency import answers_before_newest, fused_order, fused_scores, stale_weight
+from router.routing.recency import (
+    Recent,
+    answers_before_newest,
+    effective_answerers,
+    fused_order,
+    fused_scores,
+    stale_note,
+    stale_weight,
+)
 from router.routing.route import Route
 from router.routing.router import Router
 from router.routing.training import Examples, train
@@ -57,6 +65,42 @@ def test_the_fused_weight_grows_with_how_old_the_newest_answer_is() -> None:
     assert stale_weight(weights, -3) == 0.0  # an answer stamped after the question
     assert stale_weight(weights, 90) == 0.5
     assert stale_weight(weights, 180) == stale_weight(weights, 2000) == 1.0
+
+
+def test_answers_spread_alike_over_twenty_people_count_as_twenty_answerers() -> None:
+    assert effective_answerers(np.full(20, 3)) == 20.0
+    assert effective_answerers(np.asarray([0, 12, 0])) == 1.0  # one person gives every answer
+    assert effective_answerers(np.asarray([6, 2, 2])) == 100 / 44
+    assert effective_answerers(np.zeros(4, dtype=np.int64)) == math.inf  # nobody answered
+
+
+def test_where_a_few_people_give_most_answers_recent_activity_counts_more() -> None:
+    weights = RankingWeights(recent_weight=0.75, concentrated_below=24, concentrated_cap=8)
+    # spread over as many people as the threshold or more: the plain weight
+    assert stale_weight(weights, 400, spread=24) == stale_weight(weights, 400, spread=200) == 0.75
+    assert stale_weight(weights, 400) == 0.75  # nothing known of the spread
+    # half as many effective answerers: four times the weight, up to the cap
+    assert stale_weight(weights, 400, spread=12) == 3.0
+    assert stale_weight(weights, 400, spread=1) == 6.0
+    # still nothing for a live network, however concentrated
+    assert stale_weight(weights, 0, spread=1) == 0.0
+    # so the most active lately reaches the top of a concentrated network's list
+    model, people, recent = np.arange(6.0, 0.0, -1.0), [1, 2, 3, 4, 5, 6], [1, 0, 0, 0, 0, 9]
+    spread_out = fused_order(people, model, recent, stale_weight(weights, 400, spread=30))
+    concentrated = fused_order(people, model, recent, stale_weight(weights, 400, spread=12))
+    assert [people[i] for i in spread_out][:3] == [1, 2, 3]
+    assert [people[i] for i in concentrated][:2] == [1, 6]
+
+
+def test_a_stale_note_names_concentration_only_where_it_raised_the_weight() -> None:
+    spread_out = Recent(counts={}, stale_days=400, weight=0.75, spread=40, concentrated=False)
+    assert stale_note(spread_out) == (
+        "the newest answer in this network is 400 days old; who answered most up to then counts too"
+    )
+    few = Recent(counts={}, stale_days=400, weight=3.0, spread=8.4, concentrated=True)
+    assert stale_note(few).endswith(
+        "(the more so as those answers came from few people: about 8 in effect)"
+    )
 
 
 def _activity_model() -> LearnedRanker:
@@ -113,6 +157,8 @@ def test_a_history_that_stopped_long_ago_still_knows_who_was_active_at_its_end(
     # her match did not move this model; recent activity lifted her, and she is told so
     assert result.candidates[0].reasons[0].kind == "activity"
     assert "the newest answer in this network is 700 days old" in result.notes[0]
+    # only Rita answered in those two years: the route says why activity weighed so much
+    assert "those answers came from few people: about 1 in effect" in result.notes[0]
 
 
 def test_a_live_network_is_ranked_by_the_model_alone_and_says_nothing_of_staleness(

@@ -33,6 +33,10 @@ class RankingWeights:
     recent_weight: float = 0.75  # below 1 the model keeps the larger say (1.25 cost beer .03)
     recent_days: float = 730.0
     recent_ramp_days: float = 180.0
+    # ...and more where a few people give most of those answers: below this many effective
+    # answerers (1 / the sum of squared shares) the weight grows with the square of the ratio
+    concentrated_below: float = 24.0
+    concentrated_cap: float = 8.0  # at most this many times ``recent_weight``
 
 
 @dataclass(frozen=True)

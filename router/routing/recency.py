@@ -5,11 +5,14 @@ before a question (an imported dump, a quiet spell), every window is empty and t
 who is active. Who answered most in the ``recent_days`` up to the network's newest answer does
 not age. Its order is fused with the model's by reciprocal ranks (k = 60), at a weight that grows
 with how stale the history is: none when the newest answer is from today, ``recent_weight`` once
-it is ``recent_ramp_days`` old. Measured leave-one-site-out in docs/ranking.md ("Stale history").
+it is ``recent_ramp_days`` old, and more where a few people give most answers (fewer effective
+answerers than ``concentrated_below``): there, who was active says more than any match.
+Measured leave-one-site-out in docs/ranking.md ("Stale history").
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -73,10 +76,23 @@ def fused_scores(
     return ranked, lifted
 
 
-def stale_weight(weights: RankingWeights, stale_days: float) -> float:
-    """How much the recent-activity order counts when the newest answer is ``stale_days`` old."""
+def effective_answerers(counts: npt.NDArray[np.int64]) -> float:
+    """How many people the answers are spread over: 1 / the sum of squared shares (inverse
+    Herfindahl), so 20 people answering alike count 20 and one person doing it all counts 1."""
+    total = float(counts.sum())
+    if total <= 0:
+        return math.inf
+    return total * total / float(np.dot(counts.astype(np.float64), counts))
+
+
+def stale_weight(weights: RankingWeights, stale_days: float, spread: float = math.inf) -> float:
+    """How much the recent-activity order counts when the newest answer is ``stale_days`` old and
+    the answers up to it are spread over ``spread`` effective answerers."""
     ramp = max(weights.recent_ramp_days, 1e-9)
-    return weights.recent_weight * min(1.0, max(0.0, stale_days) / ramp)
+    concentrated = min(
+        weights.concentrated_cap, max(1.0, (weights.concentrated_below / max(spread, 1e-9)) ** 2)
+    )
+    return weights.recent_weight * concentrated * min(1.0, max(0.0, stale_days) / ramp)
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,8 @@ class Recent:
     counts: dict[int, int]
     stale_days: float
     weight: float
+    spread: float = math.inf  # effective answerers up to the newest answer
+    concentrated: bool = False  # so few that recent activity counts more
 
 
 class RecentCounts:
@@ -94,21 +112,24 @@ class RecentCounts:
     def __init__(self, weights: RankingWeights) -> None:
         self.weights = weights
         self._lock = threading.Lock()
-        self._by_network: dict[int, tuple[AnswerLog, npt.NDArray[np.int64]]] = {}
+        self._by_network: dict[int, tuple[AnswerLog, npt.NDArray[np.int64], float]] = {}
 
     def of(self, network_id: int, log: AnswerLog, people: Iterable[int], now: float) -> Recent:
         """``people``'s answers in the ``recent_days`` up to ``log``'s newest answer, at ``now``."""
         with self._lock:
             cached = self._by_network.get(network_id)
             if cached is None or cached[0] is not log:
-                cached = (log, answers_before_newest(log, self.weights.recent_days))
+                counts = answers_before_newest(log, self.weights.recent_days)
+                cached = (log, counts, effective_answerers(counts))
                 self._by_network[network_id] = cached
-        slot_of, counts = log.slot_of, cached[1]
+        slot_of, counts, spread = log.slot_of, cached[1], cached[2]
         stale = (now - float(log.times[-1])) / DAY if len(log) else 0.0
         return Recent(
             counts={p: int(counts[slot_of[p]]) if p in slot_of else 0 for p in people},
             stale_days=stale,
-            weight=stale_weight(self.weights, stale),
+            weight=stale_weight(self.weights, stale, spread),
+            spread=spread,
+            concentrated=spread < self.weights.concentrated_below,
         )
 
 
@@ -123,7 +144,11 @@ def stale_note(recent: Recent) -> str:
     """What a route says when the history it ranks by has stopped (empty when it has not)."""
     if recent.stale_days < STALE_NOTE_DAYS:
         return ""
-    return (
+    note = (
         f"the newest answer in this network is {int(recent.stale_days)} days old; "
         "who answered most up to then counts too"
     )
+    if recent.concentrated:
+        people = f"about {recent.spread:.0f} in effect"
+        note += f" (the more so as those answers came from few people: {people})"
+    return note
