@@ -134,6 +134,8 @@ def apply_member(
     user_id = user.get("id")
     if not isinstance(user_id, str) or not user_id:
         raise InvalidInput("a Slack member without an id")
+    if not usable_id(user_id):
+        raise InvalidInput("a Slack member id that is not one Slack uses")
     return profiles.mirror_person(
         session,
         network_id=network_id,
@@ -174,18 +176,20 @@ def unusable_id(body: dict[str, Any]) -> str | None:
     The edge refuses such a request before any write; Slack itself never sends one.
     """
     for what, value, limit in _ids(body):
-        if value is None or value == "":
-            continue
-        usable = (
-            isinstance(value, str)
-            and len(value) <= limit
-            and value.isascii()
-            and value.isprintable()
-            and " " not in value
-        )
-        if not usable:
+        if value is not None and value != "" and not usable_id(value, limit):
             return what
     return None
+
+
+def usable_id(value: object, limit: int = ID_SIZE) -> bool:
+    """Whether ``value`` can be a Slack id: printable ASCII without spaces, at most ``limit``."""
+    return (
+        isinstance(value, str)
+        and len(value) <= limit
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
 
 
 def _ids(body: dict[str, Any]) -> list[tuple[str, object, int]]:
