@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 
 from bots import messages, workspace
 from bots.runtime import SlackBot
+from router.lifecycle.question_text import visible
 from router.routing.contacts import contacts_route, detect
 from router.routing.route import Route
 
@@ -17,7 +18,13 @@ SHOWN = 15
 
 def is_contacts_question(body: dict[str, Any]) -> bool:
     """True when the ``/ask`` text asks who the member knows at a company."""
-    return detect(str(body.get("text") or "")) is not None
+    return detect(asked_text(body)) is not None
+
+
+def asked_text(body: dict[str, Any]) -> str:
+    r"""The ``/ask`` text cleaned as the core cleans a question (zero-width characters gone, so
+    "\ufeffwho do I know at Acme?" is recognised and "Acme\u200b" is shown as "Acme")."""
+    return visible(str(body.get("text") or ""))
 
 
 def contacts_reply(route: Route) -> dict[str, Any]:
@@ -36,7 +43,7 @@ def register(app: App, bot: SlackBot) -> None:
     """The contacts question (registered before ``/ask`` itself, which would ask people)."""
 
     def answer(ack: Ack, command: dict[str, Any]) -> None:
-        text = str(command.get("text") or "")
+        text = asked_text(command)
         asked = detect(text)
         assert asked is not None  # the matcher let it through
         with bot.transaction() as session:

@@ -9,27 +9,32 @@ outbox and runs the periodic jobs starts and stops with the app's lifespan.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk.signature import SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from askaround.wiring import Services
-from bots import logs
+from bots import logs, messages, workspace
 from bots.app import create_slack_app
 from bots.runtime import SlackBot
 from router.errors import Unavailable
+
+log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 MAX_BODY = 1024 * 1024  # Slack's payloads are a few kilobytes
 JOB_INTERVAL = 60.0
+UNUSABLE = "This request could not be understood; nothing was done"
 
 
 def mount_slack(
@@ -141,7 +146,19 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
         return Response(status_code=400, content="the request names no workspace (team_id)")
     if not _well_formed(body):
         return Response(status_code=400, content="malformed request body")
+    unusable = workspace.unusable_id(body)
+    if unusable is not None:
+        return _refused_id(body, unusable)
     return None
+
+
+def _refused_id(body: dict[str, Any], what: str) -> Response:
+    """A slash command (Slack shows the 200's body) is told in words; anything else gets 400."""
+    log.warning("Slack request with an unusable %s refused", what)
+    if "command" in body:
+        reply = messages.error_message(f"{UNUSABLE} (its {what} is not one Slack uses).")
+        return JSONResponse({**reply, "response_type": "ephemeral"})
+    return Response(status_code=400, content=f"malformed request body: unusable {what}")
 
 
 def _slack_format(timestamp: str, signature: str) -> bool:

@@ -1,5 +1,5 @@
-"""What the bot acknowledged and still owes: a ``/ask`` is recorded before the ack, carried out
-after it, and replayed after a crash or a restart.
+"""What the bot acknowledged and still owes: a ``/ask`` or an answer from the answer modal is
+recorded before the ack, carried out after it, and replayed after a crash or a restart.
 
 The record is the minimum work before the ack: one row in ``inbound_requests``, written with a
 short lock wait. When the database is busy (SQLite during a bulk import holds the one write
@@ -7,7 +7,7 @@ lock for seconds) the request goes to a spool file instead (written, flushed to 
 into place), which the bot moves into the database as soon as it can. Carrying a request out
 claims its row in the same transaction as the effect, so it is done once: by the listener right
 after the ack, or by the replay job when that process died first. The key (Slack's
-``trigger_id``) is unique, so a request sent again does nothing twice.
+``trigger_id``, the modal's view id) is unique, so a request sent again does nothing twice.
 """
 
 from __future__ import annotations

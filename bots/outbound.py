@@ -78,7 +78,8 @@ def ask_blocks(payload: dict[str, Any]) -> list[Block]:
 def _ask(payload: dict[str, Any]) -> Message:
     ask_id = str(payload.get("ask_id", ""))
     asker = payload.get("asker")
-    text = f"{asker or 'Someone'} asks: {clip(str(payload.get('question', '')), 200)}"
+    question = escape(clip(str(payload.get("question", "")), 200))
+    text = f"{escape(str(asker)) if asker else 'Someone'} asks: {question}"
     buttons = actions(
         button("Answer", ANSWER, ask_id, style="primary"),
         button("Pass", PASS, ask_id),
@@ -92,7 +93,7 @@ def _ask(payload: dict[str, Any]) -> Message:
 
 def ask_done(payload: dict[str, Any], note: str) -> Message:
     """The ask DM after someone acted on it: the ask as it was, the buttons replaced by a note."""
-    text = f"{clip(str(payload.get('question', '')), 150)}: {note}"
+    text = f"{escape(clip(str(payload.get('question', '')), 150))}: {note}"
     return {"text": text, "blocks": [*ask_blocks(payload), context(note)]}
 
 
@@ -152,8 +153,9 @@ def answer_buttons(
 
 def _answer(payload: dict[str, Any]) -> Message:
     answer_id = str(payload.get("answer_id", ""))
-    name = payload.get("answerer") or payload.get("answerer_name") or "Someone"
-    text = f"{name} answered: {clip(str(payload.get('answer') or payload.get('text') or ''), 200)}"
+    name = escape(str(payload.get("answerer") or payload.get("answerer_name") or "Someone"))
+    said = escape(clip(str(payload.get("answer") or payload.get("text") or ""), 200))
+    text = f"{name} answered: {said}"
     return {"text": text, "blocks": [*answer_blocks(payload), *answer_buttons(answer_id)]}
 
 
@@ -172,7 +174,7 @@ def answer_update(
 def _followup(payload: dict[str, Any]) -> Message:
     who = escape(str(payload.get("sender") or "Someone"))
     said = escape(str(payload.get("text") or ""))
-    text = f"{who} follows up: {clip(str(payload.get('text') or ''), 200)}"
+    text = f"{who} follows up: {escape(clip(str(payload.get('text') or ''), 200))}"
     return {
         "text": text,
         "blocks": [
@@ -255,13 +257,13 @@ def _summary(payload: dict[str, Any]) -> Message:
         lines = "\n".join(f"• {escape(clip(str(q.get('text')), 120))}" for q in unanswered[:5])
         blocks.append(section(f"*Your questions without an answer yet*\n{lines}"))
     blocks.append(context("Sent on Monday mornings. `/ask balance` shows your ledger any time."))
-    text = clip(str(payload.get("text") or f"Your Askaround week {week}"), 3000)
+    text = escape(clip(str(payload.get("text") or f"Your Askaround week {week}"), 3000))
     return {"text": text, "blocks": blocks}
 
 
 def _generic(payload: dict[str, Any]) -> Message:
     text = str(payload.get("text") or payload.get("question") or "Askaround has news for you.")
-    return {"text": clip(text, 3000), "blocks": [section(escape(text))]}
+    return {"text": escape(clip(text, 3000)), "blocks": [section(escape(text))]}
 
 
 def _reminder(payload: dict[str, Any]) -> Message:

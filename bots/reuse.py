@@ -44,7 +44,7 @@ def past_answer_message(question: AskQuestion, answer: PastAnswer) -> dict[str, 
     )
     ask_value = json.dumps({"q": question.text, "anon": question.anonymous})
     return {
-        "text": f"{head} {answer.question}",
+        "text": f"{head} {messages.escape(answer.question)}",
         "blocks": [
             messages.section(body),
             messages.actions(

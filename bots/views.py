@@ -1,10 +1,12 @@
-"""The answer modal: submitting it answers the ask through the core, before the ack.
+"""The answer modal: checked and recorded before the ack, given after it, never lost between.
 
-Answering is quick (no routing), so it runs before the ack and a problem (an empty answer, a
-question closed meanwhile) is shown in the modal itself. After the ack (the HTTP response has
-gone) the ask DM is updated in place and the courier is kicked to relay the answer. When the
-database is busy (an import holds SQLite's write lock) the answer does not wait past
-``ANSWER_WAIT``: it goes to the bot's inbox, the modal closes, and it is given right after.
+Before the ack only cheap reads run: the answer is not empty or too long, the form's metadata
+parses, and the ask is this member's and still takes an answer; a problem is shown in the modal
+itself. The submission is then recorded in the bot's inbox (``bots.inbox``: a row, or a spool
+file while an import holds the database), the modal closes, and the answer is given after the
+ack by the inbox's handler for it, at once on the bot's pool, or by the replay job when the
+process died first: once either way. Then the ask DM is updated in place and the courier kicked
+to relay the answer.
 """
 
 from __future__ import annotations
@@ -14,21 +16,20 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy.exc import OperationalError
 
-from bots import messages, outbound
+from bots import messages, outbound, workspace
 from bots.actions import DONE_NOTES, update
 from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
 from bots.snapshots import ask_snapshot
-from router.errors import AskaroundError
+from router.errors import AskaroundError, PermissionDenied
 from router.lifecycle import questions
 from router.lifecycle.states import AskStatus
 
 log = logging.getLogger(__name__)
 
 ANSWER_KIND = "slack_answer"
-ANSWER_WAIT = 1.5  # seconds an answer may wait for a busy database before it is queued
+NOT_TAKEN = "I couldn't take this answer right now; nothing was sent. Please try again."
 
 
 def submitted_text(view: dict[str, Any]) -> str:
@@ -40,59 +41,68 @@ def submitted_text(view: dict[str, Any]) -> str:
 def register(app: App, bot: SlackBot) -> None:
     """The answer modal's submission."""
 
-    def answer(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    def answer(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        def refuse(reason: str) -> None:
+            ack(response_action="errors", errors={messages.ANSWER_BLOCK: reason[:150]})
+
         text = submitted_text(view)
         if not text:
-            ack(response_action="errors", errors={messages.ANSWER_BLOCK: "Write an answer first."})
+            refuse("Write an answer first.")
             return
         if len(text) > messages.MAX_ANSWER_CHARS:
-            ack(
-                response_action="errors",
-                errors={
-                    messages.ANSWER_BLOCK: f"At most {messages.MAX_ANSWER_CHARS} characters, please."
-                },
-            )
+            refuse(f"At most {messages.MAX_ANSWER_CHARS} characters, please.")
             return
         metadata = str(view.get("private_metadata") or "")
         user = body.get("user") or {}
         team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        user_id = str(user.get("id") or "")
         try:
             ask_id, _, _ = messages.parse_modal_metadata(metadata)
-            member = bot.member(team_id=team, user_id=str(user.get("id") or ""))
-            first = _answer(bot, member, ask_id, text, wait=ANSWER_WAIT)
-        except (AskaroundError, ValueError) as exc:
-            ack(response_action="errors", errors={messages.ANSWER_BLOCK: str(exc)[:150]})
+            person_id = _answerable(bot, team, user_id, ask_id, text)
+        except AskaroundError as exc:
+            refuse(str(exc))
             return
-        except OperationalError:
-            # The database is busy (an import): the answer is recorded and given after the ack,
-            # rather than keeping the modal spinning past Slack's 3 seconds.
-            key = f"slack-answer:{team}:{view.get('id') or ask_id}:{member.person_id}"
-            payload = {"team_id": team, "user_id": user.get("id"), "text": text}
-            if bot.inbox.record(key=key, kind=ANSWER_KIND, payload={**payload, "view": metadata}):
+        except Exception:
+            log.exception("checking an answer failed")
+            refuse(NOT_TAKEN)
+            return
+        if person_id is None:
+            ack()  # answered already (a second submission): nothing left to do
+            return
+        key = f"slack-answer:{team}:{view.get('id') or ask_id}:{person_id}"
+        payload = {"team_id": team, "user_id": user_id, "text": text, "view": metadata}
+        try:  # the one write before the ack: what was acknowledged survives a crash or restart
+            first = bot.inbox.record(key=key, kind=ANSWER_KIND, payload=payload)
+        except Exception:
+            log.exception("recording an answer failed")
+            refuse(NOT_TAKEN)
+            return
+        ack()  # the modal closes; the answer is given after the response
+        if first:
+            try:
                 bot.routing.submit(carry_out_answer, bot, key)
-            ack()
-            return
-        ack()  # the modal closes; what follows runs after the response
-        bot.courier.kick()
-        if first:  # not a second submission: the answer and the DM update happen once
-            _answered(bot, client, member, ask_id, metadata, text)
+            except RuntimeError:  # shutting down: recorded, so the next start gives it
+                log.warning("answer recorded while stopping; it is given after the restart")
 
     app.view(messages.ANSWER_MODAL)(answer)
 
 
-def _answer(bot: SlackBot, member: Member, ask_id: int, text: str, *, wait: float | None) -> bool:
-    """Answer the ask through the core; False if this ask was answered from Slack before."""
-    with bot.database.transaction(wait=wait) as session:
-        first = bot.first_time(session, f"slack-answered:{ask_id}")
-        questions.answer_ask(
-            session,
-            network_id=member.network_id,
-            ask_id=ask_id,
-            person_id=member.person_id,
-            text=text,
-            now=bot.now(),
+def _answerable(bot: SlackBot, team: str, user_id: str, ask_id: int, text: str) -> int | None:
+    """Reading only: the answering person's id, None when they answered this ask already;
+    the core's error when the ask is not theirs, or no longer takes an answer."""
+    with bot.transaction() as session:
+        network = workspace.find_team_network(session, team_id=team)
+        person = (
+            workspace.find_member(session, network_id=network.id, user_id=user_id)
+            if network is not None
+            else None
         )
-    return first
+        if network is None or person is None:
+            raise PermissionDenied("only the person asked can respond to this ask")
+        owed = questions.check_answer(
+            session, network_id=network.id, ask_id=ask_id, person_id=person.id, text=text
+        )
+        return person.id if owed else None
 
 
 def _answered(
@@ -109,7 +119,7 @@ def _answered(
 
 @carried_out_by(ANSWER_KIND)
 def carry_out_answer(bot: SlackBot, key: str) -> bool:
-    """Give an answer acknowledged while the database was busy; True if this call gave it."""
+    """Give an acknowledged answer (once, whoever gets there first); True if this call gave it."""
     try:
         bot.inbox.drain()
         payload = bot.inbox.payload(key)

@@ -18,6 +18,10 @@ from router.network import people, profiles
 from router.storage.schema import ExternalId, Network, Person
 
 SLACK_PREFIX = "slack:"
+TEAM_ID_SIZE = profiles.column_size(Network.slack_team_id)
+# Slack's other ids (member, channel, event, trigger, view) are a dozen or so characters; 64
+# keeps any key built of a team id and two of them within the 200-character key columns.
+ID_SIZE = 64
 
 
 def slack_external_id(user_id: str) -> str:
@@ -130,6 +134,8 @@ def apply_member(
     user_id = user.get("id")
     if not isinstance(user_id, str) or not user_id:
         raise InvalidInput("a Slack member without an id")
+    if not usable_id(user_id):
+        raise InvalidInput("a Slack member id that is not one Slack uses")
     return profiles.mirror_person(
         session,
         network_id=network_id,
@@ -161,3 +167,56 @@ def slack_ids(session: Session, *, person_ids: list[int]) -> dict[int, str]:
     for person_id, value in rows:
         found.setdefault(int(person_id), value.removeprefix(SLACK_PREFIX))
     return found
+
+
+def unusable_id(body: dict[str, Any]) -> str | None:
+    """What names the first id in a Slack request body that the database could not take as it
+    is (too long for its column, a NUL, anything but printable ASCII), or None when all can.
+
+    The edge refuses such a request before any write; Slack itself never sends one.
+    """
+    for what, value, limit in _ids(body):
+        if value is not None and value != "" and not usable_id(value, limit):
+            return what
+    return None
+
+
+def usable_id(value: object, limit: int = ID_SIZE) -> bool:
+    """Whether ``value`` can be a Slack id: printable ASCII without spaces, at most ``limit``."""
+    return (
+        isinstance(value, str)
+        and len(value) <= limit
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
+def _ids(body: dict[str, Any]) -> list[tuple[str, object, int]]:
+    """(what, value, longest allowed) of every id a request's kind of payload may carry."""
+
+    def part(parent: dict[str, Any], name: str) -> dict[str, Any]:
+        value = parent.get(name)
+        return value if isinstance(value, dict) else {}
+
+    def id_or_self(value: object) -> object:
+        return value.get("id") if isinstance(value, dict) else value
+
+    event, user = part(body, "event"), part(body, "user")
+    return [
+        ("team id", body.get("team_id"), TEAM_ID_SIZE),
+        ("team id", part(body, "team").get("id"), TEAM_ID_SIZE),
+        ("team id", user.get("team_id"), TEAM_ID_SIZE),
+        ("team id", part(body, "view").get("team_id"), TEAM_ID_SIZE),
+        ("team id", part(event, "user").get("team_id"), TEAM_ID_SIZE),
+        ("user id", body.get("user_id"), ID_SIZE),
+        ("user id", user.get("id"), ID_SIZE),
+        ("user id", id_or_self(event.get("user")), ID_SIZE),
+        ("channel id", body.get("channel_id"), ID_SIZE),
+        ("channel id", part(body, "channel").get("id"), ID_SIZE),
+        ("channel id", part(body, "container").get("channel_id"), ID_SIZE),
+        ("channel id", id_or_self(event.get("channel")), ID_SIZE),
+        ("event id", body.get("event_id"), ID_SIZE),
+        ("trigger id", body.get("trigger_id"), ID_SIZE),
+        ("view id", part(body, "view").get("id"), ID_SIZE),
+    ]

@@ -294,3 +294,20 @@ def test_cli_imports_linkedin_and_vcard_then_routes_who_do_i_know(settings: Sett
     assert routed.returncode == 0, routed.stderr
     assert "Jane Doe" in routed.stdout and "LinkedIn connection since 2023-03-15" in routed.stdout
     assert "Priya Raman" in routed.stdout and "Lin Wei" not in routed.stdout
+
+
+def test_route_finds_who_you_know_when_the_question_has_zero_width_characters(
+    api: ApiHarness, now: datetime
+) -> None:
+    tenant = api.network("me")
+    _import(api.services.database, now, LINKEDIN, VCARD, network="me")
+    response = api.client.post(
+        "/v1/route",
+        json={"question": "\ufeffWho do I know at \u2060Acme\u200b?", "k": 5},
+        headers=tenant.headers,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["intent"] == "contacts"
+    assert {c["name"] for c in body["candidates"]} == {"Jane Doe", "Omar Haddad", "Priya Raman"}
+    assert "\u200b" not in body["notes"][0] and "at Acme" in body["notes"][0]

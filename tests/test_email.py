@@ -270,3 +270,31 @@ def test_the_weekly_summary_goes_by_email_too(
     assert {str(m["To"]) for m in summaries} == {"Alex <alex@example.org>", "Ada <ada@example.org>"}
     text, _ = _parts(summaries[0])
     assert "This week you gave" in text
+
+
+# RFC 5321 allows 254 characters; this one is 250 (a 64-character local part, labels under 64)
+LONG_ADDRESS = "a" * 64 + "@" + "x" * 60 + "." + "y" * 60 + "." + "z" * 59 + ".com"
+
+
+def test_a_person_with_a_250_character_address_is_asked_by_email_at_that_address(
+    api: ApiHarness, smtp: tuple[Inbox, int], now: datetime, tmp_path: Path
+) -> None:
+    inbox = smtp[0]
+    assert len(LONG_ADDRESS) == 250
+    tenant = api.network("acme")
+    _post(api, tenant, "/v1/people", {"name": "Alex", "external_ids": ["t:alex"]})
+    ada = _post(
+        api,
+        tenant,
+        "/v1/people",
+        {"name": "Ada", "external_ids": [f"email:{LONG_ADDRESS}"], "email": LONG_ADDRESS},
+    )
+    _post(
+        api,
+        tenant,
+        f"/v1/people/{ada['id']}/evidence",
+        {"kind": "answer", "text": "Grafana alert rules need a datasource that evaluates"},
+    )
+    _post(api, tenant, "/v1/questions", {"question": QUESTION, "asker": "t:alex", "k": 1})
+    _deliver(api, now, tmp_path)
+    assert inbox.envelopes == [("ask@askaround.test", [LONG_ADDRESS])]

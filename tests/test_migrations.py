@@ -128,3 +128,41 @@ def test_a_command_exit_code_reaches_the_shell(database_url: str, tmp_path: Path
     process = _cli(database_url, tmp_path, "migrate", "status")
     out, _ = process.communicate(timeout=120)
     assert process.returncode == 1 and "run `askaround migrate`" in out
+
+
+def test_external_ids_are_kept_through_the_widening_and_an_email_of_254_characters_fits(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    long_id = "email:" + "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 57 + ".com"
+    assert len(long_id) == len("email:") + 254
+    try:
+        database.migrate("0009")
+        _first_revision_data(database)
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO external_ids (network_id, person_id, value) VALUES"
+                    " (1, 1, 'slack:UANA'), (1, 2, 'email:ben@example.org')"
+                )
+            )
+        database.migrate("0010")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO external_ids (network_id, person_id, value) VALUES (1, 2, :v)"),
+                {"v": long_id},
+            )
+            rows = connection.execute(text("SELECT value FROM external_ids ORDER BY id")).all()
+        assert [r[0] for r in rows] == ["slack:UANA", "email:ben@example.org", long_id]
+        with pytest.raises(IntegrityError), database.engine.begin() as connection:
+            connection.execute(  # the one-id-per-network constraint survived the widening
+                text("INSERT INTO external_ids (network_id, person_id, value) VALUES (1, 1, :v)"),
+                {"v": long_id},
+            )
+        with database.engine.begin() as connection:
+            connection.execute(text("DELETE FROM external_ids WHERE value = :v"), {"v": long_id})
+        database.downgrade("0009")
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM external_ids")).scalar() == 2
+    finally:
+        database.dispose()

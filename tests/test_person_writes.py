@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from router.errors import NotFound
 from router.lifecycle.questions import decline_ask
-from router.network import directory
+from router.network import directory, people, profiles
 from router.network.erasure import erase_person
 from router.network.people import delete_evidence, ensure_network
 from router.settings import Settings
@@ -193,3 +193,23 @@ def test_two_declines_at_once_of_asks_matched_by_the_same_evidence_both_lower_it
     with database.transaction() as session:
         stored = session.get(Evidence, evidence["id"])
         assert stored is not None and stored.weight == pytest.approx(0.25)
+
+
+def test_a_mirrored_profile_keeps_a_250_character_address_on_the_person_and_as_its_id(
+    database: Database, now: datetime
+) -> None:
+    address = "a" * 64 + "@" + "x" * 60 + "." + "y" * 60 + "." + "z" * 59 + ".com"
+    with database.transaction() as session:
+        network = people.ensure_network(session, name="n", now=now)
+        person = profiles.mirror_person(
+            session,
+            network_id=network.id,
+            external_id="slack:U1",
+            name="Ada",
+            now=now,
+            email=address.upper(),
+        )
+        person_id = person.id
+    with database.transaction() as session:
+        found = people.find_person(session, network_id=network.id, external_id=f"email:{address}")
+        assert found is not None and found.id == person_id and found.email == address

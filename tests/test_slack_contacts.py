@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from bots import messages
@@ -54,3 +55,30 @@ def test_text_from_people_shown_back_has_no_nul_or_lone_surrogate() -> None:
         dumped = json.dumps(shown)  # as Slack receives it
         assert "\\u0000" not in dumped and "\\ud" not in dumped, dumped
         assert "Acme" in dumped
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "who do I know at Acme\u200b?",
+        "\ufeffwho do I know at Acme?",
+        "who do I know at \u2060Acme?",
+        "who\u200c do I know at \u200dAcme?",
+    ],
+)
+def test_a_contacts_question_with_zero_width_characters_finds_the_people_there(
+    harness: SlackHarness, question: str
+) -> None:
+    h = harness
+    with h.bot.transaction() as session:
+        ana = session.get(Person, h.people["UANA"])
+        assert ana is not None
+        import_contacts(
+            session, network_id=ana.network_id, contacts=parse_linkedin(LINKEDIN), now=h.clock.at
+        )
+    shown = text_of(h.slash(question, user="UANA").json())
+    assert "Jane Doe" in shown and "people at Acme*" in shown, shown
+    assert not any(ch in shown for ch in "\u200b\u200c\u200d\u2060\ufeff"), shown
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Question.id))) == 0
+    assert h.fake.calls("chat.postMessage") == []

@@ -12,8 +12,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import func, select
 
 from bots import messages, workspace
+from router.storage.schema import ExternalId, InboundRequest, Network
 from tests.fake_slack import TEAM_ID
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import SECRET, slash_command_body
@@ -147,3 +149,103 @@ def test_a_member_event_with_fields_beyond_their_columns_still_stores_the_member
     assert response.status_code == 200
     name, email = _stored(harness, "UODD")
     assert name == ("Odd " + "y" * 5_000)[:200] and email is None
+
+
+LONG_TEAM = "T" + "9" * 40  # longer than networks.slack_team_id holds
+UNUSABLE_IDS = [LONG_TEAM, "T0\x00FAKE", "T0\ud800"]
+
+
+def _nothing_stored(h: SlackHarness) -> None:
+    with h.bot.transaction() as session:
+        teams = set(session.scalars(select(Network.slack_team_id)))
+        assert teams <= {TEAM_ID}, teams
+        assert session.scalar(select(func.count()).select_from(InboundRequest)) == 0
+        assert not any("\x00" in value for value in session.scalars(select(ExternalId.value)))
+
+
+@pytest.mark.parametrize(
+    ("team", "user", "channel", "trigger"),
+    [
+        (LONG_TEAM, "UANA", "C0GENERAL", "trig-1"),
+        ("T0\x00FAKE", "UANA", "C0GENERAL", "trig-1"),
+        ("T0FAKE", "UA\x00NA", "C0GENERAL", "trig-1"),
+        ("T0FAKE", "U" + "A" * 300, "C0GENERAL", "trig-1"),
+        ("T0FAKE", "UANA", "C0\x00GENERAL", "trig-1"),
+        ("T0FAKE", "UANA", "C0GENERAL", "trig\x00-1"),
+    ],
+)
+@pytest.mark.parametrize("text", ["which hops for a hazy IPA?", "who do I know at Acme?"])
+def test_a_slash_command_with_an_unusable_id_gets_an_ephemeral_reply_and_writes_nothing(
+    harness: SlackHarness, team: str, user: str, channel: str, trigger: str, text: str
+) -> None:
+    body = urlencode(
+        {
+            "team_id": team,
+            "channel_id": channel,
+            "user_id": user,
+            "user_name": "ana",
+            "command": "/ask",
+            "text": text,
+            "response_url": harness.fake.response_url("cmd"),
+            "trigger_id": trigger,
+        }
+    )
+    response = harness.post(body)
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "could not be understood" in text_of(reply)
+    harness.bot.routing.shutdown(wait=True)
+    _nothing_stored(harness)
+
+
+def _event_with(event_id: str, event: dict[str, Any], team: str = "T0FAKE") -> str:
+    return json.dumps(
+        {"type": "event_callback", "team_id": team, "event_id": event_id, "event": event}
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _event_with("Ev1", {"type": "app_home_opened", "user": "UANA", "tab": "home"}, LONG_TEAM),
+        _event_with("Ev\x001", {"type": "app_home_opened", "user": "UANA", "tab": "home"}),
+        _event_with("Ev1", {"type": "app_home_opened", "user": "UA\x00NA", "tab": "home"}),
+        _event_with("Ev1", {"type": "team_join", "user": member("UA\x00NA", "Odd")}),
+        _event_with(
+            "Ev1",
+            {"type": "message", "user": "UANA", "channel": "D\x001", "text": "hi", "ts": "1.1"},
+        ),
+        _payload(
+            {
+                "type": "block_actions",
+                "team": {"id": LONG_TEAM},
+                "user": {"id": "UANA", "team_id": LONG_TEAM},
+                "actions": [{"action_id": messages.PASS, "value": "1"}],
+            }
+        ),
+        _payload(
+            {
+                "type": "block_actions",
+                "user": {"id": "UANA"},
+                "channel": {"id": "D\x00ANA"},
+                "actions": [{"action_id": messages.PASS, "value": "1"}],
+            }
+        ),
+        _payload(
+            {
+                "type": "view_submission",
+                "user": {"id": "UB\x00O"},
+                "view": {"id": "V1", "type": "modal", "callback_id": messages.ANSWER_MODAL},
+            }
+        ),
+    ],
+)
+def test_an_event_or_payload_with_an_unusable_id_gets_400_and_writes_nothing(
+    harness: SlackHarness, body: str
+) -> None:
+    kind = "application/json" if body.startswith("{") else "application/x-www-form-urlencoded"
+    response = harness.post(body, content_type=kind)
+    assert response.status_code == 400, response.text
+    assert "Traceback" not in response.text
+    _nothing_stored(harness)

@@ -105,7 +105,7 @@ ODD_MEMBERS = [  # each beyond a column or with text no database stores, as Slac
     member("ULONG", "Long", profile={"display_name": LONG, "email": "a" * 330 + "@example.com"}),
     member("UNUL", "N", profile={"display_name": "Na\x00na", "email": "na\x00@example.com"}),
     member("USUR", "S", profile={"real_name": "Su\ud800e", "title": LONG}, tz="Mars/" + LONG),
-    member("UWIDE", "W", profile={"email": "w" * 190 + "@example.com"}),  # fits 320, not the id
+    member("UWIDE", "W", profile={"email": "w" * 190 + "@example.com"}),  # over 194: fits now
     member("UFLAT", "F", profile="not a profile"),
 ]
 
@@ -142,7 +142,7 @@ def test_a_member_with_fields_no_database_stores_is_synced_cleaned(
     assert stored["ULONG"] == ("x" * 200, None, "Europe/Paris")  # name clipped, address dropped
     assert stored["UNUL"] == ("Nana", None, "Europe/Paris")
     assert stored["USUR"] == ("Sue", None, "UTC")  # an unknown time zone is left out
-    assert stored["UWIDE"] == ("W", None, "Europe/Paris")
+    assert stored["UWIDE"] == ("W", "w" * 190 + "@example.com", "Europe/Paris")
     assert stored["UFLAT"] == ("F", None, "Europe/Paris")
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from bots.reuse import ANSWERED, ASK_ANYWAY
 from router.routing.reuse import AnswerFinder
-from router.storage.schema import Favour, Question
+from router.storage.schema import Evidence, Favour, Question
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
 from tests.slack_world import fake_slack, slack_settings
 
@@ -70,3 +70,13 @@ def test_a_question_with_no_close_past_answer_is_routed_at_once(harness: SlackHa
     assert h.slash("which yeast for a saison?", user="UANA").json()["text"].startswith("Finding")
     h.fake.wait_for("chat.postMessage", 2)
     assert _questions(h) == 1
+
+
+def test_the_past_answer_reply_fallback_carries_no_live_mention(harness: SlackHarness) -> None:
+    h = _reusing(harness)
+    with h.bot.transaction() as session:
+        evidence = session.scalars(select(Evidence).where(Evidence.source_key == "seed:UBO")).one()
+        evidence.context = "<!channel> Which hop for a hazy IPA?"
+    reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
+    assert "may already be answered" in reply["text"]
+    assert "<!channel>" not in reply["text"] and "&lt;!channel&gt;" in reply["text"]

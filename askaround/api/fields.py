@@ -22,11 +22,12 @@ from pydantic import (
 )
 
 from router.network.people import EXTERNAL_ID_PATTERN
+from router.network.profiles import EXTERNAL_ID_SIZE
 from router.storage.schema.base import MAX_ID
 
 MAX_TEXT = 20_000  # evidence text and context, answers
 MAX_NAME = 200
-MAX_EXTERNAL_ID = 200
+MAX_EXTERNAL_ID = EXTERNAL_ID_SIZE
 MAX_EXTERNAL_IDS = 20
 
 

@@ -11,6 +11,7 @@ from askaround.api.dependencies import NowDep, ReadNetworkDep, ServicesDep, Sess
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, storable
 from router.ledger.fairness import fairness_policy
+from router.lifecycle.question_text import visible
 from router.network.people import find_person
 from router.routing.reuse import PastAnswer
 from router.routing.route import Candidate, Route
@@ -53,7 +54,7 @@ class RouteOut(BaseModel):
 
 
 class RouteIn(Body):
-    question: Annotated[str, AfterValidator(storable)] = Field(
+    question: Annotated[str, AfterValidator(storable), AfterValidator(visible)] = Field(
         max_length=100_000,
         description="The question; 1 to `max_question_chars` (default 40,000) characters.",
     )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from router.errors import ImportFormatError
 from router.importers import ImportReport
 from router.network.bulk import NewEvidence, add_evidence_rows, chunks
+from router.network.profiles import EMAIL_SIZE
 from router.storage.schema import Evidence, ExternalId, Person
 from router.storage.text import storable
 
@@ -62,7 +63,7 @@ def _clean(value: str | None, limit: int = MAX_FIELD) -> str | None:
 
 def _email(value: str | None) -> str | None:
     text = (value or "").strip().lower()
-    return text if _EMAIL.fullmatch(text) else None
+    return text if _EMAIL.fullmatch(text) and len(text) <= EMAIL_SIZE else None
 
 
 def _connected_on(value: str) -> str | None:

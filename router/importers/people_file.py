@@ -28,6 +28,7 @@ from router.errors import AskaroundError, ImportFormatError
 from router.importers import ImportReport
 from router.network.bulk import NewEvidence, add_evidence_rows
 from router.network.people import EXTERNAL_ID_PATTERN, ensure_person
+from router.network.profiles import EMAIL_SIZE, EXTERNAL_ID_SIZE
 from router.progress import Progress, silent
 from router.storage.schema import Evidence, ExternalId
 from router.storage.text import unstorable_reason
@@ -95,11 +96,11 @@ def _check(line: int, fields: dict[str, Any], *, from_csv: bool) -> PersonRow:
         ids = [] if raw_ids is None else _strings(raw_ids, "external_ids")
         interests = None if raw_interests is None else _strings(raw_interests, "interests")
     for value in ids:
-        if not _EXTERNAL_ID.fullmatch(value):
+        if len(value) > EXTERNAL_ID_SIZE or not _EXTERNAL_ID.fullmatch(value):
             raise ValueError(f"external id {value!r} is not of the form kind:value (slack:U123)")
     email = _text(fields.get("email"), "email") or None
     if email is not None:
-        if not _EMAIL.fullmatch(email) or len(email) > 320:
+        if not _EMAIL.fullmatch(email) or len(email) > EMAIL_SIZE:
             raise ValueError(f"email {email!r} is not an address")
         if f"email:{email.lower()}" not in {value.lower() for value in ids}:
             ids.append(f"email:{email.lower()}")

@@ -11,10 +11,17 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from router.errors import InvalidInput, NotFound, PermissionDenied
+from router.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from router.ledger.favours import record_favour
 from router.lifecycle.asks import ask_for, notify, open_question, record_event
-from router.lifecycle.states import AskStatus, QuestionStatus, move_ask, move_question
+from router.lifecycle.states import (
+    FINISHED_QUESTION,
+    AskStatus,
+    QuestionStatus,
+    check_ask_move,
+    move_ask,
+    move_question,
+)
 from router.lifecycle.views import AnswerView, answer_view, load_question, names_of
 from router.network.people import ASKAROUND_SOURCE, add_evidence, record_tie
 from router.storage.idempotency import insert_once
@@ -22,6 +29,34 @@ from router.storage.schema import Answer, Question
 from router.storage.text import storable
 
 MAX_ANSWER_CHARS = 20_000
+
+
+def answer_text(text: str) -> str:
+    """The answer as it is stored, or InvalidInput: unstorable, empty or too long."""
+    text = storable(text.strip(), what="the answer")
+    if not text:
+        raise InvalidInput("the answer is empty")
+    if len(text) > MAX_ANSWER_CHARS:
+        raise InvalidInput(f"the answer is {len(text)} characters; the limit is {MAX_ANSWER_CHARS}")
+    return text
+
+
+def check_answer(
+    session: Session, *, network_id: int, ask_id: int, person_id: int, text: str
+) -> bool:
+    """Whether ``answer_ask`` would store this answer, found by reading only (no lock, no write),
+    so an edge can refuse at once what it would refuse and carry out the rest later; False when
+    the ask is answered already (nothing left to do). Raises what ``answer_ask`` would."""
+    ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
+    if session.scalar(select(Answer.id).where(Answer.ask_id == ask.id)) is not None:
+        return False
+    question = session.get(Question, ask.question_id)
+    assert question is not None
+    if question.status in FINISHED_QUESTION:
+        raise Conflict(f"question #{question.id} is {question.status}")
+    check_ask_move(ask, AskStatus.ANSWERED)
+    answer_text(text)
+    return True
 
 
 def answer_ask(
@@ -39,11 +74,7 @@ def answer_ask(
     if existing is not None:
         return answer_view(existing, names_of(session, [existing.person_id]))
     question = open_question(session, ask)
-    text = storable(text.strip(), what="the answer")
-    if not text:
-        raise InvalidInput("the answer is empty")
-    if len(text) > MAX_ANSWER_CHARS:
-        raise InvalidInput(f"the answer is {len(text)} characters; the limit is {MAX_ANSWER_CHARS}")
+    text = answer_text(text)
     inserted = insert_once(
         session,
         model=Answer,

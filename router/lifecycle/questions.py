@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, PermissionDenied
 from router.ledger.fairness import chosen_policy
-from router.lifecycle.answers import answer_ask, mark_helpful, thank_answer
+from router.lifecycle.answers import answer_ask, check_answer, mark_helpful, thank_answer
 from router.lifecycle.asks import (
     Routing,
     ask_for,
@@ -84,6 +84,7 @@ __all__ = [
     "TickReport",
     "answer_ask",
     "ask_question",
+    "check_answer",
     "close_question",
     "decline_ask",
     "get_question",

@@ -20,8 +20,9 @@ from router.storage.text import storable
 EVIDENCE_KINDS = ("answer", "interest", "profile")
 ASKAROUND_SOURCE = "askaround"  # answers given through Askaround itself: private, never quoted
 MAX_NETWORK_NAME = 100
-# What an external id looks like, for the API and the people importer alike: kind:value.
-EXTERNAL_ID_PATTERN = r"[a-z][a-z0-9_-]*:\S{1,190}"
+# What an external id looks like, for the API and the people importer alike: kind:value (the
+# value as long as an email address may be; the whole id must also fit ``ExternalId.value``).
+EXTERNAL_ID_PATTERN = r"[a-z][a-z0-9_-]*:\S{1,320}"
 
 
 def get_network(session: Session, *, name: str) -> Network:

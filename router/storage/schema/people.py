@@ -68,7 +68,8 @@ class ExternalId(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     network_id: Mapped[int] = mapped_column(ForeignKey("networks.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
-    value: Mapped[str] = mapped_column(String(200))
+    # ``email:`` and an address as long as ``Person.email`` holds (RFC 5321 allows 254)
+    value: Mapped[str] = mapped_column(String(330))
 
     person: Mapped[Person] = relationship(back_populates="external_ids")
 

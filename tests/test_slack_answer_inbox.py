@@ -1,0 +1,186 @@
+"""The answer modal reads before it acks, records the answer in the bot's inbox, and gives it
+after the ack: a process stopped or killed right after the ack loses nothing, and the restarted
+bot gives the answer exactly once."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bots import messages
+from bots.inbox import SPOOL
+from bots.runtime import SlackBot
+from bots.views import ANSWER_KIND
+from router.storage.schema import Answer, InboundRequest, Person
+from tests.conftest import PG_URL
+from tests.slack_harness import SlackHarness, buttons, harness, relayed, text_of, updated
+from tests.slack_world import fake_slack, slack_settings
+
+__all__ = ["fake_slack", "harness", "slack_settings"]
+
+ANSWER = "Citra and Mosaic, dry hopped on day 3."
+
+
+def _asked_bo(h: SlackHarness) -> str:
+    """Ana asks; the private metadata of the answer form on Bo's ask DM."""
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    dm = next(
+        c.params for c in h.fake.wait_for("chat.postMessage", 2) if c.params["channel"] == "DUBO"
+    )
+    h.settle()
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    return f"{buttons(dm)[messages.ANSWER]}|DUBO:{ts}"
+
+
+def _submit(h: SlackHarness, metadata: str, *, user: str = "UBO", text: str = ANSWER) -> Any:
+    return h.submit(
+        callback_id=messages.ANSWER_MODAL,
+        private_metadata=metadata,
+        values={messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: {"value": text}}},
+        user=user,
+    )
+
+
+def _answers(h: SlackHarness) -> int:
+    with h.bot.transaction() as session:
+        return int(session.scalar(select(func.count(Answer.id))) or 0)
+
+
+def _owed_answers(h: SlackHarness) -> int:
+    with h.bot.transaction() as session:
+        return int(
+            session.scalar(
+                select(func.count(InboundRequest.id)).where(
+                    InboundRequest.kind == ANSWER_KIND, InboundRequest.done_at.is_(None)
+                )
+            )
+            or 0
+        )
+
+
+def _relays(h: SlackHarness) -> list[dict[str, Any]]:
+    return [
+        c.params
+        for c in h.fake.calls("chat.postMessage")
+        if c.params["channel"] == "DUANA" and messages.CONNECT in buttons(c.params)
+    ]
+
+
+@contextmanager
+def _busy(h: SlackHarness, spooled: bool) -> Iterator[None]:
+    """While an import holds SQLite's write lock (``spooled``), or as usual."""
+    if not spooled:
+        yield
+        return
+    importer = sqlite3.connect(h.bot.database.engine.url.database or "", timeout=10)
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        importer.rollback()
+        importer.close()
+
+
+@pytest.mark.parametrize(
+    "spooled",
+    [
+        False,
+        pytest.param(
+            True, marks=pytest.mark.skipif(bool(PG_URL), reason="SQLite's one write lock")
+        ),
+    ],
+)
+@pytest.mark.parametrize("death", ["killed", "stopping"])
+def test_an_answer_acknowledged_right_before_the_process_dies_is_given_once_after_a_restart(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, death: str, spooled: bool
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    if death == "killed":  # SIGKILL right after the ack: the work handed on never runs
+        monkeypatch.setattr(h.bot.routing, "submit", lambda *args, **kwargs: None)
+    else:  # SIGTERM: the pool refuses new work while the process stops
+        h.bot.routing.shutdown(wait=True)
+    h.bot.courier.stop()
+    with _busy(h, spooled):
+        response = _submit(h, metadata)
+        assert response.status_code == 200 and response.content in (b"", b"{}")
+    # acknowledged, recorded, and not given yet: the process is gone
+    assert _answers(h) == 0
+    if spooled:
+        assert len(list((h.bot.settings.data_dir / SPOOL).glob("*.json"))) == 1
+    else:
+        assert _owed_answers(h) == 1
+
+    restarted = SlackBot(h.services, clock=h.clock, jobs=[])
+    try:
+        assert restarted.replay(h.clock.at) == 1
+        assert restarted.replay(h.clock.at) == 0  # the next round owes nothing
+        relay, _ = relayed(h)
+        assert ANSWER in text_of(relay)
+        assert "You answered" in updated(h, "DUBO")["DUBO"]
+        h.settle()
+    finally:
+        restarted.close()
+    assert _answers(h) == 1 and _owed_answers(h) == 0
+    assert len(_relays(h)) == 1
+    assert not list((h.bot.settings.data_dir / SPOOL).glob("*.json"))
+
+
+def test_a_submitted_answer_is_given_after_the_ack_by_the_inbox_handler(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    assert _submit(h, metadata).status_code == 200
+    assert _answers(h) == 0 and _owed_answers(h) == 1  # nothing but the record before the ack
+    ((handler, bot, key),) = handed
+    assert handler(bot, key) is True
+    assert handler(bot, key) is False  # once
+    relay, _ = relayed(h)
+    assert ANSWER in text_of(relay) and _answers(h) == 1
+
+
+@pytest.mark.parametrize(
+    ("user", "text", "shown"),
+    [
+        ("UCY", ANSWER, "only the person asked"),  # someone else's ask
+        ("UNEW", ANSWER, "only the person asked"),  # a member never seen: not created
+        ("UBO", "Citra\x00", "NUL"),  # what the database cannot store
+    ],
+)
+def test_an_answer_the_core_would_refuse_is_shown_in_the_form_and_nothing_is_written(
+    harness: SlackHarness, user: str, text: str, shown: str
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    with h.bot.transaction() as session:
+        people = session.scalar(select(func.count(Person.id)))
+    response = _submit(h, metadata, user=user, text=text)
+    assert response.status_code == 200
+    assert shown in response.json()["errors"][messages.ANSWER_BLOCK]
+    assert _answers(h) == 0 and _owed_answers(h) == 0
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Person.id))) == people
+
+
+def test_an_answer_to_a_closed_question_is_shown_in_the_form_before_the_ack(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    receipt = next(
+        c.params for c in h.fake.calls("chat.postMessage") if c.params["channel"] == "DUANA"
+    )
+    question_id = buttons(receipt)[messages.CLOSE_FROM_RECEIPT]
+    h.click(messages.CLOSE_FROM_RECEIPT, question_id, user="UANA", channel="DUANA", ts="1.0")
+    h.fake.wait_for("chat.update", where=lambda u: u.params["channel"] == "DUBO")
+    response = _submit(h, metadata)
+    assert "closed" in response.json()["errors"][messages.ANSWER_BLOCK]
+    assert _answers(h) == 0 and _owed_answers(h) == 0
