@@ -170,3 +170,14 @@ def test_a_live_network_is_ranked_by_the_model_alone_and_says_nothing_of_stalene
     result = _route(net, settings, tmp_path, 2.0)
     assert result.candidates[0].name == "Olga"
     assert not any("newest answer" in note for note in result.notes)
+
+
+def test_people_who_answered_alike_lately_keep_the_model_order_between_them() -> None:
+    """Equal recent counts carry no order; before, they were ranked by person id, which lifted
+    the lowest id over a better match."""
+    model = np.asarray([1.0, 2.0, 3.0, 4.0])  # person 4 matches best
+    order = fused_order([1, 2, 3, 4], model, [1, 1, 1, 1], 5.0)
+    assert [[1, 2, 3, 4][i] for i in order] == [4, 3, 2, 1]
+    # a real difference in recent answers still counts
+    order = fused_order([1, 2, 3, 4], model, [9, 1, 1, 1], 5.0)
+    assert [[1, 2, 3, 4][i] for i in order][:2] == [1, 4]

@@ -43,15 +43,16 @@ def fused_order(
     weight: float,
 ) -> list[int]:
     """Positions into ``people``, best first: the model's rank fused with the recent-activity
-    rank (ties by person id, as everywhere in ranking)."""
+    rank, where equal counts share a rank (so people who answered alike keep the model's order);
+    ties of the fused score by person id, as everywhere in ranking."""
     ids = np.asarray(people, dtype=np.int64)
     model_rank = np.empty(len(ids))
     model_rank[np.lexsort((ids, -scores))] = np.arange(1, len(ids) + 1)
     if weight <= 0 or not len(ids):
         return [int(i) for i in np.argsort(model_rank, kind="stable")]
     counts = np.asarray(recent, dtype=np.float64)
-    recent_rank = np.empty(len(ids))
-    recent_rank[np.lexsort((ids, -counts))] = np.arange(1, len(ids) + 1)
+    ascending = np.sort(counts)  # equal counts share the best rank: a tie says nothing
+    recent_rank = len(ids) - np.searchsorted(ascending, counts, side="right") + 1.0
     fused = 1.0 / (RRF_K + model_rank) + weight / (RRF_K + recent_rank)
     return [int(i) for i in np.lexsort((ids, -fused))]
 
