@@ -22,6 +22,8 @@ ASKAROUND_SOURCE = "askaround"  # answers given through Askaround itself: privat
 MAX_NETWORK_NAME = 100
 # What an external id looks like, for the API and the people importer alike: kind:value.
 EXTERNAL_ID_PATTERN = r"[a-z][a-z0-9_-]*:\S{1,190}"
+# An email address as every surface accepts it: something@domain.tld, no spaces.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
 def get_network(session: Session, *, name: str) -> Network:
