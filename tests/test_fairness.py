@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from router.evaluation.fairness_replay import replay_fairness
 from router.ledger.fairness import FairnessPolicy, gini
 from router.ledger.favours import record_favour
+from router.lifecycle.questions import ask_question
 from router.routing.route import Route
 from router.routing.router import Router
 from router.search.embedding import HashingEmbedder
@@ -251,3 +252,28 @@ def test_fairness_replay_asks_k_people_per_question_both_ways_and_leaves_no_trac
     with database.transaction() as session:  # each run was rolled back
         assert session.scalar(select(func.count(Question.id))) == 0
         assert session.scalar(select(func.count(Favour.id))) == 0
+
+
+def test_a_question_whose_clock_was_read_first_but_routed_second_sees_the_asks_of_the_other(
+    database: Database, config: Settings, net: NetworkBuilder
+) -> None:
+    # Two requests at once: the later clock takes the ask lock first and asks someone; the
+    # earlier clock routes next. The other's ask, stamped a moment "after" it, must still rest
+    # that person (it counted only asks up to its own clock, and asked them twice).
+    config = config.model_copy(update={"fairness": True})
+    router = Router(database=database, embedder=net.embedder, settings=config)
+    asked = []
+    for clock in (net.now + timedelta(seconds=1), net.now):
+        with database.transaction() as session:
+            result = ask_question(
+                session,
+                router=router,
+                settings=config,
+                network_id=net.network_id,
+                asker_id=net.ids["asker"],
+                text=QUESTION,
+                now=clock,
+                k=1,
+            )
+            asked += [ask.person_id for ask in result.question.asks]
+    assert len(asked) == 2 and asked[0] != asked[1], asked

@@ -29,6 +29,7 @@ from askaround.api import (
     web,
 )
 from askaround.api.admission import Admission, SafeHeaders
+from askaround.api.bodies import Bodies
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
 
@@ -69,7 +70,9 @@ ROUTERS: tuple[APIRouter, ...] = (
 
 # The largest valid request is a 100,000-character question of escaped emoji (12 bytes each):
 # 1.2 MB. Anything bigger is refused with a 413 as it streams in, before it is parsed or even
-# authenticated; unlimited, one unauthenticated 300 MB body took a gigabyte of memory.
+# authenticated; unlimited, one unauthenticated 300 MB body took a gigabyte of memory. The
+# ``Bodies`` middleware enforces it (FastAPI's ``max_body_size`` answered a body announced too
+# large with a plain-text 413, replacing the API's JSON error).
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
@@ -93,7 +96,6 @@ def create_app(
         openapi_url="/v1/openapi.json",
         docs_url=None,  # served below from the swagger-ui-bundle package, not from a CDN
         redoc_url=None,
-        max_body_size=MAX_BODY_BYTES,
     )
     app.state.services = services
     app.state.open_network = open_network
@@ -112,6 +114,7 @@ def create_app(
         wait=services.settings.api_queue_seconds,
         retry_after=1,
     )
+    app.add_middleware(Bodies, limit=MAX_BODY_BYTES)  # read before a request takes a slot
     app.add_middleware(SafeHeaders)
     return app
 

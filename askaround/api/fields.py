@@ -21,8 +21,8 @@ from pydantic import (
     StringConstraints,
 )
 
-from router.network.people import EXTERNAL_ID_PATTERN
-from router.network.profiles import EXTERNAL_ID_SIZE
+from router.network.people import EMAIL_PATTERN, EXTERNAL_ID_PATTERN
+from router.network.profiles import EMAIL_SIZE, EXTERNAL_ID_SIZE
 from router.storage.schema.base import MAX_ID
 
 MAX_TEXT = 20_000  # evidence text and context, answers
@@ -81,9 +81,20 @@ NewExternalId = Annotated[
 ]
 LongText = Annotated[str, *_text(1, MAX_TEXT)]
 OptionalLongText = Annotated[str, *_text(0, MAX_TEXT)]
-Email = Annotated[str, *_text(1, 320)]
+# The address the email channel sends to: what the people importer accepts, nothing else.
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=EMAIL_SIZE, pattern=f"^{EMAIL_PATTERN}$"),
+    AfterValidator(storable),
+]
 Timezone = Annotated[str, *_text(1, 64)]
-Link = Annotated[str, *_text(1, 500)]
+# A link people click (the web page, Slack, email): http(s) only, and none of the characters
+# Slack's link markup ``<url|text>`` or HTML would read as the end of it.
+Link = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=500, pattern=r"^https?://[^\s<>|\"]+$"),
+    AfterValidator(storable),
+]
 Source = Annotated[str, *_text(1, 40)]
 SourceKey = Annotated[str, *_text(1, 200)]
 UtcDateTime = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(as_utc)]

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from router.errors import AskaroundError, ImportFormatError
 from router.importers import ImportReport
 from router.network.bulk import NewEvidence, add_evidence_rows
-from router.network.people import EXTERNAL_ID_PATTERN, ensure_person
+from router.network.people import EMAIL_PATTERN, EXTERNAL_ID_PATTERN, ensure_person
 from router.network.profiles import EMAIL_SIZE, EXTERNAL_ID_SIZE
 from router.progress import Progress, silent
 from router.storage.schema import Evidence, ExternalId
@@ -39,7 +39,7 @@ MAX_NAME = 200
 MAX_INTEREST = 300
 MAX_PROFILE = 4000
 _EXTERNAL_ID = re.compile(EXTERNAL_ID_PATTERN)
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 @dataclass(frozen=True)

@@ -41,15 +41,25 @@ class Routing(Protocol):
     ) -> Route: ...
 
 
-def lock_asking(session: Session, *, network_id: int) -> None:
-    """Hold the network's ask lock until the caller's transaction ends.
+def lock_asking(session: Session, *, network_id: int, now: datetime) -> datetime:
+    """Hold the network's ask lock until the caller's transaction ends; the time to ask at.
 
     Choosing people reads how often each was asked (budget, rest) and recording the asks writes
     it: two questions routed at once would both spend the last of someone's budget. Under this
     lock the choices of one network are made one question at a time, and what routing reads
     next is what the previous question committed (``hold_row``).
+
+    Routing counts the asks made up to its ``now``, but a request that read its clock first may
+    take the lock second: the asks committed meanwhile are stamped after its ``now``, and it
+    asked the same people again, past their budget. So the time returned is ``now`` or, when
+    later, the newest ask's: asks are stamped in the order they are made, and each question
+    sees every ask before it.
     """
     hold_row(session, Network.id, network_id, unchanged=Network.weekly_ask_budget)
+    newest = session.scalar(
+        select(Ask.created_at).where(Ask.network_id == network_id).order_by(Ask.id.desc()).limit(1)
+    )
+    return now if newest is None or newest <= now else newest
 
 
 def record_event(

@@ -110,14 +110,14 @@ def escalate_questions(
                 detail={"rounds": question.round},
             )
             continue
-        lock_asking(session, network_id=question.network_id)
+        at = lock_asking(session, network_id=question.network_id, now=now)
         route = router.route(
             session,
             network_id=question.network_id,
             question=question.text,
             asker_id=question.asker_id,
             k=question.k,
-            now=now,
+            now=at,
             exclude=frozenset(asked_people(session, question_id=question.id) | {question.asker_id}),
             policy=chosen,
         )
@@ -126,24 +126,24 @@ def escalate_questions(
                 session,
                 question=question,
                 kind="nobody_left",
-                now=now,
+                now=at,
                 detail={"round": question.round, "notes": list(route.notes)},
             )
             continue
         question.round += 1
-        question.next_escalation_at = now + timedelta(hours=settings.answer_timeout_hours)
+        question.next_escalation_at = at + timedelta(hours=settings.answer_timeout_hours)
         asks = send_asks(
             session,
             question=question,
             candidates=route.candidates,
             round_number=question.round,
-            now=now,
+            now=at,
         )
         record_event(
             session,
             question=question,
             kind="escalated",
-            now=now,
+            now=at,
             detail={
                 "round": question.round,
                 "asked": [ask.person_id for ask in asks],
@@ -156,7 +156,7 @@ def escalate_questions(
             recipient_id=question.asker_id,
             kind="escalated",
             key=f"escalated:{question.id}:{question.round}",
-            now=now,
+            now=at,
             round=question.round,
             asked=[candidate.name for candidate in route.candidates],
         )

@@ -121,7 +121,7 @@ def ask_question(
     k = settings.default_k if k is None else k
     if not 1 <= k <= settings.max_k:
         raise InvalidInput(f"k must be between 1 and {settings.max_k}")
-    lock_asking(session, network_id=network_id)  # until commit: budgets are spent one at a time
+    now = lock_asking(session, network_id=network_id, now=now)  # budgets spent one at a time
     route = router.route(
         session,
         network_id=network_id,

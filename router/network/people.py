@@ -23,6 +23,8 @@ MAX_NETWORK_NAME = 100
 # What an external id looks like, for the API and the people importer alike: kind:value (the
 # value as long as an email address may be; the whole id must also fit ``ExternalId.value``).
 EXTERNAL_ID_PATTERN = r"[a-z][a-z0-9_-]*:\S{1,320}"
+# An email address as every surface accepts it: something@domain.tld, no spaces.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
 def get_network(session: Session, *, name: str) -> Network:
