@@ -49,6 +49,16 @@ def escape(text: str) -> str:
     return scrubbed(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link(url: str, label: str) -> str:
+    """Slack link markup ``<url|label>``, or nothing when ``url`` is not a plain http(s) address:
+    a stored link with ``|``, ``<``, ``>`` or a space in it would end the markup and carry the
+    rest (a ``<!channel>``, say) live into the message."""
+    plain = url.startswith(("https://", "http://")) and not any(
+        ch in "|<>" or ch.isspace() for ch in url
+    )
+    return f"<{url}|{escape(label)}>" if plain else ""
+
+
 def clip(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

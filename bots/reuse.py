@@ -36,7 +36,8 @@ REMEMBERED = 256
 def past_answer_message(question: AskQuestion, answer: PastAnswer) -> dict[str, Any]:
     """The ephemeral reply: the past Q&A and the two buttons."""
     who = f"*{messages.escape(answer.name)}* answered this on {answer.answered_at:%Y-%m-%d}"
-    link = f" · <{answer.link}|open thread>" if answer.link else ""
+    thread = messages.link(answer.link or "", "open thread")
+    link = f" · {thread}" if thread else ""
     head = "This may already be answered, so nobody needs to be asked:"
     body = (
         f"{head}\n*{messages.escape(answer.question)}*\n"

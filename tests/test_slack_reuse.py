@@ -80,3 +80,30 @@ def test_the_past_answer_reply_fallback_carries_no_live_mention(harness: SlackHa
     reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
     assert "may already be answered" in reply["text"]
     assert "<!channel>" not in reply["text"] and "&lt;!channel&gt;" in reply["text"]
+
+
+def test_a_stored_link_that_would_break_out_of_slack_link_markup_is_not_shown(
+    harness: SlackHarness,
+) -> None:
+    """A link stored by an importer or an older API (``|`` ends Slack's ``<url|label>``) would
+    carry a live ``<!channel>`` into the reply; a plain link is still shown."""
+    h = _reusing(harness)
+    for stored, shown in (
+        ("https://a.example|click> <!channel", None),
+        ("javascript:alert(1)", None),
+        ("https://beer.example/q/1", "<https://beer.example/q/1|open thread>"),
+    ):
+        with h.bot.transaction() as session:
+            evidence = session.scalars(
+                select(Evidence).where(Evidence.source_key == "seed:UBO")
+            ).one()
+            evidence.link = stored
+        h.services.router.indexes.invalidate(evidence.network_id)
+        reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
+        body = text_of(reply)
+        assert "may already be answered" in body
+        assert "<!channel>" not in body and "javascript:" not in body
+        if shown is not None:
+            assert shown in body
+        else:
+            assert "open thread" not in body
