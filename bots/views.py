@@ -6,23 +6,28 @@ itself. The submission is then recorded in the bot's inbox (``bots.inbox``: a ro
 file while an import holds the database), the modal closes, and the answer is given after the
 ack by the inbox's handler for it, at once on the bot's pool, or by the replay job when the
 process died first: once either way. Then the ask DM is updated in place and the courier kicked
-to relay the answer.
+to relay the answer. When the core refuses it by then (the question closed meanwhile, the ask
+moved on), the answerer is told why in a DM quoting their answer back, queued with the request's
+end so it goes once.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bots import messages, outbound, workspace
 from bots.actions import DONE_NOTES, update
 from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
 from bots.snapshots import ask_snapshot
-from router.errors import AskaroundError, PermissionDenied
+from router.delivery.outbox import enqueue
+from router.errors import AskaroundError, NotFound, PermissionDenied
 from router.lifecycle import questions
 from router.lifecycle.states import AskStatus
 
@@ -129,6 +134,8 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
     if payload is None:
         return False
     team, metadata, text = str(payload["team_id"]), str(payload["view"]), str(payload["text"])
+    member: Member | None = None
+    ask_id: int | None = None
     try:
         ask_id, _, _ = messages.parse_modal_metadata(metadata)
         member = bot.member(team_id=team, user_id=str(payload.get("user_id") or ""))
@@ -148,7 +155,7 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
             bot.inbox.done(request)
     except AskaroundError as exc:
         log.warning("answer %s could not be given: %s", key, exc)
-        bot.inbox.failed(key, str(exc), final=True)
+        _refused(bot, key, exc, member=member, ask_id=ask_id, text=text)
         return False
     except Exception as exc:
         log.exception("answer %s failed", key)
@@ -157,3 +164,52 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
     if first:
         _answered(bot, bot.clients.for_team(team), member, ask_id, metadata, text)
     return True
+
+
+def _refused(
+    bot: SlackBot,
+    key: str,
+    refusal: AskaroundError,
+    *,
+    member: Member | None,
+    ask_id: int | None,
+    text: str,
+) -> None:
+    """A final refusal after the ack (the modal is gone): the request ends and, in the same
+    transaction, a DM to the answerer saying why, with their words back, is queued; so they are
+    told once, and a replay finds the request done."""
+
+    def tell(session: Session) -> None:
+        if member is None:  # not known as anyone: nobody to tell
+            return
+        enqueue(
+            session,
+            network_id=member.network_id,
+            recipient_id=member.person_id,
+            kind=outbound.ANSWER_NOT_GIVEN,
+            payload={
+                "question": _question(session, member, ask_id),
+                "reason": str(refusal),
+                "answer": text,
+            },
+            idempotency_key=f"answer-not-given:{hashlib.sha256(key.encode()).hexdigest()[:40]}",
+            now=bot.now(),
+        )
+
+    try:
+        bot.inbox.failed(key, str(refusal), final=True, then=tell)
+    except Exception:
+        log.exception("ending refused answer %s failed; the replay job tries it again", key)
+        return
+    bot.courier.kick()
+
+
+def _question(session: Session, member: Member, ask_id: int | None) -> str | None:
+    """The question of the member's own ask (never someone else's), if it is still there."""
+    if ask_id is None:
+        return None
+    try:
+        snapshot = ask_snapshot(session, network_id=member.network_id, ask_id=ask_id)
+    except NotFound:
+        return None
+    return str(snapshot.payload["question"]) if snapshot.person_id == member.person_id else None
