@@ -7,8 +7,8 @@ file while an import holds the database), the modal closes, and the answer is gi
 ack by the inbox's handler for it, at once on the bot's pool, or by the replay job when the
 process died first: once either way. Then the ask DM is updated in place and the courier kicked
 to relay the answer. When the core refuses it by then (the question closed meanwhile, the ask
-moved on), the answerer is told why in a DM quoting their answer back, queued with the request's
-end so it goes once.
+moved on), or it failed too often, the answerer is told why in a DM quoting their answer back,
+queued with the request's end so it goes once; a failure that will be retried tells nobody.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_KIND = "slack_answer"
 NOT_TAKEN = "I couldn't take this answer right now; nothing was sent. Please try again."
+GAVE_UP = "something went wrong on our side, and after several tries I gave up; nothing was sent"
 
 
 def submitted_text(view: dict[str, Any]) -> str:
@@ -155,29 +156,33 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
             bot.inbox.done(request)
     except AskaroundError as exc:
         log.warning("answer %s could not be given: %s", key, exc)
-        _refused(bot, key, exc, member=member, ask_id=ask_id, text=text)
+        _failed(bot, key, str(exc), str(exc), final=True, member=member, ask_id=ask_id, text=text)
         return False
-    except Exception as exc:
+    except Exception as exc:  # e.g. the database busy: the replay job tries again, then gives up
         log.exception("answer %s failed", key)
-        bot.inbox.failed(key, f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _failed(bot, key, error, GAVE_UP, final=False, member=member, ask_id=ask_id, text=text)
         return False
     if first:
         _answered(bot, bot.clients.for_team(team), member, ask_id, metadata, text)
     return True
 
 
-def _refused(
+def _failed(
     bot: SlackBot,
     key: str,
-    refusal: AskaroundError,
+    error: str,
+    reason: str,
     *,
+    final: bool,
     member: Member | None,
     ask_id: int | None,
     text: str,
 ) -> None:
-    """A final refusal after the ack (the modal is gone): the request ends and, in the same
-    transaction, a DM to the answerer saying why, with their words back, is queued; so they are
-    told once, and a replay finds the request done."""
+    """Count a failed carry-out. When it ends the request (a final refusal by the core, or too
+    many failed tries) the modal is long gone, so a DM to the answerer saying why, with their
+    words back, is queued in the same transaction: they are told once, and a replay finds the
+    request done. A failure that will be retried tells nobody."""
 
     def tell(session: Session) -> None:
         if member is None:  # not known as anyone: nobody to tell
@@ -189,7 +194,7 @@ def _refused(
             kind=outbound.ANSWER_NOT_GIVEN,
             payload={
                 "question": _question(session, member, ask_id),
-                "reason": str(refusal),
+                "reason": reason,
                 "answer": text,
             },
             idempotency_key=f"answer-not-given:{hashlib.sha256(key.encode()).hexdigest()[:40]}",
@@ -197,11 +202,12 @@ def _refused(
         )
 
     try:
-        bot.inbox.failed(key, str(refusal), final=True, then=tell)
+        given_up = bot.inbox.failed(key, error, final=final, then=tell)
     except Exception:
-        log.exception("ending refused answer %s failed; the replay job tries it again", key)
+        log.exception("counting the failure of answer %s failed; the replay job tries again", key)
         return
-    bot.courier.kick()
+    if given_up:
+        bot.courier.kick()
 
 
 def _question(session: Session, member: Member, ask_id: int | None) -> str | None:

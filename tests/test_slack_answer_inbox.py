@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bots import messages
-from bots.inbox import SPOOL
+from bots.inbox import MAX_ATTEMPTS, SPOOL
 from bots.runtime import SlackBot
 from bots.views import ANSWER_KIND
 from router.lifecycle import questions
@@ -271,6 +271,22 @@ def test_an_answer_refused_around_a_restart_is_sent_back_once(
     assert not _notices(h, "DUANA")
 
 
+def _busy_answers(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """The core's answer_ask meets a busy database ``times`` times, then works."""
+    answer_ask = questions.answer_ask
+    failures = [
+        OperationalError("UPDATE answers", {}, Exception("database is locked"))
+        for _ in range(times)
+    ]
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return answer_ask(*args, **kwargs)
+
+    monkeypatch.setattr(questions, "answer_ask", busy)
+
+
 @pytest.mark.parametrize("meanwhile", ["nothing", "the question closed"])
 def test_a_passing_database_failure_is_retried_without_telling_anyone(
     harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, meanwhile: str
@@ -279,15 +295,7 @@ def test_a_passing_database_failure_is_retried_without_telling_anyone(
     metadata = _asked_bo(h)
     handed: list[tuple[Any, ...]] = []
     monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
-    answer_ask = questions.answer_ask
-    failures = [OperationalError("UPDATE answers", {}, Exception("database is locked"))]
-
-    def busy_once(*args: Any, **kwargs: Any) -> Any:
-        if failures:
-            raise failures.pop()
-        return answer_ask(*args, **kwargs)
-
-    monkeypatch.setattr(questions, "answer_ask", busy_once)
+    _busy_answers(monkeypatch, 1)
     assert _submit(h, metadata, text=REFUSED).status_code == 200
     ((handler, bot, key),) = handed
     assert handler(bot, key) is False  # the database was busy: kept for the replay job
@@ -306,3 +314,28 @@ def test_a_passing_database_failure_is_retried_without_telling_anyone(
         (notice,) = _notices(h)
         _shows_the_refusal(notice)
     assert _owed_answers(h) == 0
+
+
+def test_an_answer_given_up_after_failing_too_often_goes_back_to_its_writer_once(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    _busy_answers(monkeypatch, MAX_ATTEMPTS + 1)
+    assert _submit(h, metadata, text=REFUSED).status_code == 200
+    ((handler, bot, key),) = handed
+    assert handler(bot, key) is False
+    for _ in range(MAX_ATTEMPTS - 2):
+        assert h.bot.replay(h.clock.at) == 0
+    h.settle()
+    assert not _notices(h) and _owed_answers(h) == 1  # still retried: nobody told
+    assert h.bot.replay(h.clock.at) == 0  # the last try: given up
+    assert h.bot.replay(h.clock.at) == 0
+    h.settle()
+    (notice,) = _notices(h)
+    shown = text_of(notice)
+    assert "went wrong on our side" in shown and "which hops for a hazy IPA?" in shown
+    assert "Citra &amp; Mosaic, &lt;!channel&gt; dry hopped on day 3." in shown
+    assert _answers(h) == 0 and _owed_answers(h) == 0
