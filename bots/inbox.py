@@ -92,9 +92,18 @@ class Inbox:
         """Mark a claimed request carried out (commits with the caller's effect)."""
         request.done_at = self.clock()
 
-    def failed(self, key: str, error: str, *, final: bool = False) -> bool:
+    def failed(
+        self,
+        key: str,
+        error: str,
+        *,
+        final: bool = False,
+        then: Callable[[Session], object] | None = None,
+    ) -> bool:
         """Count a failed attempt (its own transaction); True when the request is given up
-        (``final``: at once, e.g. the person cannot ask; otherwise after ``MAX_ATTEMPTS``)."""
+        (``final``: at once, e.g. the person cannot ask; otherwise after ``MAX_ATTEMPTS``).
+        ``then`` runs in that transaction only when this call gives the request up, so what it
+        writes (the person told why) commits with the request's end: once, never on a replay."""
         with self.database.transaction() as session:
             request = session.scalar(select(InboundRequest).where(InboundRequest.key == key))
             if request is None or request.done_at is not None:
@@ -103,6 +112,8 @@ class Inbox:
             request.last_error = error[:2000]
             if final or request.attempts >= MAX_ATTEMPTS:
                 request.done_at = self.clock()
+                if then is not None:
+                    then(session)
                 return True
             return False
 

@@ -8,6 +8,7 @@ expired    the asker hears that the question expired (threaded)
 helpful    the answerer hears their answer helped
 thanks     the answerer hears they were thanked
 summary    the weekly "favours owed" DM
+answer_not_given  the answerer hears why their answer could not be given, their words quoted back
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ YOUR_REASONS = frozenset({"evidence", "activity"})
 
 FOLLOWUP = "followup"  # a thread reply relayed between the asker and who answered (bots.replies)
 REMINDER = "reminder"  # one gentle nudge in an ask's thread before escalation (lifecycle.hours)
+ANSWER_NOT_GIVEN = "answer_not_given"  # an acknowledged answer refused after the ack (bots.views)
 
 # messages about a question: threaded under the asker's first one (a follow-up to the person
 # who answered: under their ask DM)
@@ -274,7 +276,25 @@ def _reminder(payload: dict[str, Any]) -> Message:
     return {"text": text, "blocks": [section(text)]}
 
 
+def _answer_not_given(payload: dict[str, Any]) -> Message:
+    """The modal closed before the answer was refused: say why and give the words back."""
+    question = str(payload.get("question") or "")
+    about = f' to "{escape(clip(question, 200))}"' if question else ""
+    reason = str(payload.get("reason") or "it could no longer be given").strip()
+    reason = reason[:1].upper() + reason[1:] + ("" if reason.endswith((".", "!", "?")) else ".")
+    head = f"Sorry, your answer{about} could not be given. {escape(clip(reason, 300))}"
+    answer = str(payload.get("answer") or "")
+    return {
+        "text": head,
+        "blocks": [
+            section(head),
+            section(f"Here is what you wrote, so it is not lost:\n{quote(answer, 2800)}"),
+        ],
+    }
+
+
 _RENDERERS = {
+    ANSWER_NOT_GIVEN: _answer_not_given,
     REMINDER: _reminder,
     "ask": _ask,
     "closed": _closed,

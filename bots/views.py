@@ -6,23 +6,28 @@ itself. The submission is then recorded in the bot's inbox (``bots.inbox``: a ro
 file while an import holds the database), the modal closes, and the answer is given after the
 ack by the inbox's handler for it, at once on the bot's pool, or by the replay job when the
 process died first: once either way. Then the ask DM is updated in place and the courier kicked
-to relay the answer.
+to relay the answer. When the core refuses it by then (the question closed meanwhile, the ask
+moved on), or it failed too often, the answerer is told why in a DM quoting their answer back,
+queued with the request's end so it goes once; a failure that will be retried tells nobody.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from sqlalchemy.orm import Session
 
 from bots import messages, outbound, workspace
 from bots.actions import DONE_NOTES, update
 from bots.inbox import carried_out_by
 from bots.runtime import Member, SlackBot
 from bots.snapshots import ask_snapshot
-from router.errors import AskaroundError, PermissionDenied
+from router.delivery.outbox import enqueue
+from router.errors import AskaroundError, NotFound, PermissionDenied
 from router.lifecycle import questions
 from router.lifecycle.states import AskStatus
 
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ANSWER_KIND = "slack_answer"
 NOT_TAKEN = "I couldn't take this answer right now; nothing was sent. Please try again."
+GAVE_UP = "something went wrong on our side, and after several tries I gave up; nothing was sent"
 
 
 def submitted_text(view: dict[str, Any]) -> str:
@@ -129,6 +135,8 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
     if payload is None:
         return False
     team, metadata, text = str(payload["team_id"]), str(payload["view"]), str(payload["text"])
+    member: Member | None = None
+    ask_id: int | None = None
     try:
         ask_id, _, _ = messages.parse_modal_metadata(metadata)
         member = bot.member(team_id=team, user_id=str(payload.get("user_id") or ""))
@@ -148,12 +156,66 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
             bot.inbox.done(request)
     except AskaroundError as exc:
         log.warning("answer %s could not be given: %s", key, exc)
-        bot.inbox.failed(key, str(exc), final=True)
+        _failed(bot, key, str(exc), str(exc), final=True, member=member, ask_id=ask_id, text=text)
         return False
-    except Exception as exc:
+    except Exception as exc:  # e.g. the database busy: the replay job tries again, then gives up
         log.exception("answer %s failed", key)
-        bot.inbox.failed(key, f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        _failed(bot, key, error, GAVE_UP, final=False, member=member, ask_id=ask_id, text=text)
         return False
     if first:
         _answered(bot, bot.clients.for_team(team), member, ask_id, metadata, text)
     return True
+
+
+def _failed(
+    bot: SlackBot,
+    key: str,
+    error: str,
+    reason: str,
+    *,
+    final: bool,
+    member: Member | None,
+    ask_id: int | None,
+    text: str,
+) -> None:
+    """Count a failed carry-out. When it ends the request (a final refusal by the core, or too
+    many failed tries) the modal is long gone, so a DM to the answerer saying why, with their
+    words back, is queued in the same transaction: they are told once, and a replay finds the
+    request done. A failure that will be retried tells nobody."""
+
+    def tell(session: Session) -> None:
+        if member is None:  # not known as anyone: nobody to tell
+            return
+        enqueue(
+            session,
+            network_id=member.network_id,
+            recipient_id=member.person_id,
+            kind=outbound.ANSWER_NOT_GIVEN,
+            payload={
+                "question": _question(session, member, ask_id),
+                "reason": reason,
+                "answer": text,
+            },
+            idempotency_key=f"answer-not-given:{hashlib.sha256(key.encode()).hexdigest()[:40]}",
+            now=bot.now(),
+        )
+
+    try:
+        given_up = bot.inbox.failed(key, error, final=final, then=tell)
+    except Exception:
+        log.exception("counting the failure of answer %s failed; the replay job tries again", key)
+        return
+    if given_up:
+        bot.courier.kick()
+
+
+def _question(session: Session, member: Member, ask_id: int | None) -> str | None:
+    """The question of the member's own ask (never someone else's), if it is still there."""
+    if ask_id is None:
+        return None
+    try:
+        snapshot = ask_snapshot(session, network_id=member.network_id, ask_id=ask_id)
+    except NotFound:
+        return None
+    return str(snapshot.payload["question"]) if snapshot.person_id == member.person_id else None

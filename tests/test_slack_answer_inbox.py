@@ -1,6 +1,7 @@
 """The answer modal reads before it acks, records the answer in the bot's inbox, and gives it
 after the ack: a process stopped or killed right after the ack loses nothing, and the restarted
-bot gives the answer exactly once."""
+bot gives the answer exactly once. An answer the core refuses by then (its modal long closed)
+goes back to whoever wrote it in one DM saying why; a passing database failure is retried."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from bots import messages
-from bots.inbox import SPOOL
+from bots.inbox import MAX_ATTEMPTS, SPOOL
 from bots.runtime import SlackBot
 from bots.views import ANSWER_KIND
-from router.storage.schema import Answer, InboundRequest, Person
+from router.lifecycle import questions
+from router.storage.schema import Answer, Favour, InboundRequest, Person
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, relayed, text_of, updated
 from tests.slack_world import fake_slack, slack_settings
@@ -170,17 +173,169 @@ def test_an_answer_the_core_would_refuse_is_shown_in_the_form_and_nothing_is_wri
         assert session.scalar(select(func.count(Person.id))) == people
 
 
-def test_an_answer_to_a_closed_question_is_shown_in_the_form_before_the_ack(
-    harness: SlackHarness,
-) -> None:
-    h = harness
-    metadata = _asked_bo(h)
+def _close(h: SlackHarness) -> None:
+    """Ana closes her question from her receipt (Bo's ask DM loses its buttons)."""
     receipt = next(
         c.params for c in h.fake.calls("chat.postMessage") if c.params["channel"] == "DUANA"
     )
     question_id = buttons(receipt)[messages.CLOSE_FROM_RECEIPT]
     h.click(messages.CLOSE_FROM_RECEIPT, question_id, user="UANA", channel="DUANA", ts="1.0")
     h.fake.wait_for("chat.update", where=lambda u: u.params["channel"] == "DUBO")
+    h.settle()
+
+
+def test_an_answer_to_a_closed_question_is_shown_in_the_form_before_the_ack(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    _close(h)
     response = _submit(h, metadata)
     assert "closed" in response.json()["errors"][messages.ANSWER_BLOCK]
+    assert _answers(h) == 0 and _owed_answers(h) == 0
+
+
+REFUSED = "Citra & Mosaic, <!channel> dry hopped on day 3."  # what Slack must not interpret
+
+
+def _notices(h: SlackHarness, channel: str = "DUBO") -> list[dict[str, Any]]:
+    """The DMs telling the answerer their answer could not be given."""
+    return [
+        c.params
+        for c in h.fake.calls("chat.postMessage")
+        if c.params["channel"] == channel and "could not be given" in text_of(c.params)
+    ]
+
+
+def _favours(h: SlackHarness) -> int:
+    with h.bot.transaction() as session:
+        return int(session.scalar(select(func.count(Favour.id))) or 0)
+
+
+def _recorded_then_closed(h: SlackHarness, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """Bo's answer acknowledged and recorded, not given yet; then Ana closes her question."""
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    assert _submit(h, metadata, text=REFUSED).status_code == 200
+    assert _owed_answers(h) == 1
+    _close(h)
+    (carry_out,) = handed
+    return carry_out
+
+
+def _shows_the_refusal(notice: dict[str, Any]) -> None:
+    shown = text_of(notice)
+    assert "could not be given" in shown and "is closed" in shown  # why, in the core's words
+    assert "which hops for a hazy IPA?" in shown  # what it answered
+    assert "Citra &amp; Mosaic, &lt;!channel&gt; dry hopped on day 3." in shown  # quoted back
+    assert "<!channel>" not in shown
+
+
+def test_an_answer_refused_after_the_ack_goes_back_to_its_writer_in_one_dm(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    handler, bot, key = _recorded_then_closed(h, monkeypatch)
+    before, favours = len(h.fake.calls()), _favours(h)
+    assert handler(bot, key) is False
+    assert handler(bot, key) is False  # a second carry-out (the replay job) finds it done
+    h.settle()
+    later = [c for c in h.fake.calls()[before:] if c.method == "chat.postMessage"]
+    assert [c.params["channel"] for c in later] == ["DUBO"]  # the asker hears nothing
+    _shows_the_refusal(later[0].params)
+    assert _answers(h) == 0 and _favours(h) == favours  # nothing given, nothing on the ledger
+    assert _owed_answers(h) == 0
+
+
+@pytest.mark.parametrize("refused", ["before the restart", "by the replay"])
+def test_an_answer_refused_around_a_restart_is_sent_back_once(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    h = harness
+    handler, bot, key = _recorded_then_closed(h, monkeypatch)
+    h.bot.courier.stop()  # the process dies with whatever it queued not sent yet
+    if refused == "before the restart":
+        assert handler(bot, key) is False
+    restarted = SlackBot(h.services, clock=h.clock, jobs=[])
+    try:
+        assert restarted.replay(h.clock.at) == 0  # refused, not given
+        assert restarted.replay(h.clock.at) == 0
+        restarted.courier.deliver()
+        h.settle()
+    finally:
+        restarted.close()
+    (notice,) = _notices(h)
+    _shows_the_refusal(notice)
+    assert _answers(h) == 0 and _owed_answers(h) == 0
+    assert not _notices(h, "DUANA")
+
+
+def _busy_answers(monkeypatch: pytest.MonkeyPatch, times: int) -> None:
+    """The core's answer_ask meets a busy database ``times`` times, then works."""
+    answer_ask = questions.answer_ask
+    failures = [
+        OperationalError("UPDATE answers", {}, Exception("database is locked"))
+        for _ in range(times)
+    ]
+
+    def busy(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return answer_ask(*args, **kwargs)
+
+    monkeypatch.setattr(questions, "answer_ask", busy)
+
+
+@pytest.mark.parametrize("meanwhile", ["nothing", "the question closed"])
+def test_a_passing_database_failure_is_retried_without_telling_anyone(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    _busy_answers(monkeypatch, 1)
+    assert _submit(h, metadata, text=REFUSED).status_code == 200
+    ((handler, bot, key),) = handed
+    assert handler(bot, key) is False  # the database was busy: kept for the replay job
+    h.settle()
+    assert not _notices(h) and _owed_answers(h) == 1 and _answers(h) == 0
+    if meanwhile == "nothing":
+        assert h.bot.replay(h.clock.at) == 1
+        relay, _ = relayed(h)
+        assert "Citra &amp; Mosaic" in text_of(relay)
+        h.settle()
+        assert not _notices(h) and _answers(h) == 1
+    else:  # now the core refuses it for good: told once, after the final refusal only
+        _close(h)
+        assert h.bot.replay(h.clock.at) == 0
+        h.settle()
+        (notice,) = _notices(h)
+        _shows_the_refusal(notice)
+    assert _owed_answers(h) == 0
+
+
+def test_an_answer_given_up_after_failing_too_often_goes_back_to_its_writer_once(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    _busy_answers(monkeypatch, MAX_ATTEMPTS + 1)
+    assert _submit(h, metadata, text=REFUSED).status_code == 200
+    ((handler, bot, key),) = handed
+    assert handler(bot, key) is False
+    for _ in range(MAX_ATTEMPTS - 2):
+        assert h.bot.replay(h.clock.at) == 0
+    h.settle()
+    assert not _notices(h) and _owed_answers(h) == 1  # still retried: nobody told
+    assert h.bot.replay(h.clock.at) == 0  # the last try: given up
+    assert h.bot.replay(h.clock.at) == 0
+    h.settle()
+    (notice,) = _notices(h)
+    shown = text_of(notice)
+    assert "went wrong on our side" in shown and "which hops for a hazy IPA?" in shown
+    assert "Citra &amp; Mosaic, &lt;!channel&gt; dry hopped on day 3." in shown
     assert _answers(h) == 0 and _owed_answers(h) == 0
