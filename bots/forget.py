@@ -67,13 +67,13 @@ def register(app: App, bot: SlackBot) -> None:
         user = body.get("user") or {}
         team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
         url = body.get("response_url")
+        user_id = str(user.get("id") or "")
         try:
+            bot.inbox.drain()  # spooled requests too: they are ended with the rest below
             with bot.transaction() as session:
                 network = workspace.find_team_network(session, team_id=team)
                 person = (
-                    workspace.find_member(
-                        session, network_id=network.id, user_id=str(user.get("id") or "")
-                    )
+                    workspace.find_member(session, network_id=network.id, user_id=user_id)
                     if network is not None
                     else None
                 )
@@ -87,6 +87,7 @@ def register(app: App, bot: SlackBot) -> None:
                         person_id=person.id,
                         now=bot.now(),
                     )
+                    bot.inbox.forget_member(session, team_id=team, user_id=user_id)
                     reply = messages.plain(DONE)
         except Exception:
             log.exception("forget-me failed")

@@ -117,6 +117,24 @@ class Inbox:
                 return True
             return False
 
+    def forget_member(self, session: Session, *, team_id: str, user_id: str) -> int:
+        """In the erasure's transaction: end the member's requests still owed and drop their
+        text (an answer or a question waiting here must not outlive the erasure, nor bring the
+        person back when it is carried out); how many."""
+        ended = 0
+        pending = session.scalars(select(InboundRequest).where(InboundRequest.done_at.is_(None)))
+        for request in pending:
+            payload = request.payload or {}
+            if str(payload.get("user_id") or "") != user_id:
+                continue
+            if str(payload.get("team_id") or "") != team_id:
+                continue
+            request.payload = {}
+            request.last_error = "the member was forgotten before it was carried out"
+            request.done_at = self.clock()
+            ended += 1
+        return ended
+
     def payload(self, key: str) -> dict[str, Any] | None:
         with self.database.transaction() as session:
             request = session.scalar(select(InboundRequest).where(InboundRequest.key == key))

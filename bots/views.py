@@ -139,7 +139,10 @@ def carry_out_answer(bot: SlackBot, key: str) -> bool:
     ask_id: int | None = None
     try:
         ask_id, _, _ = messages.parse_modal_metadata(metadata)
-        member = bot.member(team_id=team, user_id=str(payload.get("user_id") or ""))
+        member = bot.known_member(team_id=team, user_id=str(payload.get("user_id") or ""))
+        if member is None:  # forgotten since the ack: their answer goes with them
+            bot.inbox.failed(key, "the member is no longer known", final=True)
+            return False
         with bot.transaction() as session:
             request = bot.inbox.claim(session, key)
             if request is None:

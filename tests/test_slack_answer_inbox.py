@@ -15,11 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from bots import messages
+from bots.forget import CONFIRM, DONE
 from bots.inbox import MAX_ATTEMPTS, SPOOL
 from bots.runtime import SlackBot
-from bots.views import ANSWER_KIND
+from bots.views import ANSWER_KIND, carry_out_answer
 from router.lifecycle import questions
-from router.storage.schema import Answer, Favour, InboundRequest, Person
+from router.storage.schema import Answer, Favour, InboundRequest, Person, Question
 from tests.conftest import PG_URL
 from tests.slack_harness import SlackHarness, buttons, harness, relayed, text_of, updated
 from tests.slack_world import fake_slack, slack_settings
@@ -339,3 +340,50 @@ def test_an_answer_given_up_after_failing_too_often_goes_back_to_its_writer_once
     assert "went wrong on our side" in shown and "which hops for a hazy IPA?" in shown
     assert "Citra &amp; Mosaic, &lt;!channel&gt; dry hopped on day 3." in shown
     assert _answers(h) == 0 and _owed_answers(h) == 0
+
+
+def test_what_a_member_sent_before_being_forgotten_is_dropped_and_does_not_bring_them_back(
+    harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bo submits an answer and asks a question of his own, both acknowledged and waiting, then
+    confirms forget-me: neither is carried out later, his text is gone from the inbox, and no
+    person is re-created for him (the carry-out used to create a member it did not find)."""
+    h = harness
+    metadata = _asked_bo(h)
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args, **kwargs: None)
+    assert _submit(h, metadata).status_code == 200
+    h.slash("where do I buy a grain mill?", user="UBO")
+    with h.bot.transaction() as session:
+        owed = session.scalars(select(InboundRequest).where(InboundRequest.done_at.is_(None)))
+        assert {r.kind for r in owed if r.payload.get("user_id") == "UBO"} == {
+            ANSWER_KIND,
+            "slack_command",
+        }
+    h.click(CONFIRM, "forget", user="UBO", channel="C0GENERAL", ts="1.0", hook="forget")
+    (done,) = h.fake.wait_for("response_url", 1, where=lambda c: c.path.endswith("/forget"))
+    assert DONE in text_of(done.params)
+    with h.bot.transaction() as session:
+        people = session.scalar(select(func.count(Person.id)))
+        questions_before = session.scalar(select(func.count(Question.id)))
+        rows = session.scalars(select(InboundRequest)).all()
+        assert all(r.done_at is not None for r in rows)
+        assert not any(ANSWER in str(r.payload) or "grain mill" in str(r.payload) for r in rows)
+    posted = len(h.fake.calls("chat.postMessage"))
+    restarted = SlackBot(h.services, clock=h.clock, jobs=[])
+    try:
+        assert restarted.replay(h.clock.at) == 0
+    finally:
+        restarted.close()
+    # and were the answer's carry-out already running, it finds nobody and gives up quietly
+    assert carry_out_answer(h.bot, _answer_key(h)) is False
+    assert _answers(h) == 0 and len(h.fake.calls("chat.postMessage")) == posted
+    with h.bot.transaction() as session:
+        assert session.scalar(select(func.count(Person.id))) == people
+        assert session.scalar(select(func.count(Question.id))) == questions_before
+
+
+def _answer_key(h: SlackHarness) -> str:
+    with h.bot.transaction() as session:
+        return str(
+            session.scalar(select(InboundRequest.key).where(InboundRequest.kind == ANSWER_KIND))
+        )
