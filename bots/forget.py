@@ -71,19 +71,15 @@ def register(app: App, bot: SlackBot) -> None:
         try:
             bot.inbox.drain()  # spooled requests too: they are ended with the rest below
             with bot.transaction() as session:
-                network = workspace.find_team_network(session, team_id=team)
-                person = (
-                    workspace.find_member(session, network_id=network.id, user_id=user_id)
-                    if network is not None
-                    else None
-                )
-                if network is None or person is None:
+                found = workspace.find_team_member(session, team_id=team, user_id=user_id)
+                if found is None:
                     reply = messages.plain(NOTHING)
                 else:
+                    network_id, person = found
                     forget_person(
                         session,
                         services=bot.services,
-                        network_id=network.id,
+                        network_id=network_id,
                         person_id=person.id,
                         now=bot.now(),
                     )

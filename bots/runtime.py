@@ -165,11 +165,8 @@ class SlackBot:
         """The person behind a Slack member we already know, or None (never created here: an
         answer carried out after its writer was forgotten must not bring them back)."""
         with self.transaction() as session:
-            network = workspace.find_team_network(session, team_id=team_id)
-            if network is None:
-                return None
-            person = workspace.find_member(session, network_id=network.id, user_id=user_id)
-            return None if person is None else Member(network.id, person.id, team_id, user_id)
+            found = workspace.find_team_member(session, team_id=team_id, user_id=user_id)
+            return None if found is None else Member(found[0], found[1].id, team_id, user_id)
 
     def member(self, *, team_id: str, user_id: str, name_hint: str | None = None) -> Member:
         """The person behind a Slack member, created on first contact (name, tz from Slack)."""

@@ -97,16 +97,12 @@ def _answerable(bot: SlackBot, team: str, user_id: str, ask_id: int, text: str) 
     """Reading only: the answering person's id, None when they answered this ask already;
     the core's error when the ask is not theirs, or no longer takes an answer."""
     with bot.transaction() as session:
-        network = workspace.find_team_network(session, team_id=team)
-        person = (
-            workspace.find_member(session, network_id=network.id, user_id=user_id)
-            if network is not None
-            else None
-        )
-        if network is None or person is None:
+        found = workspace.find_team_member(session, team_id=team, user_id=user_id)
+        if found is None:
             raise PermissionDenied("only the person asked can respond to this ask")
+        network_id, person = found
         owed = questions.check_answer(
-            session, network_id=network.id, ask_id=ask_id, person_id=person.id, text=text
+            session, network_id=network_id, ask_id=ask_id, person_id=person.id, text=text
         )
         return person.id if owed else None
 

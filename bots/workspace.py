@@ -154,6 +154,15 @@ def find_member(session: Session, *, network_id: int, user_id: str) -> Person | 
     )
 
 
+def find_team_member(session: Session, *, team_id: str, user_id: str) -> tuple[int, Person] | None:
+    """The network id and person of a member of a known workspace, or None (nothing created)."""
+    network = find_team_network(session, team_id=team_id)
+    if network is None:
+        return None
+    person = find_member(session, network_id=network.id, user_id=user_id)
+    return None if person is None else (network.id, person)
+
+
 def slack_ids(session: Session, *, person_ids: list[int]) -> dict[int, str]:
     """Slack member ids by person id, for the people who have one."""
     if not person_ids:
