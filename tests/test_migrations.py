@@ -166,3 +166,35 @@ def test_external_ids_are_kept_through_the_widening_and_an_email_of_254_characte
             assert connection.execute(text("SELECT count(*) FROM external_ids")).scalar() == 2
     finally:
         database.dispose()
+
+
+def test_questions_keep_their_rows_through_the_idempotency_keys_and_back(
+    database_url: str,
+) -> None:
+    database = Database(database_url)
+    keyed = (
+        "INSERT INTO questions (id, network_id, asker_id, text, anonymous, k, status, round,"
+        " created_at, expires_at, idempotency_key, request_hash) VALUES (:id, 1, 1, 'Which malt?',"
+        " false, 3, 'open', 1, :t, '2027-01-01 00:00:00', :key, :hash)"
+    )
+    try:
+        database.migrate("0010")
+        _first_revision_data(database)
+        database.migrate("0011")
+        with database.engine.begin() as connection:
+            old = connection.execute(text("SELECT idempotency_key, request_hash FROM questions"))
+            assert old.all() == [(None, None)]  # asked before keys existed
+            connection.execute(text(keyed), {"id": 2, "t": T0, "key": "k-1", "hash": "a" * 64})
+            connection.execute(text(keyed), {"id": 3, "t": T0, "key": None, "hash": None})
+        with pytest.raises(IntegrityError), database.engine.begin() as connection:
+            connection.execute(text(keyed), {"id": 4, "t": T0, "key": "k-1", "hash": "b" * 64})
+        database.downgrade("0010")
+        with database.engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM questions")).scalar() == 3
+            assert connection.execute(text("SELECT count(*) FROM asks")).scalar() == 1
+        with pytest.raises(IntegrityError), database.engine.begin() as connection:
+            connection.execute(text("UPDATE questions SET status = 'lost'"))  # the check stayed
+        database.migrate()
+        assert database.revisions()[0] == database.revisions()[1]
+    finally:
+        database.dispose()

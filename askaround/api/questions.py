@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import AfterValidator, Field, StrictBool, StrictInt
 
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, ServicesDep, SessionDep
@@ -17,6 +17,7 @@ from askaround.api.fields import Body, ExternalIdText, Id, storable
 from askaround.api.pages import Limit
 from askaround.api.question_models import AskedQuestionOut, QuestionList
 from router.lifecycle import questions
+from router.lifecycle.retries import MAX_KEY_CHARS
 from router.lifecycle.states import QuestionStatus
 from router.lifecycle.views import QuestionHistory, QuestionView
 from router.network.people import get_person
@@ -44,15 +45,49 @@ class CloseIn(Body):
     asker: ExternalIdText = Field(description="The asker, by external id: only they can close.")
 
 
-@router.post("", response_model=AskedQuestionOut, status_code=201)
+REPLAYED = "Idempotent-Replayed"
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=f"Makes the request safe to retry: 1 to {MAX_KEY_CHARS} printable ASCII "
+        "characters, "
+        "a new one (a UUID) per question. The same key with the same body returns the "
+        f"question it created (`{REPLAYED}: true`) and asks nobody again; with another body, 409.",
+    ),
+]
+
+
+@router.post(
+    "",
+    response_model=AskedQuestionOut,
+    status_code=201,
+    responses={
+        201: {
+            "headers": {
+                REPLAYED: {
+                    "description": "`true` when an earlier request with the same "
+                    "`Idempotency-Key` created the question returned",
+                    "schema": {"type": "string"},
+                }
+            }
+        }
+    },
+)
 def ask_question(
     body: QuestionIn,
     network_id: NetworkDep,
     session: SessionDep,
     services: ServicesDep,
     now: NowDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> AskedQuestionOut:
-    """Store a question, route it and ask the best people (messages go out through the outbox)."""
+    """Store a question, route it and ask the best people (messages go out through the outbox).
+
+    A replay (same `Idempotency-Key`, same body) answers 201 like the request that created
+    the question, so a client's retry needs no second path; the header tells them apart.
+    """
     asker = get_person(session, network_id=network_id, external_id=body.asker)
     asked = questions.ask_question(
         session,
@@ -64,7 +99,10 @@ def ask_question(
         k=body.k,
         anonymous=body.anonymous,
         now=now,
+        idempotency_key=idempotency_key,
     )
+    if asked.replayed:
+        response.headers[REPLAYED] = "true"
     return AskedQuestionOut.of(asked)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, PermissionDenied
@@ -42,6 +43,7 @@ from router.lifecycle.asks import (
 )
 from router.lifecycle.escalation import tick
 from router.lifecycle.question_text import question_text
+from router.lifecycle.retries import Retry
 from router.lifecycle.states import (
     AskStatus,
     QuestionStatus,
@@ -112,8 +114,20 @@ def ask_question(
     k: int | None = None,
     anonymous: bool = False,
     policy: RoutingPolicy | PolicyChoice | None = FROM_SETTINGS,
+    idempotency_key: str | None = None,
 ) -> AskedQuestion:
-    """Store a question, route it, and ask the ``k`` best people (fairness per the settings)."""
+    """Store a question, route it, and ask the ``k`` best people (fairness per the settings).
+
+    With an ``idempotency_key`` (see ``router.lifecycle.retries``) the same request again returns
+    the question it created (``replayed``) and asks nobody; the key with another request is a
+    ``Conflict``. The key is checked again under the ask lock, so concurrent repeats create one.
+    """
+    retry = None
+    if idempotency_key is not None:
+        retry = Retry.of(idempotency_key, asker_id=asker_id, text=text, k=k, anonymous=anonymous)
+        earlier = retry.earlier(session, network_id=network_id)
+        if earlier is not None:
+            return earlier
     asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
     if asker.deactivated:
         raise PermissionDenied("a deactivated person cannot ask")
@@ -122,6 +136,8 @@ def ask_question(
     if not 1 <= k <= settings.max_k:
         raise InvalidInput(f"k must be between 1 and {settings.max_k}")
     now = lock_asking(session, network_id=network_id, now=now)  # budgets spent one at a time
+    if retry is not None and (earlier := retry.earlier(session, network_id=network_id)) is not None:
+        return earlier  # a request with the same key committed while this one waited
     route = router.route(
         session,
         network_id=network_id,
@@ -147,9 +163,14 @@ def ask_question(
         created_at=now,
         next_escalation_at=now + timedelta(hours=settings.answer_timeout_hours),
         expires_at=now + timedelta(days=settings.question_ttl_days),
+        idempotency_key=None if retry is None else retry.key,
+        request_hash=None if retry is None else retry.request_hash,
     )
-    session.add(question)
-    session.flush()
+    if retry is None:
+        session.add(question)
+        session.flush()
+    elif (earlier := _store_keyed(session, question=question, retry=retry)) is not None:
+        return earlier
     record_event(
         session,
         question=question,
@@ -161,11 +182,27 @@ def ask_question(
             "anonymous": anonymous,
             "adjusted": route.adjusted,
             "notes": list(route.notes),
+            "ranked_by": route.ranked_by,
         },
     )
     send_asks(session, question=question, candidates=route.candidates, round_number=1, now=now)
     session.flush()
     return AskedQuestion(question=question_views(session, [question])[0], route=route)
+
+
+def _store_keyed(session: Session, *, question: Question, retry: Retry) -> AskedQuestion | None:
+    """Insert a keyed question; if the key's unique index refuses it (a writer that bypassed
+    the ask lock stored the key first), the question stored under it instead (or Conflict)."""
+    try:
+        with session.begin_nested():
+            session.add(question)
+            session.flush()
+    except IntegrityError:
+        earlier = retry.earlier(session, network_id=question.network_id)
+        if earlier is None:
+            raise  # another constraint: not the key's
+        return earlier
+    return None
 
 
 def _refuse(

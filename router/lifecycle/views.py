@@ -117,10 +117,12 @@ class QuestionHistory:
 
 @dataclass(frozen=True)
 class AskedQuestion:
-    """What creating a question returns: the stored question and the route that picked people."""
+    """What creating a question returns: the stored question and the route that picked people;
+    ``replayed`` when an earlier request with the same idempotency key had created it."""
 
     question: QuestionView
     route: Route
+    replayed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"question": self.question.as_dict(), "route": self.route.as_dict()}

@@ -132,6 +132,8 @@ def erase_person(session: Session, *, network_id: int, person_id: int, now: date
     rewritten = _rewrite_others_evidence(session, network_id=network_id, secrets=secrets)
     for question in questions:
         question.text = ERASED_TEXT
+        question.idempotency_key = None  # the client's key, and a hash of the erased words
+        question.request_hash = None
         if question.status == "open":
             question.status = "closed"
             question.closed_at = now

@@ -28,6 +28,8 @@ class Question(Base):
     __table_args__ = (
         Index("ix_questions_network_status", "network_id", "status"),
         CheckConstraint(check_constraint("status", QuestionStatus), name="status"),
+        # a client's key names one question per network (router.lifecycle.retries)
+        Index("uq_questions_network_idempotency_key", "network_id", "idempotency_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +47,8 @@ class Question(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     channel_ref: Mapped[str | None] = mapped_column(String(200))  # e.g. Slack thread ts for relays
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))  # the client's, if it sent one
+    request_hash: Mapped[str | None] = mapped_column(String(64))  # sha256 of the request it named
 
 
 class Ask(Base):
