@@ -42,6 +42,29 @@ from router.routing.training import Examples, Favours, PastQuestion, question_ex
 from router.settings import Settings
 
 Site = tuple[Timeline, list[PastQuestion], Favours, list[PastQuestion]]
+# the options that set RankingWeights' fusion with recent activity: option -> (field, help)
+FUSION_KNOBS = {
+    "--recent-weight": (
+        "recent_weight",
+        "weight of recent activity fused with the model's order (0: the model alone)",
+    ),
+    "--recent-days": (
+        "recent_days",
+        "how far back from the newest answer recent activity is counted",
+    ),
+    "--recent-ramp": (
+        "recent_ramp_days",
+        "days of staleness at which that weight is reached in full",
+    ),
+    "--concentrated-below": (
+        "concentrated_below",
+        "effective answerers below which recent activity counts more (0: never)",
+    ),
+    "--concentrated-cap": (
+        "concentrated_cap",
+        "at most this many times the weight where few people answer",
+    ),
+}
 
 
 def load_site(folder: Path, workdir: Path) -> Site:
@@ -160,37 +183,20 @@ def main() -> None:
     parser.add_argument("--pool-active", type=int, default=RankingWeights().pool_active)
     parser.add_argument("--depth", type=int, default=training.SEARCH_DEPTH)
     parser.add_argument(
-        "--recent-weight",
-        type=float,
-        default=RankingWeights().recent_weight,
-        help="weight of recent activity fused with the model's order (0: the model alone)",
-    )
-    parser.add_argument(
         "--asked-at",
         type=datetime.fromisoformat,
         default=None,
         help="ask every test question at this moment (e.g. 2026-12-01T12:00+00:00), as "
         "POST /v1/route does with the server's clock, instead of at its own date",
     )
-    parser.add_argument(
-        "--recent-days",
-        type=float,
-        default=RankingWeights().recent_days,
-        help="how far back from the newest answer recent activity is counted",
-    )
-    parser.add_argument(
-        "--recent-ramp",
-        type=float,
-        default=RankingWeights().recent_ramp_days,
-        help="days of staleness at which that weight is reached in full",
-    )
-    parser.add_argument(
-        "--concentrated-below",
-        type=float,
-        default=RankingWeights().concentrated_below,
-        help="effective answerers below which recent activity counts more (0: never)",
-    )
-    parser.add_argument("--concentrated-cap", type=float, default=RankingWeights().concentrated_cap)
+    for option, (field_name, help_text) in FUSION_KNOBS.items():  # the router's own defaults
+        parser.add_argument(
+            option,
+            dest=field_name,
+            type=float,
+            default=getattr(RankingWeights(), field_name),
+            help=help_text,
+        )
     parser.add_argument(
         "--model",
         type=Path,
@@ -205,11 +211,7 @@ def main() -> None:
     training.SEARCH_DEPTH = args.depth
     weights = RankingWeights(
         pool_active=args.pool_active,
-        recent_weight=args.recent_weight,
-        recent_ramp_days=args.recent_ramp,
-        recent_days=args.recent_days,
-        concentrated_below=args.concentrated_below,
-        concentrated_cap=args.concentrated_cap,
+        **{field: getattr(args, field) for field, _ in FUSION_KNOBS.values()},
     )
     dropped = [NAMES.index(name) for name in args.drop]
     started = time.perf_counter()
