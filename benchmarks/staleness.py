@@ -27,7 +27,7 @@ import numpy as np
 
 from benchmarks.loso_quick import load_site, measures
 from router.routing import answer_log, features, training
-from router.routing.ranking import RankingWeights, merge_hits
+from router.routing.ranking import RankingWeights
 from router.routing.recency import fused_order
 from router.routing.timeline import Timeline
 from router.routing.training import Examples, Favours, PastQuestion
@@ -89,17 +89,7 @@ def examples_at(
         if n == 0:
             continue
         newest = min(now, float(timeline.times[n - 1]) + 1.0)
-        dense = timeline.dense(question.vector, now=newest, depth=training.SEARCH_DEPTH)
-        lexical = timeline.lexical(question.text, now=newest, depth=training.SEARCH_DEPTH)
-        owner = {row: int(timeline.people[row]) for row in set(dense[0]) | set(lexical[0])}
-        hits = merge_hits(
-            zip(*dense, strict=True),
-            zip(*lexical, strict=True),
-            owner,
-            {},
-            min_similarity=weights.min_similarity,
-            similarity_window=weights.similarity_window,
-        )
+        hits = training.past_hits(timeline, question, now=newest, weights=weights)
         standing = log.as_of(newest) if clock == "horizon" else frozen_standing(log, now, n)
         pool = training.candidate_pool(hits, standing, weights) - {question.asker}
         people = sorted(pool)

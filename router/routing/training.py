@@ -125,6 +125,23 @@ def candidate_pool(hits: Sequence[Hit], standing: Standing, weights: RankingWeig
     return {hit.person_id for hit in hits} | set(standing.most_active(weights.pool_active))
 
 
+def past_hits(
+    timeline: Timeline, question: PastQuestion, *, now: float, weights: RankingWeights
+) -> list[Hit]:
+    """What the retrieval stage finds for ``question`` in the history before ``now``."""
+    dense = timeline.dense(question.vector, now=now, depth=SEARCH_DEPTH)
+    lexical = timeline.lexical(question.text, now=now, depth=SEARCH_DEPTH)
+    owner = {row: int(timeline.people[row]) for row in set(dense[0]) | set(lexical[0])}
+    return merge_hits(
+        zip(*dense, strict=True),
+        zip(*lexical, strict=True),
+        owner,
+        {},
+        min_similarity=weights.min_similarity,
+        similarity_window=weights.similarity_window,
+    )
+
+
 def question_examples(
     timeline: Timeline,
     questions: Sequence[PastQuestion],
@@ -148,17 +165,7 @@ def question_examples(
     for done, question in enumerate(ordered, start=1):
         progress("training examples", done, len(ordered))
         now = question.asked_at
-        dense = timeline.dense(question.vector, now=now, depth=SEARCH_DEPTH)
-        lexical = timeline.lexical(question.text, now=now, depth=SEARCH_DEPTH)
-        owner = {row: int(timeline.people[row]) for row in set(dense[0]) | set(lexical[0])}
-        hits = merge_hits(
-            zip(*dense, strict=True),
-            zip(*lexical, strict=True),
-            owner,
-            {},
-            min_similarity=weights.min_similarity,
-            similarity_window=weights.similarity_window,
-        )
+        hits = past_hits(timeline, question, now=now, weights=weights)
         standing = log.as_of(now)
         pool = candidate_pool(hits, standing, weights) - {question.asker}
         labels = np.asarray([1.0 if p in question.answerers else 0.0 for p in sorted(pool)])
