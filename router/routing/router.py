@@ -287,8 +287,8 @@ class Router:
         chosen = scored[:k]
         pending: Future[dict[int, dict[str, float]]] | None = None
         if ranker is not None and chosen:
-            # against the pool's average, not the training set's; TreeSHAP releases the GIL,
-            # so it runs on another thread while the reasons' rows are read
+            # against the pool's average, not the training set's: on another thread while the
+            # reasons' rows are read (the database calls release the GIL)
             ranked = [p.person_id for p in scored]  # then anyone a policy dropped
             ranked += sorted(set(features) - set(ranked))
             pending = self._aside.submit(
