@@ -23,26 +23,32 @@ from askaround.settings import AppSettings
 from askaround.wiring import Services, build_embedder, pin_threads
 from benchmarks.synthetic import NOW, QUERIES, WORDS, percentile, populate
 from router.network import people
+from router.routing.learned import LearnedRanker
 from router.routing.router import Router
 from router.search.embedding import Embedder
 from router.search.vectors import VectorIndex
 from router.storage.database import Database
 
 
-def time_in_process(router: Router, database: Database, network_id: int, n: int) -> list[float]:
-    timings = []
+def time_in_process(
+    routers: list[Router], database: Database, network_id: int, n: int
+) -> list[list[float]]:
+    """Milliseconds per route for each router, taking turns query by query, so a change of load
+    on a shared machine weighs on each alike."""
+    timings: list[list[float]] = [[] for _ in routers]
     for i in range(n):
-        with database.transaction() as session:
-            started = time.perf_counter()
-            router.route(
-                session,
-                network_id=network_id,
-                question=QUERIES[i % len(QUERIES)],
-                asker_id=None,
-                k=3,
-                now=NOW,
-            )
-            timings.append((time.perf_counter() - started) * 1000)
+        for router, mine in zip(routers, timings, strict=True):
+            with database.transaction() as session:
+                started = time.perf_counter()
+                router.route(
+                    session,
+                    network_id=network_id,
+                    question=QUERIES[i % len(QUERIES)],
+                    asker_id=None,
+                    k=3,
+                    now=NOW,
+                )
+                mine.append((time.perf_counter() - started) * 1000)
     return timings
 
 
@@ -149,6 +155,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument(
+        "--compare-lightgbm",
+        action="store_true",
+        help="also time the same model scored and explained by LightGBM instead of its tables",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -179,24 +190,37 @@ def main() -> None:
             print(
                 f"\n== {size:,} evidence rows ({kind} index; db insert {t1 - t0:.1f}s, index build {t2 - t1:.1f}s, {database.engine.dialect.name})"
             )
-            time_in_process(router, database, network_id, 10)
-            timings = time_in_process(router, database, network_id, args.queries)
             with database.transaction() as session:
                 model = router.ranker_for(network_id)
-            print(
-                f"  in-process route ({model.name if model else 'hand-set'}): p50 {percentile(timings, 0.5):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms  (n={len(timings)})"
-            )
             hand = Router(
                 database=database,
                 embedder=embedder,
                 settings=settings.model_copy(update={"learned_ranking": False}),
             )
             hand.indexes = router.indexes  # the same index: only the ranking differs
-            time_in_process(hand, database, network_id, 10)
-            baseline = time_in_process(hand, database, network_id, args.queries)
+            routers = [router, hand]
+            if args.compare_lightgbm and model is not None:  # the same model, untabled
+                plain = Router(database=database, embedder=embedder, settings=settings)
+                plain.indexes = router.indexes
+                untabled = LearnedRanker.from_booster(model.booster, kind="untabled", meta={})
+                untabled.__dict__["table"] = None  # scores and TreeSHAP from LightGBM itself
+                plain.ranker_override = untabled
+                routers.append(plain)
+            time_in_process(routers, database, network_id, 10)
+            timings, baseline, *rest = time_in_process(routers, database, network_id, args.queries)
             print(
-                f"  in-process route (hand-set): p50 {percentile(baseline, 0.5):.1f} ms, p99 {percentile(baseline, 0.99):.1f} ms  (n={len(baseline)})"
+                f"  in-process route ({model.name if model else 'hand-set'}): p50 {percentile(timings, 0.5):.1f} ms, p99 {percentile(timings, 0.99):.1f} ms  (n={len(timings)})"
             )
+            print(
+                f"  in-process route (hand-set, taking turns with the above): p50 {percentile(baseline, 0.5):.1f} ms, p99 {percentile(baseline, 0.99):.1f} ms  (n={len(baseline)})"
+            )
+            print(
+                f"  learned / hand-set p50: {percentile(timings, 0.5) / percentile(baseline, 0.5):.2f}"
+            )
+            for other in rest:
+                print(
+                    f"  in-process route (the same model untabled: LightGBM's predict and pred_contrib): p50 {percentile(other, 0.5):.1f} ms, p99 {percentile(other, 0.99):.1f} ms, / hand-set {percentile(other, 0.5) / percentile(baseline, 0.5):.2f}"
+                )
             for name, ms in time_parts(router, database, network_id, 50).items():
                 print(f"    {name:>13}: {ms:.2f} ms median")
             for ef, (recall, ms) in hnsw_recall(router, database, network_id).items():

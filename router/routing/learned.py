@@ -71,7 +71,9 @@ class LearnedRanker:
             return None  # trained on other features: not usable, fall back
         notes = path.with_suffix(".json")
         meta = json.loads(notes.read_text()) if notes.is_file() else {}
-        return cls.from_booster(booster, kind=kind, meta=meta)
+        ranker = cls.from_booster(booster, kind=kind, meta=meta)
+        _ = ranker.table  # built with the load, not on the first route that uses it
+        return ranker
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
