@@ -1,7 +1,8 @@
 """The one hook through which edges (the Slack bot today) add CLI commands and HTTP mounts.
 
 Like ``simonw/llm``'s ``register_commands``: an edge is a module, named in ``EDGES``, that may
-define ``register_commands(cli: CommandHooks)`` and ``register_mounts(app, services)``. The
+define ``register_commands(cli: CommandHooks)``, ``register_mounts(app, services)``,
+``delivery_channel(services)`` and ``forget_identifiers(session, ...)`` (an erasure). The
 modules are loaded by name, so ``askaround`` never imports an edge and no edge needs to import
 the CLI or the HTTP API (import-linter keeps it so; see ``pyproject.toml``).
 """
@@ -11,10 +12,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 import typer
+from sqlalchemy.orm import Session
 
 from askaround.wiring import Services
 from router.delivery.channels import Channel
@@ -65,3 +68,26 @@ def delivery_channel(services: Services) -> Channel | None:
         if channel is not None:
             return cast("Channel", channel)
     return None
+
+
+def forget_identifiers(
+    session: Session,
+    *,
+    services: Services,
+    network_id: int,
+    identifiers: tuple[str, ...],
+    now: datetime,
+) -> None:
+    """In an erasure's transaction: let every edge end what it still holds for the person known
+    by ``identifiers`` (e.g. Slack requests acknowledged and not yet carried out), whichever
+    edge erased them."""
+    for module in edge_modules():
+        hook = getattr(module, "forget_identifiers", None)
+        if hook is not None:
+            hook(
+                session,
+                services=services,
+                network_id=network_id,
+                identifiers=identifiers,
+                now=now,
+            )

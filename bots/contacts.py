@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 
 from bots import messages, workspace
 from bots.runtime import SlackBot
-from router.lifecycle.question_text import visible
+from router.question_text import visible
 from router.routing.contacts import contacts_route, detect
 from router.routing.route import Route
 

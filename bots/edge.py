@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from askaround.edges import CommandHooks
 from askaround.wiring import Services
@@ -32,3 +35,30 @@ def delivery_channel(services: Services) -> Channel | None:
     from bots.runtime import slack_channel
 
     return slack_channel(services)
+
+
+def forget_identifiers(
+    session: Session,
+    *,
+    services: Services,
+    network_id: int,
+    identifiers: tuple[str, ...],
+    now: datetime,
+) -> None:
+    """In an erasure's transaction (from Slack, the API or the CLI): end the member's requests
+    still waiting in the bot's inbox, spooled ones too, and drop their text."""
+    from bots import workspace
+    from bots.inbox import SPOOL, Inbox
+
+    prefix = workspace.SLACK_PREFIX
+    users = [i.removeprefix(prefix) for i in identifiers if i.startswith(prefix)]
+    team = workspace.team_of(session, network_id=network_id)
+    if team is None or not users:  # not a Slack workspace's network, or not a member of one
+        return
+    inbox = Inbox(
+        database=services.database,
+        spool_dir=services.settings.data_dir / SPOOL,
+        clock=lambda: now,
+    )
+    for user in users:
+        inbox.forget_member(session, team_id=team, user_id=user)

@@ -69,7 +69,6 @@ def register(app: App, bot: SlackBot) -> None:
         url = body.get("response_url")
         user_id = str(user.get("id") or "")
         try:
-            bot.inbox.drain()  # spooled requests too: they are ended with the rest below
             with bot.transaction() as session:
                 found = workspace.find_team_member(session, team_id=team, user_id=user_id)
                 if found is None:
@@ -82,8 +81,7 @@ def register(app: App, bot: SlackBot) -> None:
                         network_id=network_id,
                         person_id=person.id,
                         now=bot.now(),
-                    )
-                    bot.inbox.forget_member(session, team_id=team, user_id=user_id)
+                    )  # their requests still waiting in the inbox end with it (bots.edge)
                     reply = messages.plain(DONE)
         except Exception:
             log.exception("forget-me failed")

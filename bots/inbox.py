@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, event, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -59,16 +59,8 @@ class Inbox:
 
     def drain(self) -> int:
         """Move spooled requests into the database (waiting for the lock); how many moved."""
-        if not self.spool_dir.is_dir():
-            return 0
         moved = 0
-        for path in sorted(self.spool_dir.glob("*.json")):
-            try:
-                values = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                log.warning("unreadable spooled request %s left in place", path)
-                continue
-            values["received_at"] = datetime.fromisoformat(values["received_at"])
+        for path, values in self._spooled():
             with self.database.transaction() as session:
                 insert_once(session, model=InboundRequest, values=values, unique=("key",))
             path.unlink(missing_ok=True)
@@ -120,14 +112,22 @@ class Inbox:
     def forget_member(self, session: Session, *, team_id: str, user_id: str) -> int:
         """In the erasure's transaction: end the member's requests still owed and drop their
         text (an answer or a question waiting here must not outlive the erasure, nor bring the
-        person back when it is carried out); how many."""
+        person back when it is carried out); how many.
+
+        Their spooled requests are moved into the transaction and ended with the rest; the files
+        go once it commits (were it rolled back, they wait to be carried out as before). A drain
+        racing with this inserts the same keys, so it does nothing twice either way."""
+        spooled = []
+        for path, values in self._spooled():
+            if _sent_by(values.get("payload"), team_id=team_id, user_id=user_id):
+                insert_once(session, model=InboundRequest, values=values, unique=("key",))
+                spooled.append(path)
+        if spooled:
+            event.listen(session, "after_commit", lambda _: _unlink(spooled), once=True)
         ended = 0
         pending = session.scalars(select(InboundRequest).where(InboundRequest.done_at.is_(None)))
         for request in pending:
-            payload = request.payload or {}
-            if str(payload.get("user_id") or "") != user_id:
-                continue
-            if str(payload.get("team_id") or "") != team_id:
+            if not _sent_by(request.payload, team_id=team_id, user_id=user_id):
                 continue
             request.payload = {}
             request.last_error = "the member was forgotten before it was carried out"
@@ -152,6 +152,22 @@ class Inbox:
                 .limit(limit)
             ).tuples()
             return [(str(key), str(kind)) for key, kind in rows]
+
+    def _spooled(self) -> list[tuple[Path, dict[str, Any]]]:
+        """The spooled requests, oldest name first, as values of their rows (unreadable files
+        are left in place and skipped)."""
+        if not self.spool_dir.is_dir():
+            return []
+        found = []
+        for path in sorted(self.spool_dir.glob("*.json")):
+            try:
+                values = json.loads(path.read_text(encoding="utf-8"))
+                values["received_at"] = datetime.fromisoformat(values["received_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                log.warning("unreadable spooled request %s left in place", path)
+                continue
+            found.append((path, values))
+        return found
 
     @staticmethod
     def _values(key: str, kind: str, payload: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -187,6 +203,21 @@ class Inbox:
         finally:
             os.unlink(temporary)
         return True
+
+
+def _sent_by(payload: object, *, team_id: str, user_id: str) -> bool:
+    """True when a recorded request (a ``/ask``, an answer) came from that workspace member."""
+    if not isinstance(payload, dict):
+        return False
+    return (
+        str(payload.get("user_id") or "") == user_id
+        and str(payload.get("team_id") or "") == team_id
+    )
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 # kind of acknowledged request -> what carries it out (``handler(bot, key)``); the listener

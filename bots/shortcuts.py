@@ -19,7 +19,7 @@ from bots import commands, messages
 from bots.clients import SLACK_FAILURES, respond
 from bots.runtime import SlackBot
 from router.errors import InvalidInput
-from router.lifecycle.question_text import question_text
+from router.question_text import question_text
 
 log = logging.getLogger(__name__)
 

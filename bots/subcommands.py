@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from router.errors import InvalidInput
 from router.lifecycle.hours import parse_hours
-from router.lifecycle.question_text import question_text, visible
+from router.question_text import question_text, visible
 
 MAX_SNOOZE = timedelta(days=90)
 MAX_BUDGET = 50

@@ -15,6 +15,8 @@ from router.lifecycle.questions import ask_question
 from router.network import people
 from router.network.contacts import company_similarity, who_knows
 from router.routing.contacts import ContactQuestion, detect
+from router.routing.router import Router
+from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import Person
@@ -311,3 +313,22 @@ def test_route_finds_who_you_know_when_the_question_has_zero_width_characters(
     assert body["intent"] == "contacts"
     assert {c["name"] for c in body["candidates"]} == {"Jane Doe", "Omar Haddad", "Priya Raman"}
     assert "\u200b" not in body["notes"][0] and "at Acme" in body["notes"][0]
+
+
+def test_the_core_finds_who_you_know_when_the_question_starts_with_a_byte_order_mark(
+    database: Database, settings: Settings, now: datetime
+) -> None:
+    """Routed through the core directly, not only through an edge that cleans the text first."""
+    network_id = _import(database, now, LINKEDIN, VCARD)
+    router = Router(database=database, embedder=HashingEmbedder(), settings=settings)
+    with database.transaction() as session:
+        route = router.route(
+            session,
+            network_id=network_id,
+            question="\ufeffwho do I know at Acme?",
+            asker_id=None,
+            k=5,
+            now=now,
+        )
+    assert route.intent == "contacts"
+    assert {c.name for c in route.candidates} == {"Jane Doe", "Omar Haddad", "Priya Raman"}

@@ -144,6 +144,23 @@ def test_router_refuses_a_question_with_a_lone_surrogate(
     assert router.validate(question="grafana \U0001f600?", k=3) == "grafana \U0001f600?"
 
 
+def test_the_core_refuses_a_question_of_zero_width_characters_only(
+    database: Database, settings: Settings, now: datetime
+) -> None:
+    """Not only the edges: anything routing through the core directly gets the same refusal."""
+    router = Router(database=database, embedder=HashingEmbedder(), settings=settings)
+    with database.transaction() as session:
+        network_id = ensure_network(session, name="acme", now=now).id
+        for question in ("\u200b\ufeff", " \u2060\u200d\n"):
+            with pytest.raises(InvalidInput, match="the question is empty"):
+                router.validate(question=question, k=3)
+            with pytest.raises(InvalidInput, match="the question is empty"):
+                router.route(
+                    session, network_id=network_id, question=question, asker_id=None, k=3, now=now
+                )
+    assert router.validate(question="\ufeff which\u200b hops? ", k=3) == "which hops?"
+
+
 @pytest.mark.parametrize("external_id", ["nocolon", "Slack:U1", "t:"])
 def test_api_refuses_an_external_id_the_people_importer_would_refuse(
     api: ApiHarness, external_id: str

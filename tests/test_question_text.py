@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.errors import InvalidInput
-from router.lifecycle.question_text import question_text
+from router.question_text import question_text
 
 
 @pytest.mark.parametrize("text", ["?", "  ", "\u200b?\u200b", "\u2060\ufeff", "?!… ‽", "🍺?"])

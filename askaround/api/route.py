@@ -11,7 +11,6 @@ from askaround.api.dependencies import NowDep, ReadNetworkDep, ServicesDep, Sess
 from askaround.api.errors import DATA_ERRORS
 from askaround.api.fields import Body, ExternalIdText, storable
 from router.ledger.fairness import fairness_policy
-from router.lifecycle.question_text import visible
 from router.network.people import find_person
 from router.routing.reuse import PastAnswer
 from router.routing.route import Candidate, Route
@@ -54,7 +53,7 @@ class RouteOut(BaseModel):
 
 
 class RouteIn(Body):
-    question: Annotated[str, AfterValidator(storable), AfterValidator(visible)] = Field(
+    question: Annotated[str, AfterValidator(storable)] = Field(
         max_length=100_000,
         description="The question; 1 to `max_question_chars` (default 40,000) characters.",
     )
@@ -78,21 +77,21 @@ def route(
     """The best people to ask, each with the reasons (evidence, ties, activity) that picked them."""
     settings = services.settings
     k = settings.default_k if body.k is None else body.k
-    services.router.validate(question=body.question, k=k)
+    question = services.router.validate(question=body.question, k=k)
     asker = (
         find_person(session, network_id=network_id, external_id=body.asker) if body.asker else None
     )
     result = services.router.route(
         session,
         network_id=network_id,
-        question=body.question,
+        question=question,
         asker_id=asker.id if asker is not None else None,
         k=k,
         now=now,
         policy=fairness_policy(settings),
     )
     answers = (
-        services.answers.find(session, network_id=network_id, question=body.question)
+        services.answers.find(session, network_id=network_id, question=question)
         if result.intent == "ask"
         else ()
     )

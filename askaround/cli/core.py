@@ -14,7 +14,6 @@ from askaround.cli.progress import ProgressBar
 from askaround.cli.render import render_route
 from router.demo import load_demo
 from router.ledger.fairness import fairness_policy
-from router.lifecycle.question_text import visible
 from router.network import people
 from router.search.backfill import embed_network
 
@@ -38,7 +37,7 @@ def route(
         result = svc.router.route(
             session,
             network_id=net.id,
-            question=visible(question),
+            question=question,
             asker_id=asker_person.id if asker_person else None,
             k=k,
             now=now,

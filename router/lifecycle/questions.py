@@ -42,7 +42,6 @@ from router.lifecycle.asks import (
     withdraw_pending_asks,
 )
 from router.lifecycle.escalation import tick
-from router.lifecycle.question_text import question_text
 from router.lifecycle.retries import Retry
 from router.lifecycle.states import (
     AskStatus,
@@ -69,6 +68,7 @@ from router.lifecycle.views import (
 )
 from router.network.availability import check_snooze
 from router.network.people import get_person_by_id
+from router.question_text import question_text
 from router.routing.route import FROM_SETTINGS, PolicyChoice, RoutingPolicy
 from router.settings import Settings
 from router.storage.schema import Ask, Evidence, Question

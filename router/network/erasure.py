@@ -43,6 +43,8 @@ class Erasure:
     evidence_rewritten: tuple[int, ...] = ()
     questions: int = 0
     answers: int = 0
+    # the ids they were known by (``slack:U123``), so an edge can end what it holds for them
+    identifiers_removed: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,6 +127,7 @@ def erase_person(session: Session, *, network_id: int, person_id: int, now: date
         + [row.text for row in answers]
     )
     removed = tuple(row.id for row in own_evidence)
+    identifiers = tuple(sorted(row.value for row in person.external_ids))
     session.execute(delete(Evidence).where(Evidence.id.in_(removed)))
     session.execute(delete(ExternalId).where(ExternalId.person_id == person_id))
     # Others' answers to this person's questions carry the question as context: rewrite it.
@@ -174,6 +177,7 @@ def erase_person(session: Session, *, network_id: int, person_id: int, now: date
         evidence_rewritten=rewritten,
         questions=len(questions),
         answers=len(answers),
+        identifiers_removed=identifiers,
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from router.errors import InvalidInput
 from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
+from router.question_text import visible
 from router.routing import recency
 from router.routing.answer_log import AnswerLog, Standing
 from router.routing.contacts import contacts_route, detect
@@ -115,8 +116,9 @@ class Router:
         return WarmReport(loaded=tuple(loaded), failed=tuple(failed))
 
     def validate(self, *, question: str, k: int) -> str:
-        """The question stripped, or InvalidInput saying what is wrong with it or with ``k``."""
-        text = storable(question.strip(), what="the question")
+        """The question as every surface routes it (invisible characters gone, surrounding
+        space trimmed), or InvalidInput saying what is wrong with it or with ``k``."""
+        text = visible(storable(question, what="the question"))
         if not text:
             raise InvalidInput("the question is empty")
         if len(text) > self.settings.max_question_chars:

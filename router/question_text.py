@@ -2,7 +2,8 @@
 
 Zero-width and other invisible format characters are removed, surrounding space trimmed, and a
 text with no letter or digit (``?``, ``…``, an emoji alone) is refused: it would reach real
-people as an empty question.
+people as an empty question. It sits beside the domains, not in one, because both routing
+(``Router.validate`` cleans every routed question) and the lifecycle (asking) use it.
 """
 
 from __future__ import annotations
