@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from askaround.settings import AppSettings
+from askaround.wiring import build_embedder
 from benchmarks.scratch_schema import scratch_schema
 from benchmarks.synthetic import NOW, QUERIES, percentile, populate
 from router.network.keys import create_key
@@ -152,7 +154,11 @@ def run(url: str, label: str, args: argparse.Namespace) -> None:
     database = Database(url)
     database.migrate()
     started = time.perf_counter()
-    network_id, people = populate(database, size=args.size, dimension=DIMENSION, name="load")
+    # vectors stamped with the name of the model `askaround serve` loads, or none is searched
+    model = build_embedder(AppSettings()).name
+    network_id, people = populate(
+        database, size=args.size, dimension=DIMENSION, name="load", model=model
+    )
     with database.transaction() as session:
         key = create_key(session, network_id=network_id, label="load", now=NOW).plaintext
         rows = session.execute(

@@ -176,8 +176,12 @@ def main() -> None:
             database = Database(settings.resolved_database_url)
             database.migrate()
             t0 = time.perf_counter()
-            network_id, _ = populate(
-                database, size=size, dimension=embedder.dimension, name=f"bench-{size}"
+            network_id, _ = populate(  # vectors stamped with the model that routes (searched)
+                database,
+                size=size,
+                dimension=embedder.dimension,
+                name=f"bench-{size}",
+                model=embedder.name,
             )
             services = Services(settings=settings, embedder_override=embedder)
             services.__dict__["database"] = database

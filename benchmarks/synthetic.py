@@ -111,7 +111,7 @@ def populate(
     size: int,
     dimension: int,
     name: str,
-    model: str = "all-MiniLM-L6-v2",
+    model: str,  # the routing embedder's name: vectors of another model are not searched
     id_prefix: str = "b:",
     team_id: str | None = None,
     seed: int = 7,
