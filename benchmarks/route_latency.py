@@ -1,7 +1,10 @@
 """Route latency at 10k and 100k evidence rows, in-process and over HTTP, plus embedding throughput.
 
 Synthetic rows (topic-clustered unit vectors, text drawn from a tech vocabulary) stand in for
-size; queries are embedded by the real model. Prints figures; asserts nothing.
+size; queries are embedded by the real model. The 8 queries repeat, so after the first round
+their vectors come from the embedder's memo: the in-process figures are search, ranking and
+explanation (the learned ranker against the hand-set blend, taking turns), not encoding
+(``benchmarks.scale`` times whole routes on real questions). Prints figures; asserts nothing.
 
     .venv/bin/python -m benchmarks.route_latency [--sizes 10000 100000] [--queries 200]
 """
