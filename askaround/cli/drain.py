@@ -79,7 +79,8 @@ def waiting_connections(sock: Listener) -> int:
 
 
 def awaiting_request(connections: Iterable[object]) -> int:
-    """Accepted connections that have not sent (or uvicorn has not read) their first request."""
+    """Accepted connections that have not sent (or uvicorn has not read) their first request:
+    uvicorn's HTTP/1.1 protocols have no ``cycle`` until then, and close them at its stop."""
     return sum(1 for connection in connections if getattr(connection, "cycle", None) is None)
 
 
