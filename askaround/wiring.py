@@ -65,6 +65,8 @@ class Services:
     settings: AppSettings
     embedder_override: Embedder | None = field(default=None)
     ready: threading.Event = field(default_factory=threading.Event)  # model and indexes loaded
+    # set when the server begins a graceful stop: new requests are answered 503 shutting_down
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @cached_property
     def database(self) -> Database:

@@ -1,10 +1,14 @@
-"""Admission and response headers: the two ASGI middlewares every request passes through.
+"""Admission and response headers: the ASGI middlewares every request passes through.
 
 ``Admission`` lets at most as many requests run as the database pool has connections. The rest
 wait in the event loop (holding no thread and no connection) up to ``wait`` seconds, then get
 ``503`` with ``Retry-After``. Without it, a burst filled every worker thread with requests
 waiting for a connection, while the requests holding connections waited for a free thread to
 commit: locks were held until the pool timed out and the burst failed with 500s.
+
+``ShuttingDown`` answers every request that arrives once the server has begun a graceful stop
+``503 shutting_down`` with ``Retry-After`` and ``Connection: close``: nothing was done, so a
+client may safely send it again (requests already running finish). See ``askaround.cli.drain``.
 
 ``SafeHeaders`` marks every JSON response ``Cache-Control: no-store`` (they carry a network's
 data) and ``X-Content-Type-Options: nosniff``.
@@ -14,10 +18,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 
 import anyio
 import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from askaround.api.errors import error_response
 
 UNMETERED = ("/v1/health", "/v1/docs", "/v1/openapi.json", "/favicon.ico")
 
@@ -69,6 +76,26 @@ class Admission:
         ]
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class ShuttingDown:
+    """``503 shutting_down`` for every request once ``stopping`` is set (its body already read)."""
+
+    def __init__(self, app: ASGIApp, *, stopping: threading.Event, retry_after: float) -> None:
+        self.app = app
+        self.stopping = stopping
+        self.retry_after = retry_after
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.stopping.is_set():
+            await self.app(scope, receive, send)
+            return
+        response = error_response(
+            503, "shutting_down", "the server is shutting down; nothing was done, retry"
+        )
+        response.headers["Retry-After"] = str(math.ceil(self.retry_after))
+        response.headers["Connection"] = "close"  # this connection ends with the answer
+        await response(scope, receive, send)
 
 
 class SafeHeaders:

@@ -28,7 +28,7 @@ from askaround.api import (
     summary,
     web,
 )
-from askaround.api.admission import Admission, SafeHeaders
+from askaround.api.admission import Admission, SafeHeaders, ShuttingDown
 from askaround.api.bodies import Bodies
 from askaround.api.dependencies import Clock
 from askaround.wiring import Services
@@ -46,7 +46,8 @@ Limits are deliberate and answered with a clear 4xx: evidence cannot be dated mo
 ahead (422), a snooze (the snooze endpoint or `snoozed_until`) ends within 90 days (422),
 weeks run from 2020 to the current one (422), times are ISO 8601, not numbers (422), text must
 be storable Unicode without NUL characters (422). A burst beyond what the database pool can serve queues briefly,
-then answers `503` with `Retry-After` (seconds); retry then.
+then answers `503` with `Retry-After` (seconds); retry then. So does a request that reaches a
+server after it began to stop (`shutting_down`, with `Connection: close`): it was not run.
 """
 DOCS_ASSETS = "/v1/docs/assets"
 
@@ -114,6 +115,9 @@ def create_app(
         wait=services.settings.api_queue_seconds,
         retry_after=1,
     )
+    # outside admission (a stopping server queues nothing), inside Bodies (which reads the body
+    # first: closing a connection with unread bytes would reset it and lose the answer)
+    app.add_middleware(ShuttingDown, stopping=services.stopping, retry_after=1)
     app.add_middleware(Bodies, limit=MAX_BODY_BYTES)  # read before a request takes a slot
     app.add_middleware(SafeHeaders)
     return app

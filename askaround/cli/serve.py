@@ -9,6 +9,10 @@ and the ``GET`` endpoints); every write needs a key, and a key, when sent, alway
 route holds the GIL for most of its Python work, so one process gains little from a second
 request. Each worker has its own model, indexes (following the change log) and courier; only
 worker 0 writes index files.
+
+SIGTERM or SIGINT stops gracefully: running requests finish, connections already established
+are answered (``503 shutting_down`` when their request came too late), then the port closes and
+new connections are refused (``askaround.cli.drain``).
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ def serve(
     import uvicorn
 
     from askaround.api import create_app
+    from askaround.cli.drain import DrainingServer
 
     if network is not None and not is_loopback(host):
         raise InvalidInput(
@@ -99,7 +104,8 @@ def serve(
         return
     application = create_app(built, open_network=network)
     stop = threading.Event()
-    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="info"))
+    config = uvicorn.Config(application, host=host, port=port, log_level="info")
+    server = DrainingServer(config, stopping=built.stopping)
     indexes = threading.Thread(
         target=warm_when_listening,
         args=(built, stop, lambda: server.started),
@@ -241,11 +247,13 @@ def run_worker(spec: WorkerSpec, slot: int, sock: socket.socket, listening: Even
     import uvicorn
 
     from askaround.api import create_app
+    from askaround.cli.drain import DrainingServer
 
     die_with_parent(spec.parent)
     built = Services(settings=spec.settings)
     application = create_app(built, open_network=spec.network)
-    server = uvicorn.Server(uvicorn.Config(application, host=spec.host, log_level="info"))
+    config = uvicorn.Config(application, host=spec.host, log_level="info")
+    server = DrainingServer(config, stopping=built.stopping)
 
     def stop_serving(_number: int, _frame: FrameType | None) -> None:
         server.should_exit = True  # also absorbs the signal uvicorn re-raises after its shutdown

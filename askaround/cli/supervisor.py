@@ -161,11 +161,15 @@ class Supervisor:
         slot.restart_at = now + delay
 
     def stop(self) -> None:
-        """SIGTERM every worker (each finishes its in-flight requests), wait, then SIGKILL the
-        ones still running after ``STOP_SECONDS``; Unavailable when one had to be killed."""
+        """SIGTERM every worker (each answers the connections already made and finishes its
+        in-flight requests), wait, then SIGKILL the ones still running after ``STOP_SECONDS``;
+        Unavailable when one had to be killed."""
         running = [s.process for s in self.slots if s.process is not None and s.process.is_alive()]
         for process in running:
             _signal(process, signal.SIGTERM)
+        # the port closes (refusing new connections) once the last worker has drained it, not
+        # when the slowest in-flight request is done
+        self.sock.close()
         deadline = time.monotonic() + STOP_SECONDS
         killed = []
         for process in running:
@@ -174,7 +178,6 @@ class Supervisor:
                 _signal(process, signal.SIGKILL)
                 process.join(5)
                 killed.append(process.pid)
-        self.sock.close()
         if killed:
             raise Unavailable(f"serve workers {killed} did not stop in {STOP_SECONDS:.0f}s")
 
