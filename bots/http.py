@@ -136,7 +136,7 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
             body = {key: values[0] for key, values in form.items()}
             if "payload" in body:
                 body = json.loads(body["payload"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return Response(status_code=400, content="malformed request body")
     if not isinstance(body, dict):
         return Response(status_code=400, content="malformed request body")
@@ -183,8 +183,20 @@ def _well_formed(body: dict[str, Any]) -> bool:
         if not all(isinstance(action, dict) and _text(action, "action_id") for action in actions):
             return False
     view = body.get("view")
-    views = ("view_submission", "view_closed")
-    return kind not in views or (isinstance(view, dict) and _text(view, "type"))
+    if kind not in ("view_submission", "view_closed"):
+        return True
+    return isinstance(view, dict) and _text(view, "type") and _form_state(view.get("state"))
+
+
+def _form_state(state: object) -> bool:
+    """Whether a view's ``state`` is absent or Slack's ``{"values": {block: {action: {...}}}}``."""
+    if state is None:
+        return True
+    values = state.get("values", {}) if isinstance(state, dict) else None
+    return isinstance(values, dict) and all(
+        isinstance(block, dict) and all(isinstance(field, dict) for field in block.values())
+        for block in values.values()
+    )
 
 
 def _text(part: dict[str, Any], name: str) -> bool:

@@ -65,6 +65,12 @@ def _payload(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps({"team": {"id": "T0FAKE"}, **payload})})
 
 
+def _view_with_state(state: object) -> str:
+    """An answer form submitted with ``state`` where Slack puts ``{"values": {...}}``."""
+    view = {"id": "V1", "type": "modal", "callback_id": messages.ANSWER_MODAL, "state": state}
+    return _payload({"type": "view_submission", "user": {"id": "UBO"}, "view": view})
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -80,6 +86,12 @@ def _payload(payload: dict[str, Any]) -> str:
             _payload({"type": "view_submission", "user": {"id": "UANA"}, "view": {"id": "V1"}}),
             "form",
         ),
+        (_view_with_state("submitted"), "form"),
+        (_view_with_state({"values": ["answer"]}), "form"),
+        (_view_with_state({"values": {messages.ANSWER_BLOCK: "Citra"}}), "form"),
+        (_view_with_state({"values": {messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: 1}}}), "form"),
+        ("[" * 100_000 + "]" * 100_000, "application/json"),  # deeper than json can recurse
+        (urlencode({"payload": "[" * 100_000}), "form"),
     ],
 )
 def test_a_signed_payload_of_a_shape_slack_never_sends_gets_400(
