@@ -3,8 +3,12 @@ favour to its author, nobody asked) and "Ask people anyway" (routed as usual).""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from sqlalchemy import func, select
 
+from bots.commands import WORKING
 from bots.reuse import ANSWERED, ASK_ANYWAY
 from router.routing.reuse import AnswerFinder
 from router.storage.schema import Evidence, Favour, Question
@@ -107,3 +111,33 @@ def test_a_stored_link_that_would_break_out_of_slack_link_markup_is_not_shown(
             assert shown in body
         else:
             assert "open thread" not in body
+
+
+class _LoadingEmbedder:
+    """The model still loading: ``encode`` waits until the test says it has loaded."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.loaded = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode(self, texts: Any) -> Any:
+        self.loaded.wait(20)
+        return self.inner.encode(texts)
+
+
+def test_a_question_is_acknowledged_and_asked_while_the_model_is_still_loading(
+    harness: SlackHarness,
+) -> None:
+    h = _reusing(harness)
+    loading = _LoadingEmbedder(h.services.embedder)
+    h.services.answers.embedder = loading
+    try:
+        reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
+        assert reply["text"] == WORKING  # not held until the model is there to look for reuse
+        h.fake.wait_for("chat.postMessage", 2)
+        assert _questions(h) == 1
+    finally:
+        loading.loaded.set()
