@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bots import messages, workspace
-from router.storage.schema import ExternalId, InboundRequest, Network
+from router.storage.schema import ExternalId, InboundRequest, Network, Person
 from tests.fake_slack import TEAM_ID
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import SECRET, slash_command_body
@@ -261,3 +261,20 @@ def test_an_event_or_payload_with_an_unusable_id_gets_400_and_writes_nothing(
     assert response.status_code == 400, response.text
     assert "Traceback" not in response.text
     _nothing_stored(harness)
+
+
+@pytest.mark.parametrize("user", [None, ""])
+def test_a_home_tab_event_without_a_member_stores_nobody(
+    harness: SlackHarness, user: str | None
+) -> None:
+    event: dict[str, Any] = {"type": "app_home_opened", "tab": "home"}
+    if user is not None:
+        event["user"] = user
+    with harness.bot.transaction() as session:
+        before = session.scalar(select(func.count(Person.id)))
+    response = harness.event(event, event_id="EvNobody")
+    assert response.status_code == 200, response.text
+    harness.bot.listeners.shutdown(wait=True)  # the event's listener has run
+    with harness.bot.transaction() as session:
+        assert session.scalar(select(func.count(Person.id))) == before
+    assert harness.fake.calls("views.publish") == []
