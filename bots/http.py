@@ -146,9 +146,21 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
         return Response(status_code=400, content="the request names no workspace (team_id)")
     if not _well_formed(body):
         return Response(status_code=400, content="malformed request body")
-    unusable = workspace.unusable_id(body)
+    unusable = workspace.unusable_id(body) or _unnamed(body)
     if unusable is not None:
         return _refused_id(body, unusable)
+    return None
+
+
+def _unnamed(body: dict[str, Any]) -> str | None:
+    """What a slash command lacks of the ids Slack always sends: the member (else a person with
+    no id would ask) and the trigger id or response url (else every such /ask is one request)."""
+    if "command" not in body:
+        return None
+    if not body.get("user_id"):
+        return "user id"
+    if not (body.get("trigger_id") or body.get("response_url")):
+        return "trigger id"
     return None
 
 
@@ -156,7 +168,7 @@ def _refused_id(body: dict[str, Any], what: str) -> Response:
     """A slash command (Slack shows the 200's body) is told in words; anything else gets 400."""
     log.warning("Slack request with an unusable %s refused", what)
     if "command" in body:
-        reply = messages.error_message(f"{UNUSABLE} (its {what} is not one Slack uses).")
+        reply = messages.error_message(f"{UNUSABLE} (its {what} is missing or not one Slack uses).")
         return JSONResponse({**reply, "response_type": "ephemeral"})
     return Response(status_code=400, content=f"malformed request body: unusable {what}")
 

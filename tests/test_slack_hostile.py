@@ -9,7 +9,7 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -278,3 +278,25 @@ def test_a_home_tab_event_without_a_member_stores_nobody(
     with harness.bot.transaction() as session:
         assert session.scalar(select(func.count(Person.id))) == before
     assert harness.fake.calls("views.publish") == []
+
+
+@pytest.mark.parametrize("missing", [("user_id",), ("trigger_id", "response_url")])
+def test_a_slash_command_without_its_member_or_trigger_is_refused_in_the_ack(
+    harness: SlackHarness, missing: tuple[str, ...]
+) -> None:
+    fields = dict(
+        parse_qsl(
+            slash_command_body(
+                "which hops for a hazy IPA?",
+                user_id="UANA",
+                response_url=harness.fake.response_url("cmd"),
+            )
+        )
+    )
+    response = harness.post(urlencode({k: v for k, v in fields.items() if k not in missing}))
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "could not be understood" in text_of(reply)
+    harness.bot.routing.shutdown(wait=True)
+    _nothing_stored(harness)
