@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bots import messages, workspace
-from router.storage.schema import ExternalId, InboundRequest, Network, Person
+from router.storage.schema import ExternalId, InboundRequest, Network, Person, Question
 from tests.fake_slack import TEAM_ID
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import SECRET, slash_command_body
@@ -300,3 +300,16 @@ def test_a_slash_command_without_its_member_or_trigger_is_refused_in_the_ack(
     assert "could not be understood" in text_of(reply)
     harness.bot.routing.shutdown(wait=True)
     _nothing_stored(harness)
+
+
+def test_ampersands_and_angle_brackets_reach_people_as_typed_not_as_entities(
+    harness: SlackHarness,
+) -> None:
+    """Slack sends '/ask R&D <3 hops for a hazy IPA?' as 'R&amp;D &lt;3 ...': the people
+    asked must read what was typed (one level of escaping), and it is stored as typed."""
+    harness.slash("which R&amp;D &lt;3 hops for a hazy IPA?", user="UANA")
+    harness.fake.wait_for("chat.postMessage", 2)
+    with harness.bot.transaction() as session:
+        assert session.scalars(select(Question.text)).one() == "which R&D <3 hops for a hazy IPA?"
+    shown = text_of(next(c.params for c in harness.fake.calls("chat.postMessage")))
+    assert "R&amp;D &lt;3 hops" in shown and "&amp;amp;" not in shown
