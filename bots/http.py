@@ -194,6 +194,10 @@ def _well_formed(body: dict[str, Any]) -> bool:
             return False
         if not all(isinstance(action, dict) and _text(action, "action_id") for action in actions):
             return False
+        if kind == "block_actions" and not _text(body, "trigger_id"):
+            return False  # Slack sends one with every click; bolt's listeners index it
+        if any(not isinstance(body.get(part, {}), dict) for part in ("container", "channel")):
+            return False
     view = body.get("view")
     if kind not in ("view_submission", "view_closed"):
         return True

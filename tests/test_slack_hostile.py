@@ -65,6 +65,20 @@ def _payload(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps({"team": {"id": "T0FAKE"}, **payload})})
 
 
+def _click_with(**fields: object) -> str:
+    """A click on Pass with ``fields`` replaced (None: left out) in Slack's payload."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "UANA"},
+        "trigger_id": "trig-1",
+        "container": {"type": "message", "channel_id": "DUANA", "message_ts": "1.1"},
+        "channel": {"id": "DUANA"},
+        "actions": [{"action_id": messages.PASS, "value": "1"}],
+    }
+    payload.update(fields)
+    return _payload({key: value for key, value in payload.items() if value is not None})
+
+
 def _view_with_state(state: object) -> str:
     """An answer form submitted with ``state`` where Slack puts ``{"values": {...}}``."""
     view = {"id": "V1", "type": "modal", "callback_id": messages.ANSWER_MODAL, "state": state}
@@ -86,6 +100,9 @@ def _view_with_state(state: object) -> str:
             _payload({"type": "view_submission", "user": {"id": "UANA"}, "view": {"id": "V1"}}),
             "form",
         ),
+        (_click_with(trigger_id=None), "form"),
+        (_click_with(container="DUANA"), "form"),
+        (_click_with(channel=["DUANA"]), "form"),
         (_view_with_state("submitted"), "form"),
         (_view_with_state({"values": ["answer"]}), "form"),
         (_view_with_state({"values": {messages.ANSWER_BLOCK: "Citra"}}), "form"),
