@@ -64,6 +64,43 @@ def request_key(command: dict[str, Any]) -> str:
     return f"slack-command:{team}:{trigger}"
 
 
+def acknowledge(bot: SlackBot, ack: Ack, command: dict[str, Any]) -> None:
+    """The ack of one ``/ask``: help or a mistake answered in it; a question recorded first
+    (what was acknowledged survives a crash or restart) and handed to the routing pool."""
+    try:
+        parsed = parse_ask(
+            str(command.get("text") or ""), max_chars=bot.settings.max_question_chars
+        )
+    except InvalidInput as exc:
+        ack(**messages.error_message(str(exc)), response_type="ephemeral")
+        return
+    if isinstance(parsed, ShowHelp):
+        ack(**messages.help_message(), response_type="ephemeral")
+    elif isinstance(parsed, AskQuestion):
+        # The one write before the ack: what was acknowledged survives a crash or restart.
+        try:
+            first = bot.inbox.record(
+                key=request_key(command), kind=COMMAND_KIND, payload=_kept(command)
+            )
+        except Exception:
+            log.exception("recording /ask failed")
+            ack(**messages.error_message(NOT_TAKEN), response_type="ephemeral")
+            return
+        if first:
+            # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
+            # never takes the threads that acknowledge the next requests. (Submitted here,
+            # not in a lazy listener, which bolt may start before this function recorded.)
+            try:
+                bot.routing.submit(carry_out_request, bot, request_key(command))
+            except RuntimeError:  # shutting down: recorded, so the next start asks it
+                log.warning("/ask recorded while stopping; it is asked after the restart")
+            ack(text=WORKING, response_type="ephemeral")
+        else:
+            ack()  # the same /ask again (same trigger id): it is done once
+    else:
+        ack()
+
+
 def register(app: App, bot: SlackBot) -> None:
     """The ``/ask`` command."""
 
@@ -71,36 +108,7 @@ def register(app: App, bot: SlackBot) -> None:
         return parse_ask(str(command.get("text") or ""), max_chars=bot.settings.max_question_chars)
 
     def ack_ask(ack: Ack, command: dict[str, Any]) -> None:
-        try:
-            parsed = parse(command)
-        except InvalidInput as exc:
-            ack(**messages.error_message(str(exc)), response_type="ephemeral")
-            return
-        if isinstance(parsed, ShowHelp):
-            ack(**messages.help_message(), response_type="ephemeral")
-        elif isinstance(parsed, AskQuestion):
-            # The one write before the ack: what was acknowledged survives a crash or restart.
-            try:
-                first = bot.inbox.record(
-                    key=request_key(command), kind=COMMAND_KIND, payload=_kept(command)
-                )
-            except Exception:
-                log.exception("recording /ask failed")
-                ack(**messages.error_message(NOT_TAKEN), response_type="ephemeral")
-                return
-            if first:
-                # Routing is CPU-bound: it queues on the bot's own pool, so a burst of questions
-                # never takes the threads that acknowledge the next requests. (Submitted here,
-                # not in a lazy listener, which bolt may start before this function recorded.)
-                try:
-                    bot.routing.submit(carry_out_request, bot, request_key(command))
-                except RuntimeError:  # shutting down: recorded, so the next start asks it
-                    log.warning("/ask recorded while stopping; it is asked after the restart")
-                ack(text=WORKING, response_type="ephemeral")
-            else:
-                ack()  # the same /ask again (same trigger id): it is done once
-        else:
-            ack()
+        acknowledge(bot, ack, command)
 
     def run_ask(command: dict[str, Any]) -> None:
         try:

@@ -8,6 +8,7 @@ from slack_bolt import Ack, App
 
 from bots import messages, workspace
 from bots.runtime import SlackBot
+from bots.subcommands import typed_text
 from router.question_text import visible
 from router.routing.contacts import contacts_route, detect
 from router.routing.route import Route
@@ -24,7 +25,7 @@ def is_contacts_question(body: dict[str, Any]) -> bool:
 def asked_text(body: dict[str, Any]) -> str:
     r"""The ``/ask`` text cleaned as the core cleans a question (zero-width characters gone, so
     "\ufeffwho do I know at Acme?" is recognised and "Acme\u200b" is shown as "Acme")."""
-    return visible(str(body.get("text") or ""))
+    return visible(typed_text(str(body.get("text") or "")))
 
 
 def contacts_reply(route: Route) -> dict[str, Any]:

@@ -31,12 +31,14 @@ def register(app: App, bot: SlackBot) -> None:
     def home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab") not in (None, "home"):
             return  # the Messages tab
+        user = event.get("user")
+        if not isinstance(user, str) or not user:
+            log.warning("Home tab event without a member ignored")  # else a person "None"
+            return
         with bot.transaction() as session:
             if not bot.first_time(session, event_key(body)):
                 return
-        home.publish(
-            bot, client, team_id=str(body.get("team_id") or ""), user_id=str(event.get("user"))
-        )
+        home.publish(bot, client, team_id=str(body.get("team_id") or ""), user_id=user)
 
     def member_changed(body: dict[str, Any], event: dict[str, Any]) -> None:
         user = event.get("user")

@@ -136,7 +136,7 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
             body = {key: values[0] for key, values in form.items()}
             if "payload" in body:
                 body = json.loads(body["payload"])
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         return Response(status_code=400, content="malformed request body")
     if not isinstance(body, dict):
         return Response(status_code=400, content="malformed request body")
@@ -146,9 +146,21 @@ def _malformed(raw: str, headers: dict[str, str | Sequence[str]], secret: str) -
         return Response(status_code=400, content="the request names no workspace (team_id)")
     if not _well_formed(body):
         return Response(status_code=400, content="malformed request body")
-    unusable = workspace.unusable_id(body)
+    unusable = workspace.unusable_id(body) or _unnamed(body)
     if unusable is not None:
         return _refused_id(body, unusable)
+    return None
+
+
+def _unnamed(body: dict[str, Any]) -> str | None:
+    """What a slash command lacks of the ids Slack always sends: the member (else a person with
+    no id would ask) and the trigger id or response url (else every such /ask is one request)."""
+    if "command" not in body:
+        return None
+    if not body.get("user_id"):
+        return "user id"
+    if not (body.get("trigger_id") or body.get("response_url")):
+        return "trigger id"
     return None
 
 
@@ -156,7 +168,7 @@ def _refused_id(body: dict[str, Any], what: str) -> Response:
     """A slash command (Slack shows the 200's body) is told in words; anything else gets 400."""
     log.warning("Slack request with an unusable %s refused", what)
     if "command" in body:
-        reply = messages.error_message(f"{UNUSABLE} (its {what} is not one Slack uses).")
+        reply = messages.error_message(f"{UNUSABLE} (its {what} is missing or not one Slack uses).")
         return JSONResponse({**reply, "response_type": "ephemeral"})
     return Response(status_code=400, content=f"malformed request body: unusable {what}")
 
@@ -182,9 +194,25 @@ def _well_formed(body: dict[str, Any]) -> bool:
             return False
         if not all(isinstance(action, dict) and _text(action, "action_id") for action in actions):
             return False
+        if kind == "block_actions" and not _text(body, "trigger_id"):
+            return False  # Slack sends one with every click; bolt's listeners index it
+        if any(not isinstance(body.get(part, {}), dict) for part in ("container", "channel")):
+            return False
     view = body.get("view")
-    views = ("view_submission", "view_closed")
-    return kind not in views or (isinstance(view, dict) and _text(view, "type"))
+    if kind not in ("view_submission", "view_closed"):
+        return True
+    return isinstance(view, dict) and _text(view, "type") and _form_state(view.get("state"))
+
+
+def _form_state(state: object) -> bool:
+    """Whether a view's ``state`` is absent or Slack's ``{"values": {block: {action: {...}}}}``."""
+    if state is None:
+        return True
+    values = state.get("values", {}) if isinstance(state, dict) else None
+    return isinstance(values, dict) and all(
+        isinstance(block, dict) and all(isinstance(field, dict) for field in block.values())
+        for block in values.values()
+    )
 
 
 def _text(part: dict[str, Any], name: str) -> bool:

@@ -23,6 +23,7 @@ from bots.channel import ref
 from bots.outbound import FOLLOWUP
 from bots.runtime import Member, SlackBot
 from bots.snapshots import ask_snapshot
+from bots.subcommands import typed_text
 from router.delivery.outbox import enqueue
 from router.errors import AskaroundError
 from router.lifecycle import questions
@@ -41,7 +42,7 @@ def thread_reply(
         return False  # edits, joins, our own messages
     channel, parent = str(event.get("channel") or ""), event.get("thread_ts")
     # As typed, less what no database stores: refusing it would drop the answer without a word.
-    text = scrubbed(str(event.get("text") or "")).strip()
+    text = scrubbed(typed_text(str(event.get("text") or ""))).strip()
     if not channel or not parent or parent == event.get("ts") or not text:
         return False
     team = str(body.get("team_id") or event.get("team") or "")

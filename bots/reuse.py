@@ -3,7 +3,9 @@
 A question whose words closely match a past public answer is acknowledged with that answer
 (who, when, an excerpt and a link) and two buttons: "That answers it" credits the author half
 a favour and asks nobody; "Ask people anyway" routes the question as ``/ask`` always does.
-Registered before ``/ask`` itself; every other question goes straight to routing.
+Registered before ``/ask`` itself; every other question goes straight to routing, and so does
+one whose lookup takes longer than ``LOOKUP_BUDGET`` (the model or the network's index still
+loading after a start, a busy machine): Slack wants the ack within 3 seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from concurrent.futures import TimeoutError as LookupTimeout
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -31,6 +34,7 @@ ANSWERED = "reuse_answered"
 ASK_ANYWAY = "reuse_ask_anyway"
 VALUE_CHARS = 1900  # Slack keeps a button's value under 2000 characters
 REMEMBERED = 256
+LOOKUP_BUDGET = 1.0  # seconds of Slack's 3 the ack may spend looking for a past answer
 
 
 def past_answer_message(question: AskQuestion, answer: PastAnswer) -> dict[str, Any]:
@@ -75,19 +79,27 @@ def register(app: App, bot: SlackBot) -> None:
             return None
         return parsed
 
+    def past_answers(team: str, question: str) -> tuple[PastAnswer, ...]:
+        with bot.transaction() as session:
+            network = workspace.find_team_network(session, team_id=team)
+            if network is None:
+                return ()
+            return bot.services.answers.find(
+                session, network_id=network.id, question=question, limit=1
+            )
+
     def has_past_answer(body: dict[str, Any]) -> bool:
         question = question_of(body)
         if question is None:
             return False
         team, user = str(body.get("team_id") or ""), str(body.get("user_id") or "")
         try:
-            with bot.transaction() as session:
-                network = workspace.find_team_network(session, team_id=team)
-                if network is None:
-                    return False
-                best = bot.services.answers.find(
-                    session, network_id=network.id, question=question.text, limit=1
-                )
+            lookup = bot.lookups.submit(past_answers, team, question.text)
+            best = lookup.result(timeout=LOOKUP_BUDGET)
+        except LookupTimeout:
+            lookup.cancel()  # not started yet: skip it; started: it finishes unread
+            log.info("no time to look for past answers (still loading?); asking people")
+            return False
         except Exception:  # a failed lookup must never stop the question being asked
             log.exception("looking for past answers failed")
             return False
@@ -104,8 +116,8 @@ def register(app: App, bot: SlackBot) -> None:
         key = (str(command.get("team_id") or ""), str(command.get("user_id") or ""))
         with lock:
             answer = found.pop((*key, question.text), None) if question else None
-        if question is None or answer is None:  # cannot happen after the matcher; be safe
-            ack(text=commands.WORKING, response_type="ephemeral")
+        if question is None or answer is None:  # a twin /ask took it: this one is asked
+            commands.acknowledge(bot, ack, command)
             return
         ack(**past_answer_message(question, answer), response_type="ephemeral")
 

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 SEEN_EVENTS_KEPT = timedelta(days=2)  # Slack retries an event for about an hour at most
 ROUTING_THREADS = 2  # routing is CPU-bound; more threads than cores only queue differently
 LISTENER_THREADS = 16  # acks and short listener work
+LOOKUP_THREADS = 2  # past-answer lookups an ack waits for, within a budget (bots.reuse)
 
 
 def utc_now() -> datetime:
@@ -100,6 +101,11 @@ class SlackBot:
         self.listeners = ThreadPoolExecutor(
             max_workers=LISTENER_THREADS, thread_name_prefix="askaround-slack"
         )
+        # Lookups an ack may give up on (the model or an index still loading): off the ack's
+        # thread, so the ack goes out on time while the lookup finishes or waits here.
+        self.lookups = ThreadPoolExecutor(
+            max_workers=LOOKUP_THREADS, thread_name_prefix="askaround-lookup"
+        )
 
     def warm_up(self) -> threading.Thread:
         """Load the routing index of every Slack network in the background, so the first
@@ -134,6 +140,7 @@ class SlackBot:
         """Stop the courier and let running work finish (tests, shutdown)."""
         self.routing.shutdown(wait=wait)
         self.listeners.shutdown(wait=wait)
+        self.lookups.shutdown(wait=wait, cancel_futures=True)
         self.courier.stop()
 
     @classmethod

@@ -99,9 +99,16 @@ _ALIASES = {
 }
 
 
+def typed_text(text: str) -> str:
+    """What the member typed: Slack sends a command's or a message's text with ``&``, ``<`` and
+    ``>`` escaped, which would otherwise reach people as a literal ``&amp;`` (``R&D``, ``<3``)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def parse_ask(text: str, *, max_chars: int) -> AskCommand:
-    """The command in ``/ask`` text; InvalidInput with a helpful reply when it is not one."""
-    text = visible(text)
+    """The command in ``/ask`` text (as Slack sends it, escaped); InvalidInput with a helpful
+    reply when it is not one."""
+    text = visible(typed_text(text))
     if not text:
         return ShowHelp()
     if len(text) > max_chars:

@@ -246,3 +246,25 @@ def test_an_answer_replied_with_a_nul_is_taken_without_it(harness: SlackHarness)
     assert h.event(reply, event_id="EvNul").status_code == 200
     relay, _ = relayed(h)
     assert "Citra and Mosaic." in text_of(relay)
+
+
+def test_an_answer_replied_in_the_thread_reaches_the_asker_as_typed_not_as_entities(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    h.slash("which hops for a hazy IPA?", user="UANA")
+    h.fake.wait_for("chat.postMessage", 2)
+    h.settle()
+    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
+    reply = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": "DUBO",
+        "user": "UBO",
+        "text": "Citra &amp; Mosaic &lt;3",  # as Slack sends "Citra & Mosaic <3"
+        "ts": "1800000000.000200",
+        "thread_ts": ts,
+    }
+    assert h.event(reply, event_id="EvAmp").status_code == 200
+    relay, _ = relayed(h)
+    assert "Citra &amp; Mosaic &lt;3" in text_of(relay) and "&amp;amp;" not in text_of(relay)

@@ -9,13 +9,13 @@ import hmac
 import json
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 from sqlalchemy import func, select
 
 from bots import messages, workspace
-from router.storage.schema import ExternalId, InboundRequest, Network
+from router.storage.schema import ExternalId, InboundRequest, Network, Person, Question
 from tests.fake_slack import TEAM_ID
 from tests.slack_harness import SlackHarness, harness, text_of
 from tests.slack_signing import SECRET, slash_command_body
@@ -65,6 +65,26 @@ def _payload(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps({"team": {"id": "T0FAKE"}, **payload})})
 
 
+def _click_with(**fields: object) -> str:
+    """A click on Pass with ``fields`` replaced (None: left out) in Slack's payload."""
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": "UANA"},
+        "trigger_id": "trig-1",
+        "container": {"type": "message", "channel_id": "DUANA", "message_ts": "1.1"},
+        "channel": {"id": "DUANA"},
+        "actions": [{"action_id": messages.PASS, "value": "1"}],
+    }
+    payload.update(fields)
+    return _payload({key: value for key, value in payload.items() if value is not None})
+
+
+def _view_with_state(state: object) -> str:
+    """An answer form submitted with ``state`` where Slack puts ``{"values": {...}}``."""
+    view = {"id": "V1", "type": "modal", "callback_id": messages.ANSWER_MODAL, "state": state}
+    return _payload({"type": "view_submission", "user": {"id": "UBO"}, "view": view})
+
+
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [
@@ -80,6 +100,15 @@ def _payload(payload: dict[str, Any]) -> str:
             _payload({"type": "view_submission", "user": {"id": "UANA"}, "view": {"id": "V1"}}),
             "form",
         ),
+        (_click_with(trigger_id=None), "form"),
+        (_click_with(container="DUANA"), "form"),
+        (_click_with(channel=["DUANA"]), "form"),
+        (_view_with_state("submitted"), "form"),
+        (_view_with_state({"values": ["answer"]}), "form"),
+        (_view_with_state({"values": {messages.ANSWER_BLOCK: "Citra"}}), "form"),
+        (_view_with_state({"values": {messages.ANSWER_BLOCK: {messages.ANSWER_INPUT: 1}}}), "form"),
+        ("[" * 100_000 + "]" * 100_000, "application/json"),  # deeper than json can recurse
+        (urlencode({"payload": "[" * 100_000}), "form"),
     ],
 )
 def test_a_signed_payload_of_a_shape_slack_never_sends_gets_400(
@@ -249,3 +278,55 @@ def test_an_event_or_payload_with_an_unusable_id_gets_400_and_writes_nothing(
     assert response.status_code == 400, response.text
     assert "Traceback" not in response.text
     _nothing_stored(harness)
+
+
+@pytest.mark.parametrize("user", [None, ""])
+def test_a_home_tab_event_without_a_member_stores_nobody(
+    harness: SlackHarness, user: str | None
+) -> None:
+    event: dict[str, Any] = {"type": "app_home_opened", "tab": "home"}
+    if user is not None:
+        event["user"] = user
+    with harness.bot.transaction() as session:
+        before = session.scalar(select(func.count(Person.id)))
+    response = harness.event(event, event_id="EvNobody")
+    assert response.status_code == 200, response.text
+    harness.bot.listeners.shutdown(wait=True)  # the event's listener has run
+    with harness.bot.transaction() as session:
+        assert session.scalar(select(func.count(Person.id))) == before
+    assert harness.fake.calls("views.publish") == []
+
+
+@pytest.mark.parametrize("missing", [("user_id",), ("trigger_id", "response_url")])
+def test_a_slash_command_without_its_member_or_trigger_is_refused_in_the_ack(
+    harness: SlackHarness, missing: tuple[str, ...]
+) -> None:
+    fields = dict(
+        parse_qsl(
+            slash_command_body(
+                "which hops for a hazy IPA?",
+                user_id="UANA",
+                response_url=harness.fake.response_url("cmd"),
+            )
+        )
+    )
+    response = harness.post(urlencode({k: v for k, v in fields.items() if k not in missing}))
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "could not be understood" in text_of(reply)
+    harness.bot.routing.shutdown(wait=True)
+    _nothing_stored(harness)
+
+
+def test_ampersands_and_angle_brackets_reach_people_as_typed_not_as_entities(
+    harness: SlackHarness,
+) -> None:
+    """Slack sends '/ask R&D <3 hops for a hazy IPA?' as 'R&amp;D &lt;3 ...': the people
+    asked must read what was typed (one level of escaping), and it is stored as typed."""
+    harness.slash("which R&amp;D &lt;3 hops for a hazy IPA?", user="UANA")
+    harness.fake.wait_for("chat.postMessage", 2)
+    with harness.bot.transaction() as session:
+        assert session.scalars(select(Question.text)).one() == "which R&D <3 hops for a hazy IPA?"
+    shown = text_of(next(c.params for c in harness.fake.calls("chat.postMessage")))
+    assert "R&amp;D &lt;3 hops" in shown and "&amp;amp;" not in shown

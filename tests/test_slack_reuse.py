@@ -3,12 +3,20 @@ favour to its author, nobody asked) and "Ask people anyway" (routed as usual).""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt.listener.custom_listener import CustomListener
 from sqlalchemy import func, select
 
+from bots.app import create_slack_app
+from bots.commands import WORKING
 from bots.reuse import ANSWERED, ASK_ANYWAY
 from router.routing.reuse import AnswerFinder
 from router.storage.schema import Evidence, Favour, Question
 from tests.slack_harness import SlackHarness, buttons, harness, text_of
+from tests.slack_signing import slash_command_body
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -107,3 +115,59 @@ def test_a_stored_link_that_would_break_out_of_slack_link_markup_is_not_shown(
             assert shown in body
         else:
             assert "open thread" not in body
+
+
+class _LoadingEmbedder:
+    """The model still loading: ``encode`` waits until the test says it has loaded."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.loaded = threading.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def encode(self, texts: Any) -> Any:
+        self.loaded.wait(20)
+        return self.inner.encode(texts)
+
+
+def test_a_question_is_acknowledged_and_asked_while_the_model_is_still_loading(
+    harness: SlackHarness,
+) -> None:
+    h = _reusing(harness)
+    loading = _LoadingEmbedder(h.services.embedder)
+    h.services.answers.embedder = loading
+    try:
+        reply = h.slash("Which hop for a hazy IPA?", user="UANA").json()
+        assert reply["text"] == WORKING  # not held until the model is there to look for reuse
+        h.fake.wait_for("chat.postMessage", 2)
+        assert _questions(h) == 1
+    finally:
+        loading.loaded.set()
+
+
+def test_an_ask_whose_past_answer_a_twin_ask_took_is_still_asked(harness: SlackHarness) -> None:
+    """Two identical /ask at once: the matcher of each finds the past answer, one reply shows
+    it; the other's reply finds nothing left to show and must ask the question as usual."""
+    h = _reusing(harness)
+    app = create_slack_app(h.services, bot=h.bot)
+    (show,) = [
+        listener.ack_function
+        for listener in app._listeners  # the reply of the past-answer listener
+        if isinstance(listener, CustomListener)
+        and listener.ack_function.__module__ == "bots.reuse"
+        and "show" in listener.ack_function.__qualname__
+    ]
+    command = dict(
+        parse_qsl(
+            slash_command_body(
+                "Which hop for a hazy IPA?", user_id="UANA", response_url=h.fake.response_url()
+            )
+        )
+    )
+    acks: list[dict[str, Any]] = []
+    show(lambda **reply: acks.append(reply), command)
+    assert acks == [{"text": WORKING, "response_type": "ephemeral"}]
+    h.fake.wait_for("chat.postMessage", 2)
+    assert _questions(h) == 1
