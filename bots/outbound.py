@@ -180,7 +180,7 @@ def _followup(payload: dict[str, Any]) -> Message:
     return {
         "text": text,
         "blocks": [
-            section(f"*{who}* follows up on {quote(str(payload.get('question', '')), 300)}"),
+            section(f"*{who}* follows up on:\n{quote(str(payload.get('question', '')), 300)}"),
             section(said),
             context("Reply in this thread to answer back."),
         ],

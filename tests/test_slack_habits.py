@@ -147,6 +147,10 @@ def test_follow_ups_in_the_threads_are_relayed_both_ways(harness: SlackHarness) 
     to_bo = h.fake.wait_for("chat.postMessage", posted + 1)[-1].params
     assert to_bo["channel"] == "DUBO" and to_bo["thread_ts"] == ask_ts
     assert "Late or in the whirlpool?" in text_of(to_bo) and "Ana" in text_of(to_bo)
+    blocks = to_bo["blocks"]
+    header = (json.loads(blocks) if isinstance(blocks, str) else blocks)[0]["text"]["text"]
+    said, quoted = header.split("\n", 1)  # Slack quotes only a line that starts with ">"
+    assert said.endswith("follows up on:") and quoted.startswith("> ")
 
     reply("UBO", "DUBO", ask_ts, "Day 3 of fermentation.", "EvF002")
     to_ana = h.fake.wait_for("chat.postMessage", posted + 2)[-1].params
