@@ -4,11 +4,7 @@ integrity and foreign-key checks; on both, every ask has its outbox message and 
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -21,31 +17,7 @@ from router.network.keys import create_key
 from router.network.people import ensure_network
 from router.storage.database import Database
 from router.storage.schema import Ask, OutboxMessage, Person, Question
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "ASKAROUND_DATABASE_URL": database_url,
-        "ASKAROUND_DATA_DIR": str(data_dir),
-        "ASKAROUND_MODEL_NAME": "hashing-test",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "askaround", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+from tests.serve_process import free_port, start_serve
 
 
 def _wait_healthy(url: str, seconds: float = 90) -> None:
@@ -68,9 +40,9 @@ def test_server_killed_during_writes_restarts_clean_with_every_acknowledged_writ
         network_id = ensure_network(session, name="crash", now=now).id
         key = create_key(session, network_id=network_id, now=now).plaintext
     headers = {"Authorization": f"Bearer {key}"}
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _serve(database_url, tmp_path / "data", port)
+    server = start_serve(database_url, tmp_path / "data", port)
     acknowledged: dict[str, list[int]] = {"people": [], "questions": []}
     stop = threading.Event()
 
@@ -111,7 +83,7 @@ def test_server_killed_during_writes_restarts_clean_with_every_acknowledged_writ
         for thread in writers:
             thread.join(timeout=30)
         assert acknowledged["questions"], "no write was acknowledged before the kill"
-        server = _serve(database_url, tmp_path / "data", port)
+        server = start_serve(database_url, tmp_path / "data", port)
         _wait_healthy(url)
         with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
             for person_id in acknowledged["people"]:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import select
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,33 +21,9 @@ import pytest
 
 from askaround.cli.drain import refuse_new_connections, waiting_connections
 from askaround.cli.supervisor import bind_socket
+from tests.serve_process import free_port, start_serve
 
-ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 200  # each sends one request after another on fresh connections
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(database_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "ASKAROUND_DATABASE_URL": database_url,
-        "ASKAROUND_DATA_DIR": str(data_dir),
-        "ASKAROUND_MODEL_NAME": "hashing-test",
-    }
-    command = [sys.executable, "-m", "askaround", "serve", "--port", str(port)]
-    return subprocess.Popen(
-        [*command, "--workers", str(workers)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _health(port: int) -> int | None:
@@ -105,8 +79,8 @@ def _outcome(port: int, answered: threading.Semaphore) -> str:
 def test_a_stop_mid_burst_answers_every_established_connection_and_refuses_the_rest(
     database_url: str, tmp_path: Path, workers: int
 ) -> None:
-    port = _free_port()
-    server = _serve(database_url, tmp_path / "data", port, workers)
+    port = free_port()
+    server = start_serve(database_url, tmp_path / "data", port, workers=workers)
     try:
         _wait_serving(port, server, workers)
         outcomes: Counter[str] = Counter()
@@ -153,8 +127,8 @@ def test_a_connection_made_before_the_stop_is_answered_when_its_request_comes_af
 ) -> None:
     """uvicorn alone closed connections that had sent nothing yet: the request that followed
     met a closed socket."""
-    port = _free_port()
-    server = _serve(database_url, tmp_path / "data", port, workers=1)
+    port = free_port()
+    server = start_serve(database_url, tmp_path / "data", port, workers=1)
     early: list[socket.socket] = []
     try:
         _wait_serving(port, server, workers=1)

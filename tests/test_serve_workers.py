@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -33,33 +32,7 @@ from router.settings import Settings
 from router.storage.database import Database
 from tests.api_client import ApiHarness
 from tests.crashing_worker import exit_after_listening, exit_at_once
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _serve(database_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
-    environment = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "ASKAROUND_DATABASE_URL": database_url,
-        "ASKAROUND_DATA_DIR": str(data_dir),
-        "ASKAROUND_MODEL_NAME": "hashing-test",
-        "ASKAROUND_INDEX_CHECK_SECONDS": "0.5",
-    }
-    command = [sys.executable, "-m", "askaround", "serve", "--port", str(port)]
-    return subprocess.Popen(
-        [*command, "--workers", str(workers)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+from tests.serve_process import free_port, start_serve
 
 
 def _worker_pids(
@@ -134,8 +107,14 @@ def tenant(database: Database) -> dict[str, str]:
 @pytest.fixture
 def two_workers(database_url: str, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``serve --workers 2`` on a free port: its address and the supervisor's process."""
-    port = _free_port()
-    server = _serve(database_url, tmp_path / "data", port, workers=2)
+    port = free_port()
+    server = start_serve(
+        database_url,
+        tmp_path / "data",
+        port,
+        workers=2,
+        environment={"ASKAROUND_INDEX_CHECK_SECONDS": "0.5"},
+    )
     try:
         yield f"http://127.0.0.1:{port}", server
     finally:

@@ -5,16 +5,12 @@ before it could ask anyone, and the restarted process asks the question, once.""
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,38 +22,25 @@ from router.storage.database import Database
 from router.storage.schema import Question
 from tests import slack_signing
 from tests.fake_slack import FakeSlack
+from tests.serve_process import free_port, start_serve
 from tests.slack_harness import seed
 from tests.slack_world import BOT_TOKEN, fake_slack, slack_settings
 
 __all__ = ["fake_slack", "slack_settings"]
 
-ROOT = Path(__file__).parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def _serve(settings: Settings, fake: FakeSlack, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "ASKAROUND_DATABASE_URL": settings.resolved_database_url,
-        "ASKAROUND_DATA_DIR": str(settings.data_dir),
-        "ASKAROUND_MODEL_NAME": "hashing-test",
-        "ASKAROUND_SLACK_SIGNING_SECRET": slack_signing.SECRET,
-        "ASKAROUND_SLACK_BOT_TOKEN": BOT_TOKEN,
-        "ASKAROUND_SLACK_API_URL": fake.api_url,
-        "ASKAROUND_DEFAULT_K": "2",
-        "ASKAROUND_REUSE_MIN_SIMILARITY": "1.0",  # this story asks people
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "askaround", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = start_serve(
+        settings.resolved_database_url,
+        settings.data_dir,
+        port,
+        environment={
+            "ASKAROUND_SLACK_SIGNING_SECRET": slack_signing.SECRET,
+            "ASKAROUND_SLACK_BOT_TOKEN": BOT_TOKEN,
+            "ASKAROUND_SLACK_API_URL": fake.api_url,
+            "ASKAROUND_DEFAULT_K": "2",
+            "ASKAROUND_REUSE_MIN_SIMILARITY": "1.0",  # this story asks people
+        },
     )
     deadline = time.monotonic() + 60
     while True:
@@ -104,7 +87,7 @@ def test_an_acknowledged_ask_survives_the_process_being_stopped_right_after_the_
     stop: signal.Signals,
 ) -> None:
     seed(database, now, HashingEmbedder())
-    port = _free_port()
+    port = free_port()
     server = _serve(slack_settings, fake_slack, port)
     try:
         body = slack_signing.slash_command_body(
