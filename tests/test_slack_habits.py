@@ -232,8 +232,8 @@ def test_a_follow_up_with_characters_no_database_stores_is_relayed_without_them(
     assert "Late or in the whirlpool?" in text_of(to_bo)
 
 
-def test_an_answer_replied_with_a_nul_is_taken_without_it(harness: SlackHarness) -> None:
-    h = harness
+def _reply_to_the_ask(h: SlackHarness, text: str, *, event_id: str) -> dict[str, Any]:
+    """Ana asks, Bo replies ``text`` (as Slack sends it) in the ask's thread: what Ana gets."""
     h.slash("which hops for a hazy IPA?", user="UANA")
     h.fake.wait_for("chat.postMessage", 2)
     h.settle()
@@ -243,32 +243,23 @@ def test_an_answer_replied_with_a_nul_is_taken_without_it(harness: SlackHarness)
         "channel_type": "im",
         "channel": "DUBO",
         "user": "UBO",
-        "text": "Citra\x00 and Mosaic.",
+        "text": text,
         "ts": "1800000000.000200",
         "thread_ts": ts,
     }
-    assert h.event(reply, event_id="EvNul").status_code == 200
+    assert h.event(reply, event_id=event_id).status_code == 200
     relay, _ = relayed(h)
+    return relay
+
+
+def test_an_answer_replied_with_a_nul_is_taken_without_it(harness: SlackHarness) -> None:
+    relay = _reply_to_the_ask(harness, "Citra\x00 and Mosaic.", event_id="EvNul")
     assert "Citra and Mosaic." in text_of(relay)
 
 
 def test_an_answer_replied_in_the_thread_reaches_the_asker_as_typed_not_as_entities(
     harness: SlackHarness,
 ) -> None:
-    h = harness
-    h.slash("which hops for a hazy IPA?", user="UANA")
-    h.fake.wait_for("chat.postMessage", 2)
-    h.settle()
-    ts = next(m["ts"] for m in h.fake.messages("DUBO"))
-    reply = {
-        "type": "message",
-        "channel_type": "im",
-        "channel": "DUBO",
-        "user": "UBO",
-        "text": "Citra &amp; Mosaic &lt;3",  # as Slack sends "Citra & Mosaic <3"
-        "ts": "1800000000.000200",
-        "thread_ts": ts,
-    }
-    assert h.event(reply, event_id="EvAmp").status_code == 200
-    relay, _ = relayed(h)
+    # as Slack sends "Citra & Mosaic <3"
+    relay = _reply_to_the_ask(harness, "Citra &amp; Mosaic &lt;3", event_id="EvAmp")
     assert "Citra &amp; Mosaic &lt;3" in text_of(relay) and "&amp;amp;" not in text_of(relay)
