@@ -31,6 +31,7 @@ from router.settings import Settings
 from router.storage.database import Database
 from router.storage.schema import OutboxMessage, Person
 from tests import slack_signing
+from tests.conftest import PG_URL
 from tests.fake_slack import FakeSlack
 from tests.slack_world import add_members, member
 
@@ -306,3 +307,15 @@ def harness(
     with TestClient(app) as client:
         yield SlackHarness(services, bot, client, fake_slack, clock, ids)
     bot.close()
+
+
+# in the database, or (SQLite only, while another writer holds its one lock) in the spool files
+SPOOLED_OR_NOT = pytest.mark.parametrize(
+    "spooled",
+    [
+        False,
+        pytest.param(
+            True, marks=pytest.mark.skipif(bool(PG_URL), reason="SQLite's one write lock")
+        ),
+    ],
+)

@@ -22,8 +22,7 @@ from bots.views import ANSWER_KIND, carry_out_answer
 from router.network.keys import create_key
 from router.search.embedding import HashingEmbedder
 from router.storage.schema import Answer, InboundRequest, Network, Person, Question
-from tests.conftest import PG_URL
-from tests.slack_harness import SlackHarness, buttons, harness
+from tests.slack_harness import SPOOLED_OR_NOT, SlackHarness, buttons, harness
 from tests.slack_world import fake_slack, slack_settings
 from tests.test_cli import run_cli
 
@@ -102,15 +101,7 @@ def _erase_bo_through_the_cli(h: SlackHarness) -> None:
     assert erased.returncode == 0, erased.stderr
 
 
-@pytest.mark.parametrize(
-    "spooled",
-    [
-        False,
-        pytest.param(
-            True, marks=pytest.mark.skipif(bool(PG_URL), reason="SQLite's one write lock")
-        ),
-    ],
-)
+@SPOOLED_OR_NOT
 @pytest.mark.parametrize("through", ["api", "cli"])
 def test_a_member_erased_outside_slack_has_nothing_waiting_carried_out_or_recreated(
     harness: SlackHarness, through: str, spooled: bool

@@ -21,8 +21,15 @@ from bots.runtime import SlackBot
 from bots.views import ANSWER_KIND, carry_out_answer
 from router.lifecycle import questions
 from router.storage.schema import Answer, Favour, InboundRequest, Person, Question
-from tests.conftest import PG_URL
-from tests.slack_harness import SlackHarness, buttons, harness, relayed, text_of, updated
+from tests.slack_harness import (
+    SPOOLED_OR_NOT,
+    SlackHarness,
+    buttons,
+    harness,
+    relayed,
+    text_of,
+    updated,
+)
 from tests.slack_world import fake_slack, slack_settings
 
 __all__ = ["fake_slack", "harness", "slack_settings"]
@@ -90,15 +97,7 @@ def _busy(h: SlackHarness, spooled: bool) -> Iterator[None]:
         importer.close()
 
 
-@pytest.mark.parametrize(
-    "spooled",
-    [
-        False,
-        pytest.param(
-            True, marks=pytest.mark.skipif(bool(PG_URL), reason="SQLite's one write lock")
-        ),
-    ],
-)
+@SPOOLED_OR_NOT
 @pytest.mark.parametrize("death", ["killed", "stopping"])
 def test_an_answer_acknowledged_right_before_the_process_dies_is_given_once_after_a_restart(
     harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, death: str, spooled: bool

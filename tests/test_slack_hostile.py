@@ -184,6 +184,16 @@ LONG_TEAM = "T" + "9" * 40  # longer than networks.slack_team_id holds
 UNUSABLE_IDS = [LONG_TEAM, "T0\x00FAKE", "T0\ud800"]
 
 
+def _refused_in_the_ack(harness: SlackHarness, response: Any) -> None:
+    """Slack got an ephemeral "could not be understood" in the ack, and nothing was stored."""
+    assert response.status_code == 200, response.text
+    reply = response.json()
+    assert reply["response_type"] == "ephemeral"
+    assert "could not be understood" in text_of(reply)
+    harness.bot.routing.shutdown(wait=True)
+    _nothing_stored(harness)
+
+
 def _nothing_stored(h: SlackHarness) -> None:
     with h.bot.transaction() as session:
         teams = set(session.scalars(select(Network.slack_team_id)))
@@ -220,12 +230,7 @@ def test_a_slash_command_with_an_unusable_id_gets_an_ephemeral_reply_and_writes_
         }
     )
     response = harness.post(body)
-    assert response.status_code == 200, response.text
-    reply = response.json()
-    assert reply["response_type"] == "ephemeral"
-    assert "could not be understood" in text_of(reply)
-    harness.bot.routing.shutdown(wait=True)
-    _nothing_stored(harness)
+    _refused_in_the_ack(harness, response)
 
 
 def _event_with(event_id: str, event: dict[str, Any], team: str = "T0FAKE") -> str:
@@ -311,12 +316,7 @@ def test_a_slash_command_without_its_member_or_trigger_is_refused_in_the_ack(
         )
     )
     response = harness.post(urlencode({k: v for k, v in fields.items() if k not in missing}))
-    assert response.status_code == 200, response.text
-    reply = response.json()
-    assert reply["response_type"] == "ephemeral"
-    assert "could not be understood" in text_of(reply)
-    harness.bot.routing.shutdown(wait=True)
-    _nothing_stored(harness)
+    _refused_in_the_ack(harness, response)
 
 
 def test_ampersands_and_angle_brackets_reach_people_as_typed_not_as_entities(
