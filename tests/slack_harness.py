@@ -7,9 +7,11 @@ Starlette's test client, with the bot's clock under the test's control.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -319,3 +321,15 @@ SPOOLED_OR_NOT = pytest.mark.parametrize(
         ),
     ],
 )
+
+
+@contextmanager
+def sqlite_busy(h: SlackHarness) -> Iterator[None]:
+    """While an import holds SQLite's write lock: the bot spools what it acknowledges."""
+    importer = sqlite3.connect(h.bot.database.engine.url.database or "", timeout=10)
+    importer.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        importer.rollback()
+        importer.close()

@@ -4,10 +4,6 @@ erasure's transaction: nothing of theirs is carried out later, nor brings them b
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -22,7 +18,7 @@ from bots.views import ANSWER_KIND, carry_out_answer
 from router.network.keys import create_key
 from router.search.embedding import HashingEmbedder
 from router.storage.schema import Answer, InboundRequest, Network, Person, Question
-from tests.slack_harness import SPOOLED_OR_NOT, SlackHarness, buttons, harness
+from tests.slack_harness import SPOOLED_OR_NOT, SlackHarness, buttons, harness, sqlite_busy
 from tests.slack_world import fake_slack, slack_settings
 from tests.test_cli import run_cli
 
@@ -31,18 +27,6 @@ __all__ = ["fake_slack", "harness", "slack_settings"]
 ANSWER = "Citra and Mosaic, dry hopped on day 3."
 QUESTION = "where do I buy a grain mill?"
 SPOOLED = "which yeast for a kveik saison?"
-
-
-@contextmanager
-def _busy(h: SlackHarness) -> Iterator[None]:
-    """While an import holds SQLite's write lock: the bot spools what it acknowledges."""
-    importer = sqlite3.connect(h.bot.database.engine.url.database or "", timeout=10)
-    importer.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        importer.rollback()
-        importer.close()
 
 
 def _bo_sends_an_answer_and_questions(h: SlackHarness, *, spooled: bool) -> None:
@@ -65,7 +49,7 @@ def _bo_sends_an_answer_and_questions(h: SlackHarness, *, spooled: bool) -> None
     assert answered.status_code == 200
     assert h.slash(QUESTION, user="UBO").status_code == 200
     if spooled:
-        with _busy(h):
+        with sqlite_busy(h):
             assert h.slash(SPOOLED, user="UBO", hook="spooled").status_code == 200
         assert len(list((h.bot.settings.data_dir / SPOOL).glob("*.json"))) == 1
     with h.bot.transaction() as session:

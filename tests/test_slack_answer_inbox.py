@@ -5,7 +5,6 @@ goes back to whoever wrote it in one DM saying why; a passing database failure i
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -27,6 +26,7 @@ from tests.slack_harness import (
     buttons,
     harness,
     relayed,
+    sqlite_busy,
     text_of,
     updated,
 )
@@ -88,13 +88,8 @@ def _busy(h: SlackHarness, spooled: bool) -> Iterator[None]:
     if not spooled:
         yield
         return
-    importer = sqlite3.connect(h.bot.database.engine.url.database or "", timeout=10)
-    importer.execute("BEGIN IMMEDIATE")
-    try:
+    with sqlite_busy(h):
         yield
-    finally:
-        importer.rollback()
-        importer.close()
 
 
 @SPOOLED_OR_NOT
