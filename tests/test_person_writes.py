@@ -1,6 +1,7 @@
 """Writes to one person are made one at a time: a PATCH of their ids replaces the set even while
 another PATCH runs, evidence added or edited while they are being forgotten never outlives them,
-and two declines at once both lower the evidence that matched."""
+two declines at once both lower the evidence that matched, and a question or answer of theirs
+written while they are forgotten does not keep its text."""
 
 from __future__ import annotations
 
@@ -12,13 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from router.errors import NotFound
-from router.lifecycle.questions import decline_ask
+from router.lifecycle.questions import answer_ask, decline_ask
 from router.network import directory, people, profiles
 from router.network.erasure import erase_person
 from router.network.people import delete_evidence, ensure_network
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, ExternalId
+from router.storage.schema import Answer, Evidence, ExternalId, Question
 from tests.api_client import ApiHarness
 
 HOLD = 0.5  # how long the first writer keeps its transaction open while the second one starts
@@ -213,3 +214,88 @@ def test_a_mirrored_profile_keeps_a_250_character_address_on_the_person_and_as_i
     with database.transaction() as session:
         found = people.find_person(session, network_id=network.id, external_id=f"email:{address}")
         assert found is not None and found.id == person_id and found.email == address
+
+
+def _people(api: ApiHarness, h: dict[str, str], *names: str) -> dict[str, int]:
+    ids = {}
+    for name in names:
+        made = api.client.post(
+            "/v1/people", json={"name": name, "external_ids": [f"t:{name}"]}, headers=h
+        )
+        ids[name] = made.json()["id"]
+    return ids
+
+
+def test_a_question_asked_while_its_asker_is_forgotten_is_refused_not_kept_with_its_text(
+    settings: Settings, now: datetime
+) -> None:
+    api = ApiHarness.start(settings, now=now)
+    tenant = api.network("acme")
+    h = tenant.headers
+    ids = _people(api, h, "ana", "ada")
+    api.client.post(
+        f"/v1/people/{ids['ada']}/evidence",
+        json={"kind": "answer", "text": "zymurgy and fermentation temperatures"},
+        headers=h,
+    )
+    asked: list[int] = []
+
+    def ask() -> None:
+        answer = api.client.post(
+            "/v1/questions",
+            json={"question": "zymurgy fermentation temperatures?", "asker": "t:ana"},
+            headers=h,
+        )
+        asked.append(answer.status_code)
+
+    with api.services.database.transaction() as session:
+        erase_person(session, network_id=tenant.network_id, person_id=ids["ana"], now=now)
+        thread, errors = _second_writer(ask)
+        thread.join(HOLD)  # it waits for the erasure (or, unfixed, stores its question beside it)
+    thread.join()
+    assert not errors, errors
+    assert asked == [404]
+    with api.services.database.transaction() as session:
+        texts = session.scalars(select(Question.text).where(Question.asker_id == ids["ana"]))
+        assert [text for text in texts if text != "[erased]"] == []
+
+
+def test_an_answer_given_while_its_author_is_forgotten_loses_its_text_with_them(
+    settings: Settings, now: datetime
+) -> None:
+    api = ApiHarness.start(settings, now=now)
+    tenant = api.network("acme")
+    h = tenant.headers
+    ids = _people(api, h, "alex", "ada")
+    api.client.post(
+        f"/v1/people/{ids['ada']}/evidence",
+        json={"kind": "answer", "text": "zymurgy and fermentation temperatures"},
+        headers=h,
+    )
+    question = api.client.post(
+        "/v1/questions",
+        json={"question": "zymurgy fermentation temperatures?", "asker": "t:alex", "k": 1},
+        headers=h,
+    ).json()["question"]
+    (ask,) = question["asks"]
+
+    def erase() -> None:
+        with api.services.database.transaction() as session:
+            erase_person(session, network_id=tenant.network_id, person_id=ids["ada"], now=now)
+
+    with api.services.database.transaction() as session:
+        answer_ask(
+            session,
+            network_id=tenant.network_id,
+            ask_id=ask["id"],
+            person_id=ids["ada"],
+            text="keep it at 18 degrees, marmalade zeppelin",
+            now=now,
+        )
+        thread, errors = _second_writer(erase)
+        thread.join(HOLD)  # it waits for the answer (or, unfixed, reads the answers before it)
+    thread.join()
+    assert not errors, errors
+    with api.services.database.transaction() as session:
+        texts = session.scalars(select(Answer.text).where(Answer.person_id == ids["ada"])).all()
+    assert texts == ["[erased]"]

@@ -158,6 +158,44 @@ def test_a_connection_made_before_the_stop_is_answered_when_its_request_comes_af
         socket.create_connection(("127.0.0.1", port), timeout=20).close()
 
 
+@pytest.mark.slow  # starts `python -m askaround serve`
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_kept_alive_connection_whose_next_request_comes_after_the_stop_is_answered(
+    database_url: str, tmp_path: Path, workers: int
+) -> None:
+    """uvicorn closed a connection idle between two requests at once: the next request, sent on
+    a connection the client had every reason to reuse, met a closed socket."""
+    port = _free_port()
+    server = _serve(database_url, tmp_path / "data", port, workers=workers)
+    kept: list[http.client.HTTPConnection] = []
+    try:
+        _wait_serving(port, server, workers=workers)
+        kept = [http.client.HTTPConnection("127.0.0.1", port, timeout=20) for _ in range(10)]
+        for connection in kept:  # a first request answered, the connection kept alive
+            connection.request("GET", "/v1/health")
+            first = connection.getresponse()
+            first.read()
+            assert first.status == 200 and not first.will_close
+        server.send_signal(signal.SIGTERM)
+        select.select([kept[0].sock], [], [], 2.0)  # closed by now, if it is
+        answers = []
+        for connection in kept:
+            try:
+                connection.request("GET", "/v1/health")
+                second = connection.getresponse()
+                answers.append((second.status, json.loads(second.read()).get("error")))
+            except (OSError, http.client.HTTPException) as exc:
+                answers.append((0, f"lost: {type(exc).__name__}"))
+        server.wait(timeout=60)
+    finally:
+        for connection in kept:
+            connection.close()
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
+    assert answers == [(503, "shutting_down")] * len(kept), answers
+
+
 def _read_until_closed(connection: socket.socket) -> bytes:
     data = b""
     while chunk := connection.recv(65536):

@@ -6,8 +6,8 @@ own stop closes it first, then closes the connections whose request it had not r
 client that had sent its request saw a reset and could not tell whether it was served. Here the
 stop first tells the kernel to drop new SYNs (a socket filter; those clients retransmit and are
 refused once the socket is closed), keeps accepting until the backlog is empty and every accepted
-connection has sent its request, which the app answers ``503 shutting_down`` (requests already
-running finish), and then lets uvicorn stop as before. SIGKILL is not caught: nothing changes.
+connection has sent its request (a kept-alive one its next), which the app answers
+``503 shutting_down`` (requests already running finish), and then lets uvicorn stop as before. SIGKILL is not caught: nothing changes.
 """
 
 from __future__ import annotations
@@ -79,9 +79,20 @@ def waiting_connections(sock: Listener) -> int:
 
 
 def awaiting_request(connections: Iterable[object]) -> int:
-    """Accepted connections that have not sent (or uvicorn has not read) their first request:
-    uvicorn's HTTP/1.1 protocols have no ``cycle`` until then, and close them at its stop."""
-    return sum(1 for connection in connections if getattr(connection, "cycle", None) is None)
+    """Open connections that have not sent (or uvicorn has not read) their next request: no
+    ``cycle`` before the first, a finished one while kept alive between two. uvicorn's HTTP/1.1
+    protocols close both at its stop, and a client reusing a kept-alive one meets a closed
+    socket; the rest close once answered, or when uvicorn's keep-alive timeout ends them."""
+    waiting = 0
+    for connection in connections:
+        cycle = getattr(connection, "cycle", None)
+        if cycle is not None and not getattr(cycle, "response_complete", False):
+            continue  # a request running: uvicorn lets it finish
+        transport = getattr(connection, "transport", None)
+        if transport is not None and transport.is_closing():
+            continue
+        waiting += 1
+    return waiting
 
 
 class DrainingServer(uvicorn.Server):

@@ -23,7 +23,7 @@ from router.lifecycle.states import (
     move_question,
 )
 from router.lifecycle.views import AnswerView, answer_view, load_question, names_of
-from router.network.people import ASKAROUND_SOURCE, add_evidence, record_tie
+from router.network.people import ASKAROUND_SOURCE, add_evidence, get_member, record_tie
 from router.storage.idempotency import insert_once
 from router.storage.schema import Answer, Question
 from router.storage.text import storable
@@ -70,6 +70,9 @@ def answer_ask(
 ) -> AnswerView:
     """Answer an ask: store it, record the favour, and deliver the answer to the asker."""
     ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
+    # the author held before the question, as erasure holds them: an erasure waits for this
+    # answer and then forgets its text too, or comes first and the answer is refused
+    get_member(session, network_id=network_id, person_id=person_id, lock=True)
     existing = session.scalar(select(Answer).where(Answer.ask_id == ask.id))
     if existing is not None:
         return answer_view(existing, names_of(session, [existing.person_id]))

@@ -67,7 +67,7 @@ from router.lifecycle.views import (
     question_views,
 )
 from router.network.availability import check_snooze
-from router.network.people import get_person_by_id
+from router.network.people import get_member, get_person_by_id
 from router.question_text import question_text
 from router.routing.route import FROM_SETTINGS, PolicyChoice, RoutingPolicy
 from router.settings import Settings
@@ -128,7 +128,8 @@ def ask_question(
         earlier = retry.earlier(session, network_id=network_id)
         if earlier is not None:
             return earlier
-    asker = get_person_by_id(session, network_id=network_id, person_id=asker_id)
+    # held from here, as erasure holds them: forgotten meanwhile, they have no question to keep
+    asker = get_member(session, network_id=network_id, person_id=asker_id, lock=True)
     if asker.deactivated:
         raise PermissionDenied("a deactivated person cannot ask")
     text = question_text(text, max_chars=settings.max_question_chars)
