@@ -165,8 +165,8 @@ def test_a_kept_alive_connection_whose_next_request_comes_after_the_stop_is_answ
 ) -> None:
     """uvicorn closed a connection idle between two requests at once: the next request, sent on
     a connection the client had every reason to reuse, met a closed socket."""
-    port = _free_port()
-    server = _serve(database_url, tmp_path / "data", port, workers=workers)
+    port = free_port()
+    server = start_serve(database_url, tmp_path / "data", port, workers=workers)
     kept: list[http.client.HTTPConnection] = []
     try:
         _wait_serving(port, server, workers=workers)
