@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from router.demo import load_demo
 from router.errors import Unavailable
 from router.routing.router import Router
 from router.search.embedding import DEFAULT_MODELS_DIR, Embedder, SentenceTransformerEmbedder
-from router.search.onnx_encoder import OnnxEmbedder
+from router.search.onnx_encoder import OnnxEmbedder, quantise_onnx
 from router.settings import Settings
 from router.storage.database import Database
 
@@ -109,3 +110,20 @@ def test_manifest_variants_cut_tokens_and_quantise_on_the_one_exported_graph(
     assert float(np.min(np.sum(int8.encode(texts) * short_vectors, axis=1))) >= 0.9
     with pytest.raises(Unavailable, match="ONNX Runtime only"):
         SentenceTransformerEmbedder("all-MiniLM-L6-v2-int8-128", models_dir=tmp_path)
+
+
+def test_two_workers_quantising_the_graph_at_once_both_get_it(
+    tmp_path: Path, minilm: SentenceTransformerEmbedder
+) -> None:
+    """`serve --workers 2` on a fresh clone: both workers quantise the one fused graph at once,
+    and ONNX Runtime's shape inference wrote and deleted one scratch file beside it for both."""
+    shutil.copy(DEFAULT_MODELS_DIR / "manifest.json", tmp_path / "manifest.json")
+    fused = OnnxEmbedder("all-MiniLM-L6-v2", models_dir=tmp_path, batch_size=4).path
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        made = [
+            pool.submit(quantise_onnx, fused, fused.with_name(f"worker-{n}-int8.onnx"))
+            for n in range(2)
+        ]
+        for future in made:
+            future.result()  # raised FileNotFoundError for "model-fused-inferred.onnx"
+    assert all(fused.with_name(f"worker-{n}-int8.onnx").is_file() for n in range(2))

@@ -168,8 +168,15 @@ def quantise_onnx(graph: Path, target: Path) -> None:
 
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".quantise-"))
     try:
+        # quantize_dynamic writes "<graph>-inferred.onnx" beside its input and deletes it: from
+        # a link in this process's own folder, two workers quantising at once do not collide
+        source = staging / graph.name
+        try:
+            os.link(graph, source)
+        except OSError:
+            shutil.copyfile(graph, source)
         quantize_dynamic(
-            str(graph),
+            str(source),
             str(staging / target.name),
             weight_type=QuantType.QInt8,
             extra_options={"DefaultTensorType": TensorProto.FLOAT},
