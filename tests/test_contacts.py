@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event, select
@@ -245,18 +246,21 @@ def test_who_knows_finds_people_at_a_company_by_any_spelling_and_position(
     assert sorted(m.name for m in engineers) == ["Jane Doe", "Priya Raman"]
 
 
-def test_route_answers_who_do_i_know_at_acme_with_how_you_know_them(
-    api: ApiHarness, now: datetime
-) -> None:
+def _route_in_imported_contacts(api: ApiHarness, now: datetime, question: str) -> Any:
+    """POST /v1/route ``question`` (k 5) in a network holding the LinkedIn and vCard contacts."""
     tenant = api.network("me")
     _import(api.services.database, now, LINKEDIN, VCARD, network="me")
     response = api.client.post(
-        "/v1/route",
-        json={"question": "Who do I know at Acme Inc.?", "k": 5},
-        headers=tenant.headers,
+        "/v1/route", json={"question": question, "k": 5}, headers=tenant.headers
     )
     assert response.status_code == 200, response.text
-    body = response.json()
+    return response.json()
+
+
+def test_route_answers_who_do_i_know_at_acme_with_how_you_know_them(
+    api: ApiHarness, now: datetime
+) -> None:
+    body = _route_in_imported_contacts(api, now, "Who do I know at Acme Inc.?")
     assert body["intent"] == "contacts"
     shown = {c["name"]: c["reasons"][0]["text"] for c in body["candidates"]}
     assert shown["Jane Doe"] == "Staff Engineer at Acme Inc.; LinkedIn connection since 2023-03-15"
@@ -301,15 +305,7 @@ def test_cli_imports_linkedin_and_vcard_then_routes_who_do_i_know(settings: Sett
 def test_route_finds_who_you_know_when_the_question_has_zero_width_characters(
     api: ApiHarness, now: datetime
 ) -> None:
-    tenant = api.network("me")
-    _import(api.services.database, now, LINKEDIN, VCARD, network="me")
-    response = api.client.post(
-        "/v1/route",
-        json={"question": "\ufeffWho do I know at \u2060Acme\u200b?", "k": 5},
-        headers=tenant.headers,
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
+    body = _route_in_imported_contacts(api, now, "\ufeffWho do I know at \u2060Acme\u200b?")
     assert body["intent"] == "contacts"
     assert {c["name"] for c in body["candidates"]} == {"Jane Doe", "Omar Haddad", "Priya Raman"}
     assert "\u200b" not in body["notes"][0] and "at Acme" in body["notes"][0]

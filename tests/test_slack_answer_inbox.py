@@ -129,13 +129,21 @@ def test_an_answer_acknowledged_right_before_the_process_dies_is_given_once_afte
     assert not list((h.bot.settings.data_dir / SPOOL).glob("*.json"))
 
 
+def _asked_bo_and_held(
+    h: SlackHarness, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[tuple[Any, ...]]]:
+    """Bo asked; the work the ack hands on is held in the returned list, not run."""
+    metadata = _asked_bo(h)
+    handed: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    return metadata, handed
+
+
 def test_a_submitted_answer_is_given_after_the_ack_by_the_inbox_handler(
     harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = harness
-    metadata = _asked_bo(h)
-    handed: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    metadata, handed = _asked_bo_and_held(h, monkeypatch)
     assert _submit(h, metadata).status_code == 200
     assert _answers(h) == 0 and _owed_answers(h) == 1  # nothing but the record before the ack
     ((handler, bot, key),) = handed
@@ -209,9 +217,7 @@ def _favours(h: SlackHarness) -> int:
 
 def _recorded_then_closed(h: SlackHarness, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     """Bo's answer acknowledged and recorded, not given yet; then Ana closes her question."""
-    metadata = _asked_bo(h)
-    handed: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    metadata, handed = _asked_bo_and_held(h, monkeypatch)
     assert _submit(h, metadata, text=REFUSED).status_code == 200
     assert _owed_answers(h) == 1
     _close(h)
@@ -287,9 +293,7 @@ def test_a_passing_database_failure_is_retried_without_telling_anyone(
     harness: SlackHarness, monkeypatch: pytest.MonkeyPatch, meanwhile: str
 ) -> None:
     h = harness
-    metadata = _asked_bo(h)
-    handed: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    metadata, handed = _asked_bo_and_held(h, monkeypatch)
     _busy_answers(monkeypatch, 1)
     assert _submit(h, metadata, text=REFUSED).status_code == 200
     ((handler, bot, key),) = handed
@@ -315,9 +319,7 @@ def test_an_answer_given_up_after_failing_too_often_goes_back_to_its_writer_once
     harness: SlackHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     h = harness
-    metadata = _asked_bo(h)
-    handed: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(h.bot.routing, "submit", lambda *args: handed.append(args))
+    metadata, handed = _asked_bo_and_held(h, monkeypatch)
     _busy_answers(monkeypatch, MAX_ATTEMPTS + 1)
     assert _submit(h, metadata, text=REFUSED).status_code == 200
     ((handler, bot, key),) = handed
