@@ -35,8 +35,8 @@ def question_text(text: str, *, max_chars: int) -> str:
     cleaned = visible(text)
     if not cleaned:
         raise InvalidInput("the question is empty")
+    if len(cleaned) > max_chars:  # first: too long is the answer whatever the text holds
+        raise InvalidInput(f"the question is {len(cleaned)} characters; the limit is {max_chars}")
     if not any(ch.isalnum() for ch in cleaned):
         raise InvalidInput("the question needs at least one word: write it out in full")
-    if len(cleaned) > max_chars:
-        raise InvalidInput(f"the question is {len(cleaned)} characters; the limit is {max_chars}")
     return cleaned

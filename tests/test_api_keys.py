@@ -146,6 +146,32 @@ def test_key_works_as_bearer_or_x_api_key_and_bad_keys_are_refused(api: ApiHarne
         assert response.json()["detail"]
 
 
+def test_two_different_keys_in_one_request_are_refused_and_the_same_key_twice_is_one(
+    api: ApiHarness,
+) -> None:
+    acme, other = api.network("acme"), api.network("other")
+    both = {"Authorization": f"Bearer {acme.key}", "X-API-Key": other.key}
+    for method, path, body in (
+        ("GET", "/v1/network", None),
+        ("POST", "/v1/route", {"question": "grafana?"}),
+        ("POST", "/v1/people", {"name": "Ada", "external_ids": ["t:ada"]}),
+    ):
+        response = api.client.request(method, path, json=body, headers=both)
+        assert response.status_code == 401, (path, response.text)
+        assert response.json()["error"] == "unauthenticated"
+        assert (
+            "X-API-Key" in response.json()["detail"]
+            and "Authorization" in response.json()["detail"]
+        )
+    bad_and_good = {"Authorization": "Bearer ak_wrong", "X-API-Key": acme.key}
+    assert api.client.get("/v1/network", headers=bad_and_good).status_code == 401
+    for name in ("acme", "other"):  # nothing was written for either network
+        tenant = acme if name == "acme" else other
+        assert api.client.get("/v1/people", headers=tenant.headers).json()["items"] == []
+    same = {"Authorization": f"Bearer {acme.key}", "X-API-Key": acme.key}
+    assert api.client.get("/v1/network", headers=same).json()["name"] == "acme"
+
+
 def test_revoked_key_is_refused_at_once(api: ApiHarness, now: datetime) -> None:
     acme = api.network("acme")
     assert api.client.get("/v1/people", headers=acme.headers).status_code == 200

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from router.settings import Settings
 from router.storage.schema import OutboxMessage
@@ -94,7 +94,9 @@ def test_answer_helpful_and_close_show_in_history_and_ledger(office: Office) -> 
     )
     assert answered.status_code == 201, answered.text
     answer = answered.json()
-    again = office.post(f"/v1/asks/{ask['id']}/answer", {"person": "t:ada", "text": "Other"})
+    again = office.post(
+        f"/v1/asks/{ask['id']}/answer", {"person": "t:ada", "text": "Check the pending period."}
+    )
     assert again.json()["id"] == answer["id"]  # a retried request changes nothing
     helpful = office.post(f"/v1/answers/{answer['id']}/helpful", {"asker": "t:asker"})
     assert helpful.status_code == 200 and helpful.json()["helpful"] is True
@@ -161,6 +163,30 @@ def test_snoozing_from_an_ask_passes_it_and_keeps_the_person_out_of_routes(
         f"/v1/asks/{ask['id']}/snooze", {"person": "t:ada", "until": 1795424400}
     )
     assert as_number.status_code == 422 and "ISO 8601" in as_number.text
+
+
+def test_a_second_answer_with_other_text_is_a_conflict_and_the_first_is_kept(
+    office: Office,
+) -> None:
+    question = _ask(office)["question"]
+    ask = _ask_of(question, office.ids["ada"])
+    path = f"/v1/asks/{ask['id']}/answer"
+    first = office.post(path, {"person": "t:ada", "text": "Check the pending period."})
+    assert first.status_code == 201, first.text
+    with office.api.services.database.transaction() as session:
+        outbox_before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    other = office.post(path, {"person": "t:ada", "text": "Actually, restart Grafana."})
+    assert other.status_code == 409, other.text
+    assert other.json()["error"] == "conflict" and "already answered" in other.json()["detail"]
+    retry = office.post(path, {"person": "t:ada", "text": "  Check the pending period.\n"})
+    assert retry.status_code == 201 and retry.json() == first.json()  # an exact retry still is
+    history = office.get(f"/v1/questions/{question['id']}").json()
+    assert [a["text"] for a in history["question"]["answers"]] == ["Check the pending period."]
+    assert [e["kind"] for e in history["events"]].count("answered") == 1
+    with office.api.services.database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == outbox_before
+    ledger = office.get(f"/v1/people/{office.ids['ada']}/ledger").json()
+    assert ledger["totals"]["given_count"] == 1
 
 
 def test_answering_a_closed_question_is_a_conflict(office: Office) -> None:

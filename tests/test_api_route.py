@@ -109,6 +109,21 @@ def test_bad_route_input_is_a_422_with_a_reason(
     assert reason in payload["detail"]
 
 
+@pytest.mark.parametrize("question", ["?!?", "\u2026", "\U0001f680", "?\u200b!", "-- ... --"])
+def test_route_refuses_a_question_with_no_word_as_asking_it_does(
+    api: ApiHarness, acme: Tenant, question: str
+) -> None:
+    asked = api.client.post(
+        "/v1/questions", json={"question": question, "asker": "slack:UADA"}, headers=acme.headers
+    )
+    assert asked.status_code == 422, asked.text
+    routed = _post(api, acme, {"question": question})
+    assert routed.status_code == 422, routed.text
+    assert routed.json()["error"] == "invalid_input"
+    assert routed.json()["detail"] == asked.json()["detail"]
+    assert "at least one word" in routed.json()["detail"]
+
+
 def test_malformed_json_is_a_400_with_a_reason(api: ApiHarness, acme: Tenant) -> None:
     response = api.client.post(
         "/v1/route",

@@ -28,7 +28,7 @@ from router.routing.router import Router
 from router.search.embedding import HashingEmbedder
 from router.settings import Settings
 from router.storage.database import Database
-from router.storage.schema import Evidence, Favour, OutboxMessage, Question
+from router.storage.schema import Answer, Evidence, Favour, OutboxMessage, Question
 from tests.network_builder import NetworkBuilder
 
 QUESTION = "How should we monitor our Kubernetes cluster, Prometheus alerts or Grafana?"
@@ -160,6 +160,24 @@ def test_answering_twice_stores_one_answer_one_favour_and_one_message(
     second = _answer(net, ask.id, ask.person_id, text="a different second click")
     assert first == second
     with net.database.transaction() as session:
+        assert session.scalar(select(func.count(Favour.id))) == 1
+    assert len(_messages(net.database, "answer")) == 1
+
+
+def test_answering_again_with_other_text_is_a_conflict_when_asked_to_refuse_it(
+    router: Router, config: Settings, net: NetworkBuilder
+) -> None:
+    ask = _ask(router, config, net).question.asks[0]
+    first = _answer(net, ask.id, ask.person_id, text="Use Prometheus")
+    again = {"network_id": net.network_id, "ask_id": ask.id, "person_id": ask.person_id}
+    with net.database.transaction() as session, pytest.raises(Conflict, match="already answered"):
+        answer_ask(session, text="Use Datadog", now=net.now, refuse_other_text=True, **again)
+    with net.database.transaction() as session:
+        retry = answer_ask(
+            session, text=" Use Prometheus ", now=net.now, refuse_other_text=True, **again
+        )
+        assert retry.id == first and retry.text == "Use Prometheus"
+        assert session.scalars(select(Answer.text)).all() == ["Use Prometheus"]
         assert session.scalar(select(func.count(Favour.id))) == 1
     assert len(_messages(net.database, "answer")) == 1
 

@@ -38,14 +38,15 @@ Route questions to the people in a network who can answer them, ask them, and ke
 and take of favours balanced.
 
 Every data endpoint acts for the network of the API key it is called with
-(`Authorization: Bearer <key>` or `X-API-Key: <key>`; create one with
-`askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
+(`Authorization: Bearer <key>` or `X-API-Key: <key>`, not two different keys at once; create
+one with `askaround keys create --network N`). Errors are `{"error": code, "detail": reason}`.
 A web page for people (ask a question, read the weekly summary) is served at `/`.
 
 Limits are deliberate and answered with a clear 4xx: evidence cannot be dated more than a day
 ahead (422), a snooze (the snooze endpoint or `snoozed_until`) ends within 90 days (422),
 weeks run from 2020 to the current one (422), times are ISO 8601, not numbers (422), text must
-be storable Unicode without NUL characters (422). A burst beyond what the database pool can serve queues briefly,
+be storable Unicode without NUL characters (422), ids and numbers in paths and queries are
+plain digits 0-9 (`2_0`, `+20`, `020` are 422, not 20). A burst beyond what the database pool can serve queues briefly,
 then answers `503` with `Retry-After` (seconds); retry then. So does a request that reaches a
 server after it began to stop (`shutting_down`, with `Connection: close`): it was not run.
 """

@@ -1,7 +1,8 @@
 """Asks: the person asked answers, passes ("not now") or declines ("not my area").
 
 The acting person is named by external id (``person``); only the person asked may respond.
-Repeating a response that already happened returns the same result and changes nothing.
+Repeating a response that already happened returns the same result and changes nothing; an
+answer with other text than the one stored for the ask is a 409 (an ask has one answer).
 """
 
 from __future__ import annotations
@@ -44,10 +45,17 @@ class SnoozedOut(BaseModel):
 def answer(
     ask_id: Id, body: AnswerIn, network_id: NetworkDep, session: SessionDep, now: NowDep
 ) -> AnswerView:
-    """Answer an ask: the answer goes to the asker and counts as a favour to them."""
+    """Answer an ask: the answer goes to the asker and counts as a favour to them. A retry with
+    the same text returns the stored answer; other text for an answered ask is a 409."""
     person = get_person(session, network_id=network_id, external_id=body.person)
     view = questions.answer_ask(
-        session, network_id=network_id, ask_id=ask_id, person_id=person.id, text=body.text, now=now
+        session,
+        network_id=network_id,
+        ask_id=ask_id,
+        person_id=person.id,
+        text=body.text,
+        now=now,
+        refuse_other_text=True,  # one answer per ask: other words would be dropped silently
     )
     return view
 

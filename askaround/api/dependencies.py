@@ -5,9 +5,9 @@ entirely when it raises, before the response is sent (``scope="function"``), so 
 sees a success for work that was not stored.
 
 Which network a request acts for comes from its API key (``Authorization: Bearer <key>`` or
-``X-API-Key: <key>``). A server started for local development with ``open_network`` also answers
-*read* requests that carry no key, for that network only; a key, when sent, always decides, and
-writes always need one.
+``X-API-Key: <key>``; both at once only when they are the same key). A server started for local
+development with ``open_network`` also answers *read* requests that carry no key, for that
+network only; a key, when sent, always decides, and writes always need one.
 """
 
 from __future__ import annotations
@@ -61,12 +61,21 @@ def current_time(request: Request) -> datetime:
 NowDep = Annotated[datetime, Depends(current_time)]
 
 
+TWO_KEYS = (
+    "the request carries two different API keys, one in 'Authorization: Bearer' and one in "
+    "'X-API-Key'; send one key (or the same key in both)"
+)
+
+
 def _presented_key(
     credentials: HTTPAuthorizationCredentials | None, header_key: str | None
 ) -> str | None:
-    if credentials is not None and credentials.credentials:
-        return credentials.credentials
-    return header_key or None
+    """The one key the request presents; Unauthenticated when its two headers name different
+    keys (picking either would act for a network the client may not have meant)."""
+    bearer_key = credentials.credentials if credentials is not None else ""
+    if bearer_key and header_key and bearer_key != header_key:
+        raise Unauthenticated(TWO_KEYS)
+    return bearer_key or header_key or None
 
 
 NO_KEY = "this endpoint needs an API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"

@@ -25,6 +25,7 @@ from askaround.api.fields import (
     Link,
     LongText,
     OptionalLongText,
+    PlainDigits,
     Source,
     SourceKey,
     UtcDateTime,
@@ -85,7 +86,9 @@ def list_evidence(
     limit: Limit = 50,
     cursor: Cursor = None,
     person_id: Annotated[
-        int | None, Query(ge=1, le=MAX_ID, description="Only this person's evidence.")
+        int | None,
+        PlainDigits,
+        Query(ge=1, le=MAX_ID, description="Only this person's evidence."),
     ] = None,
 ) -> Page[EvidenceView]:
     """The network's evidence, oldest first, a page at a time."""

@@ -42,6 +42,22 @@ def storable(value: str) -> str:
     return value
 
 
+def plain_digits(value: object) -> object:
+    """Refuse a number in a path or query not written as the API writes it: ASCII digits, no
+    sign, space, ``_``, decimal point or leading zero. ``int()`` reads ``2_0``, `` 20``, ``+20``
+    and ``020`` as 20, so one id would answer to many spellings (``[0-9]`` is ASCII only)."""
+    if isinstance(value, str) and not re.fullmatch(r"0|[1-9][0-9]*", value):
+        raise ValueError(
+            f"{value[:40]!r} is not a number in plain digits 0-9 (no sign, spaces, "
+            "separators, decimal point or leading zeros), like 20"
+        )
+    return value
+
+
+# Put before a path or query int's Path()/Query(), so pydantic's lax str-to-int never sees it.
+PlainDigits = BeforeValidator(plain_digits)
+
+
 def not_a_number(value: object) -> object:
     """Refuse a number where a time is expected: times are ISO 8601 (an epoch is ambiguous,
     seconds or milliseconds, and pydantic would guess)."""
@@ -99,7 +115,9 @@ Source = Annotated[str, *_text(1, 40)]
 SourceKey = Annotated[str, *_text(1, 200)]
 UtcDateTime = Annotated[datetime, BeforeValidator(not_a_number), AfterValidator(as_utc)]
 
-Id = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")]
+Id = Annotated[
+    int, PlainDigits, Path(ge=1, le=MAX_ID, description="A numeric id this API returned.")
+]
 # The same id in a body: beyond MAX_ID it names nothing, and a database could not even look it up.
 BodyId = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from askaround.api.dependencies import NowDep, ReadNetworkDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
+from askaround.api.fields import PlainDigits
 from router.ledger.overview import Overview, network_overview
 
 router = APIRouter(prefix="/v1/network", tags=["network"], responses=DATA_ERRORS)
@@ -19,7 +20,9 @@ def overview(
     network_id: ReadNetworkDep,
     session: SessionDep,
     now: NowDep,
-    weeks: Annotated[int, Query(ge=1, le=52, description="Weeks of asks to chart.")] = 8,
+    weeks: Annotated[
+        int, PlainDigits, Query(ge=1, le=52, description="Weeks of asks to chart.")
+    ] = 8,
 ) -> Overview:
     """Who helped whom, who gives and who only takes, topic experts, unanswered questions, and
     asks per person over the last weeks with their Gini."""

@@ -12,6 +12,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Query
 from pydantic import BaseModel
 
+from askaround.api.fields import PlainDigits
 from router.errors import InvalidInput
 from router.storage.schema.base import MAX_ID
 
@@ -20,6 +21,7 @@ DEFAULT_PAGE = 50
 
 Limit = Annotated[
     int,
+    PlainDigits,
     Query(ge=1, le=MAX_PAGE, description=f"Items per page, 1 to {MAX_PAGE}."),
 ]
 Cursor = Annotated[

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field, StrictBool, StrictInt
 
 from askaround.api.dependencies import NetworkDep, NowDep, ReadNetworkDep, ServicesDep, SessionDep
 from askaround.api.errors import DATA_ERRORS
-from askaround.api.fields import Body, ExternalIdText, Id, storable
+from askaround.api.fields import Body, ExternalIdText, Id, PlainDigits, storable
 from askaround.api.pages import Limit
 from askaround.api.question_models import AskedQuestionOut, QuestionList
 from router.lifecycle import questions
@@ -111,7 +111,9 @@ def list_questions(
     network_id: ReadNetworkDep,
     session: SessionDep,
     limit: Limit = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Questions to skip.")] = 0,
+    offset: Annotated[
+        int, PlainDigits, Query(ge=0, le=MAX_OFFSET, description="Questions to skip.")
+    ] = 0,
     status: Annotated[
         QuestionStatus | None,
         Query(description="Only questions in this state."),

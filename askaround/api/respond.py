@@ -122,7 +122,14 @@ async def act(
     try:
         with session.begin_nested():  # a refusal undoes whatever the action wrote first
             if choice == "answer":
-                answer_ask(session, text=form.get("text", ""), now=now, **ids)
+                answer_ask(
+                    session,
+                    network_id=link.network_id,
+                    ask_id=link.ask_id,
+                    person_id=link.person_id,
+                    text=form.get("text", ""),
+                    now=now,
+                )
             elif choice == "pass":
                 pass_ask(session, now=now, **ids)
             elif choice == "decline":

@@ -41,6 +41,15 @@ def answer_text(text: str) -> str:
     return text
 
 
+def _check_same_text(stored: Answer, text: str) -> None:
+    """Conflict when ``text`` is not the answer already stored for its ask (a retry is)."""
+    if answer_text(text) != stored.text:
+        raise Conflict(
+            f"ask #{stored.ask_id} is already answered (answer #{stored.id}) with other "
+            "text; an answer cannot be replaced: send the same text to retry, or follow up"
+        )
+
+
 def check_answer(
     session: Session, *, network_id: int, ask_id: int, person_id: int, text: str
 ) -> bool:
@@ -67,14 +76,21 @@ def answer_ask(
     person_id: int,
     text: str,
     now: datetime,
+    refuse_other_text: bool = False,
 ) -> AnswerView:
-    """Answer an ask: store it, record the favour, and deliver the answer to the asker."""
+    """Answer an ask: store it, record the favour, and deliver the answer to the asker.
+
+    An ask has one answer: a repeat returns the stored one and changes nothing. With
+    ``refuse_other_text`` a repeat whose text differs is a Conflict instead (the API: the new
+    words would be dropped without a word); Slack keeps the first answer quietly."""
     ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
     # the author held before the question, as erasure holds them: an erasure waits for this
     # answer and then forgets its text too, or comes first and the answer is refused
     get_member(session, network_id=network_id, person_id=person_id, lock=True)
     existing = session.scalar(select(Answer).where(Answer.ask_id == ask.id))
     if existing is not None:
+        if refuse_other_text:
+            _check_same_text(existing, text)
         return answer_view(existing, names_of(session, [existing.person_id]))
     question = open_question(session, ask)
     text = answer_text(text)
@@ -97,6 +113,8 @@ def answer_ask(
     assert answer is not None
     names = names_of(session, [person_id])
     if not inserted:  # a concurrent duplicate won the race: it did everything below
+        if refuse_other_text:
+            _check_same_text(answer, text)
         return answer_view(answer, names)
     move_ask(ask, AskStatus.ANSWERED)
     ask.responded_at = now

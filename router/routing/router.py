@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from router.errors import InvalidInput
 from router.network.availability import available_people, closeness_to_asker
 from router.progress import Progress, silent
-from router.question_text import visible
+from router.question_text import question_text
 from router.routing import recency
 from router.routing.answer_log import AnswerLog, Standing
 from router.routing.contacts import contacts_route, detect
@@ -117,15 +117,10 @@ class Router:
 
     def validate(self, *, question: str, k: int) -> str:
         """The question as every surface routes it (invisible characters gone, surrounding
-        space trimmed), or InvalidInput saying what is wrong with it or with ``k``."""
-        text = visible(storable(question, what="the question"))
-        if not text:
-            raise InvalidInput("the question is empty")
-        if len(text) > self.settings.max_question_chars:
-            raise InvalidInput(
-                f"the question is {len(text)} characters; the limit is "
-                f"{self.settings.max_question_chars}"
-            )
+        space trimmed), or InvalidInput saying what is wrong with it or with ``k``: the same
+        check as asking (``question_text``), so a preview never routes what asking refuses."""
+        storable(question, what="the question")
+        text = question_text(question, max_chars=self.settings.max_question_chars)
         if not 1 <= k <= self.settings.max_k:
             raise InvalidInput(f"k must be between 1 and {self.settings.max_k}")
         return text
