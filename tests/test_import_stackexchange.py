@@ -274,3 +274,17 @@ def test_import_command_with_a_bad_date_exits_with_one_line(
         main()
     assert exited.value.code == 2
     assert "error: 'soon' is not an ISO date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    ["javascript:alert(document.domain)//", "data:text/html,<script>x</script>", "beer.se", " "],
+)
+def test_a_site_url_that_is_not_a_web_address_is_refused_and_stores_nothing(
+    database: Database, now: datetime, site_url: str
+) -> None:
+    with pytest.raises(InvalidInput, match="site URL"):
+        _import(database, now, site_url=site_url)
+    assert _counts(database) == dict.fromkeys(_counts(database), 0)
+    with database.transaction() as session:
+        assert session.scalars(select(Evidence.link)).all() == []

@@ -23,7 +23,7 @@ from xml.parsers import expat
 
 from sqlalchemy.orm import Session
 
-from router.errors import ImportFormatError
+from router.errors import ImportFormatError, InvalidInput
 from router.importers import ImportReport
 from router.importers.site import Site, SiteAnswer, SiteProfile, write_site
 from router.progress import Progress, silent
@@ -213,6 +213,10 @@ def read_users(folder: Path, *, wanted: set[int], progress: Progress = silent) -
     return users
 
 
+# What an answer's link may start with: a link elsewhere (javascript:, data:) must never be stored.
+WEB_ADDRESS = re.compile(r"https?://[^\s<>|\"]+")
+
+
 def is_person(user_id: int | None) -> bool:
     """Real accounts only: no owner means a deleted account, and ids <= 0 are bots ("Community")."""
     return user_id is not None and user_id > 0
@@ -243,6 +247,10 @@ def read_site(
     ``profiles``) into a ``Site``; a malformed file raises ``ImportFormatError`` here."""
     before = until or datetime.max.replace(tzinfo=UTC)
     url = (site_url or default_site_url(folder) or "").rstrip("/") or None
+    if url is not None and not WEB_ADDRESS.fullmatch(url):  # each answer's link starts with it
+        raise InvalidInput(
+            f"a site URL is a web address like https://beer.stackexchange.com, not {site_url!r}"
+        )
     site = Site(source=SOURCE, prefix="se:", site_url=url)
 
     # Pass 1: check every row, remember the questions answers will need, and who takes part.
