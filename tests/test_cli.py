@@ -169,3 +169,16 @@ def test_migrating_to_a_revision_that_does_not_exist_gets_one_line_and_keeps_the
     _one_line_refusal(run_cli(settings, *args), says)
     assert run_cli(settings, "migrate", "status").returncode == 0
     assert _snoozes_and_people(settings) == before
+
+
+def test_a_data_dir_that_is_a_file_gets_one_line_naming_the_setting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "data.txt"
+    not_a_folder.write_text("keep me")
+    result = run_cli(
+        settings, "route", "anything", env_extra={"ASKAROUND_DATA_DIR": str(not_a_folder)}
+    )
+    _one_line_refusal(result, "setting ASKAROUND_DATA_DIR")
+    assert "not a folder" in result.stderr
+    assert not_a_folder.read_text() == "keep me"
