@@ -288,3 +288,22 @@ def test_a_site_url_that_is_not_a_web_address_is_refused_and_stores_nothing(
     assert _counts(database) == dict.fromkeys(_counts(database), 0)
     with database.transaction() as session:
         assert session.scalars(select(Evidence.link)).all() == []
+
+
+def test_a_user_whose_display_name_is_invisible_is_imported_as_user_and_their_id(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    folder = _copy_site(tmp_path)
+    users = folder / "Users.xml"
+    users.write_text(
+        users.read_text().replace('DisplayName="Bob Yeastley"', 'DisplayName="&#x200B;&#x2060;"')
+    )
+    report = _import(database, now, folder)
+    assert report.people_created == 6
+    with database.transaction() as session:
+        bob = session.scalar(
+            select(Person.display_name)
+            .join(ExternalId, ExternalId.person_id == Person.id)
+            .where(ExternalId.value == "se:2")
+        )
+    assert bob == "user 2"

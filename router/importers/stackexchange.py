@@ -27,6 +27,7 @@ from router.errors import ImportFormatError, InvalidInput
 from router.importers import ImportReport
 from router.importers.site import Site, SiteAnswer, SiteProfile, write_site
 from router.progress import Progress, silent
+from router.question_text import visible
 
 SOURCE = "stackexchange"
 QUESTION = 1
@@ -204,7 +205,7 @@ def read_users(folder: Path, *, wanted: set[int], progress: Progress = silent) -
             if user_id in wanted:
                 users[user_id] = User(
                     id=user_id,
-                    name=attrs.get("DisplayName", "").strip() or f"user {user_id}",
+                    name=_shown(attrs.get("DisplayName", "")) or f"user {user_id}",
                     created_at=_date(attrs, "CreationDate"),
                     about=attrs.get("AboutMe", ""),
                 )
@@ -215,6 +216,11 @@ def read_users(folder: Path, *, wanted: set[int], progress: Progress = silent) -
 
 # What an answer's link may start with: a link elsewhere (javascript:, data:) must never be stored.
 WEB_ADDRESS = re.compile(r"https?://[^\s<>|\"]+")
+
+
+def _shown(name: str) -> str:
+    """``name`` stripped, or "" when nothing of it shows (zero-width spaces only)."""
+    return name.strip() if visible(name) else ""
 
 
 def is_person(user_id: int | None) -> bool:
