@@ -182,3 +182,13 @@ def test_a_data_dir_that_is_a_file_gets_one_line_naming_the_setting(
     _one_line_refusal(result, "setting ASKAROUND_DATA_DIR")
     assert "not a folder" in result.stderr
     assert not_a_folder.read_text() == "keep me"
+
+
+def test_a_log_file_that_is_a_folder_is_refused_before_any_message_is_tried(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    result = run_cli(settings, "worker", "--channel", "log", "--log-file", str(folder), "--once")
+    _one_line_refusal(result, "is a folder")
+    assert list(folder.iterdir()) == []
