@@ -125,7 +125,10 @@ class Settings(BaseSettings):
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
+        folder = value.expanduser()
+        if folder.exists() and not folder.is_dir():  # else every command fails on mkdir
+            raise ValueError(f"{str(folder)!r} is not a folder")
+        return folder
 
     @property
     def resolved_database_url(self) -> str:

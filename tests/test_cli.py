@@ -7,8 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from router.settings import Settings
+from router.storage.database import Database
+from router.storage.schema import Person
 
 pytestmark = pytest.mark.slow  # every test here starts `python -m askaround`
 
@@ -119,3 +122,73 @@ def test_bad_settings_get_one_line_naming_the_setting(
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def _one_line_refusal(result: subprocess.CompletedProcess[str], says: str) -> None:
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], result.stderr
+
+
+def _snoozes_and_people(settings: Settings) -> tuple[list[object], int]:
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.transaction() as session:
+            snoozes = list(session.scalars(select(Person.snoozed_until).order_by(Person.id)))
+            return snoozes, len(snoozes)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("days", ["nan", "inf", "-inf", "1e308"])
+def test_snoozing_for_days_no_clock_can_count_gets_one_line_and_snoozes_nobody(
+    settings: Settings, days: str
+) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    before = _snoozes_and_people(settings)
+    result = run_cli(settings, "snooze", "-n", "demo", "--as", "demo:maya", "--days", days)
+    _one_line_refusal(result, "a snooze ends in the future, at most 90 days ahead")
+    assert _snoozes_and_people(settings) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["migrate", "downgrade", "nonsense"], "no revision 'nonsense' to go to"),
+        (["migrate", "downgrade", ""], "name a revision to go to"),
+        (["migrate", "downgrade", "+1"], "Relative revision +1"),
+        (["migrate", "--revision", "nonsense"], "no revision 'nonsense' to go to"),
+        (["migrate", "--revision", ""], "name a revision"),
+    ],
+)
+def test_migrating_to_a_revision_that_does_not_exist_gets_one_line_and_keeps_the_data(
+    settings: Settings, args: list[str], says: str
+) -> None:
+    assert run_cli(settings, "demo").returncode == 0
+    before = _snoozes_and_people(settings)
+    _one_line_refusal(run_cli(settings, *args), says)
+    assert run_cli(settings, "migrate", "status").returncode == 0
+    assert _snoozes_and_people(settings) == before
+
+
+def test_a_data_dir_that_is_a_file_gets_one_line_naming_the_setting(
+    settings: Settings, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "data.txt"
+    not_a_folder.write_text("keep me")
+    result = run_cli(
+        settings, "route", "anything", env_extra={"ASKAROUND_DATA_DIR": str(not_a_folder)}
+    )
+    _one_line_refusal(result, "setting ASKAROUND_DATA_DIR")
+    assert "not a folder" in result.stderr
+    assert not_a_folder.read_text() == "keep me"
+
+
+def test_a_log_file_that_is_a_folder_is_refused_before_any_message_is_tried(
+    settings: Settings, tmp_path: Path
+) -> None:
+    folder = tmp_path / "outbox"
+    folder.mkdir()
+    result = run_cli(settings, "worker", "--channel", "log", "--log-file", str(folder), "--once")
+    _one_line_refusal(result, "is a folder")
+    assert list(folder.iterdir()) == []

@@ -328,3 +328,18 @@ def test_the_core_finds_who_you_know_when_the_question_starts_with_a_byte_order_
         )
     assert route.intent == "contacts"
     assert {c.name for c in route.candidates} == {"Jane Doe", "Omar Haddad", "Priya Raman"}
+
+
+def test_a_contact_whose_name_is_invisible_is_skipped_and_the_rest_imported(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    path = tmp_path / "Connections.csv"
+    path.write_text(
+        "First Name,Last Name,URL,Email Address,Company,Position,Connected On\n"
+        "\u200b,\u2060,https://www.linkedin.com/in/ghost,,Acme,,15 Mar 2023\n"
+        "Jane,Doe,https://www.linkedin.com/in/jane-doe,,Acme,,15 Mar 2023\n",
+        encoding="utf-8",
+    )
+    _import(database, now, path)
+    with database.transaction() as session:
+        assert session.scalars(select(Person.display_name)).all() == ["Jane Doe"]

@@ -339,3 +339,45 @@ def test_reuse_of_an_evidence_id_no_database_can_hold_is_a_422(
     )
     assert response.status_code == 422, response.text
     assert response.json()["errors"][0]["loc"] == ["body", "evidence_id"]
+
+
+INVISIBLE_NAMES = ["\u200b\u200b", " \ufeff\u2060 ", "\u3164"]
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES)
+def test_a_name_of_invisible_characters_only_is_refused_by_the_api_and_stores_nobody(
+    api: ApiHarness, name: str
+) -> None:
+    tenant = api.network("acme")
+    person_id = _person(api, tenant)
+    response = api.client.post(
+        "/v1/people", json={"name": name, "external_ids": ["t:2"]}, headers=tenant.headers
+    )
+    assert response.status_code == 422 and "name" in response.text
+    renamed = api.client.patch(
+        f"/v1/people/{person_id}", json={"name": name}, headers=tenant.headers
+    )
+    assert renamed.status_code == 422 and "name" in renamed.text
+    listed = api.client.get("/v1/people", headers=tenant.headers).json()
+    assert [person["name"] for person in listed["items"]] == ["P1"]
+
+
+@pytest.mark.parametrize("name", INVISIBLE_NAMES)
+def test_a_people_file_naming_someone_with_invisible_characters_only_stores_nothing(
+    database: Database, now: datetime, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + f"Ana,t:ana,,,,\n{name},t:bob,,,,\n", encoding="utf-8")
+    with pytest.raises(ImportFormatError, match="name is missing") as raised:
+        _import(database, now, path)
+    assert raised.value.line == 3
+    with database.transaction() as session:
+        assert session.query(Network).count() == 0
+        with pytest.raises(InvalidInput, match="a person needs a name"):
+            ensure_person(
+                session,
+                network_id=ensure_network(session, name="acme", now=now).id,
+                external_ids=["t:1"],
+                display_name=name,
+                now=now,
+            )

@@ -274,3 +274,36 @@ def test_import_command_with_a_bad_date_exits_with_one_line(
         main()
     assert exited.value.code == 2
     assert "error: 'soon' is not an ISO date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "site_url",
+    ["javascript:alert(document.domain)//", "data:text/html,<script>x</script>", "beer.se", " "],
+)
+def test_a_site_url_that_is_not_a_web_address_is_refused_and_stores_nothing(
+    database: Database, now: datetime, site_url: str
+) -> None:
+    with pytest.raises(InvalidInput, match="site URL"):
+        _import(database, now, site_url=site_url)
+    assert _counts(database) == dict.fromkeys(_counts(database), 0)
+    with database.transaction() as session:
+        assert session.scalars(select(Evidence.link)).all() == []
+
+
+def test_a_user_whose_display_name_is_invisible_is_imported_as_user_and_their_id(
+    database: Database, now: datetime, tmp_path: Path
+) -> None:
+    folder = _copy_site(tmp_path)
+    users = folder / "Users.xml"
+    users.write_text(
+        users.read_text().replace('DisplayName="Bob Yeastley"', 'DisplayName="&#x200B;&#x2060;"')
+    )
+    report = _import(database, now, folder)
+    assert report.people_created == 6
+    with database.transaction() as session:
+        bob = session.scalar(
+            select(Person.display_name)
+            .join(ExternalId, ExternalId.person_id == Person.id)
+            .where(ExternalId.value == "se:2")
+        )
+    assert bob == "user 2"

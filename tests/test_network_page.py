@@ -148,3 +148,32 @@ def test_the_network_page_draws_the_graph_tables_and_chart_with_the_apis_numbers
     assert legend_share > 0.01, "the legend is blank"
     chart_share, _ = _ink(page.locator("#asks-chart").screenshot())
     assert chart_share > 0.01, "the asks chart is blank"
+
+
+@test_web_page.pytestmark[1]
+@test_web_page.pytestmark[0]
+def test_a_long_unanswered_question_and_hostile_names_stay_inside_the_network_page(
+    network_site: Site, page: Page
+) -> None:
+    api, tenant = network_site.api, network_site.tenant
+    _post(
+        api,
+        tenant,
+        "/v1/people",
+        {"name": '"><img src=x onerror=alert(1)>', "external_ids": ["t:x"]},
+    )
+    long_question = "Why does Snowflake " + "Z" * 3000 + " time out?"
+    _post(api, tenant, "/v1/questions", {"question": long_question, "asker": "t:x", "k": 1})
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(network_site.url + "/network")
+    page.get_by_label("API key").fill(tenant.key)
+    page.get_by_role("button", name="Show the network").click()
+    expect(page.locator("#unanswered")).to_contain_text("ZZZZ")
+    expect(page.locator("#unanswered")).to_contain_text('"><img src=x onerror=alert(1)>')
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow == 0
+    assert page.locator("img").count() == 0 and dialogs == []

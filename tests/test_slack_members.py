@@ -217,3 +217,19 @@ def test_cli_bot_without_socket_explains_http_mode(monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, ["bot"])
     assert result.exit_code != 0
     assert "askaround serve" in str(result.exception) + result.output
+
+
+def test_a_member_whose_display_name_is_invisible_is_synced_under_their_real_name(
+    database: Database, fake_slack: FakeSlack, slack_settings: Settings, now: datetime
+) -> None:
+    fake_slack.set_members(
+        [
+            member("UZW", "zw", profile={"display_name": "\u200b\u200b", "real_name": "Zoe"}),
+            member("UFILL", "Fi", profile={"display_name": "\u3164", "real_name": " \ufeff "}),
+        ]
+    )
+    report = _synced(database, now, members.fetch_members(web_client(slack_settings, BOT_TOKEN)))
+    assert (report["members"], report["created"], report["skipped_invalid"]) == (2, 2, 0)
+    stored = _people(database)
+    assert stored["UZW"][0] == "Zoe"
+    assert stored["UFILL"][0] == "Fi"

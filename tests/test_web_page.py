@@ -273,3 +273,48 @@ def test_names_and_evidence_are_shown_as_text_never_run_as_markup(site: Site, pa
     expect(eve.locator(".reason-text").first).to_contain_text("<img src=x onerror=alert(1)>")
     assert page.locator("#ask-result img, #ask-result b").count() == 0
     assert dialogs == []
+
+
+LONG_WORD = "W" * 3000
+RTL = "\u202egnp.exe"
+
+
+def _page_overflow(page: Page) -> int:
+    """How far the page is wider than the window, in CSS pixels (0: no sideways scrolling)."""
+    return int(
+        page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    )
+
+
+def test_long_words_and_direction_overrides_stay_inside_the_page(site: Site, page: Page) -> None:
+    api, tenant = site.api, site.tenant
+    person = api.client.post(
+        "/v1/people",
+        json={"name": "N" * 200, "external_ids": ["t:" + "x" * 190]},
+        headers=tenant.headers,
+    ).json()
+    added = api.client.post(
+        f"/v1/people/{person['id']}/evidence",
+        json={
+            "kind": "answer",
+            "text": f"Grafana alert rule {LONG_WORD} {RTL} 🔥",
+            "context": f"{RTL} Grafana {LONG_WORD}",
+        },
+        headers=tenant.headers,
+    )
+    assert added.status_code == 201, added.text
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_viewport_size({"width": 800, "height": 900})
+    page.goto(site.url)
+    _use_key(page, tenant.key)
+    page.get_by_label("Question", exact=True).fill(f"Grafana alert rule {LONG_WORD}")
+    page.get_by_text("Options").click()
+    page.get_by_label("People to ask").fill("5")
+    page.get_by_role("button", name="Who would be asked?").click()
+    expect(page.locator("li.candidate", has_text="NNNN").locator("h3")).to_be_visible()
+    assert _page_overflow(page) == 0
+    page.get_by_role("tab", name="Weekly summary").click()
+    expect(page.locator("#summary-result h2")).to_be_visible()
+    assert _page_overflow(page) == 0
+    assert errors == []

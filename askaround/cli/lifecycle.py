@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from askaround.cli.app import app, services
 from askaround.cli.render import render_route
+from router.errors import InvalidInput
 from router.lifecycle.questions import (
     answer_ask,
     ask_question,
@@ -34,6 +35,7 @@ from router.lifecycle.questions import (
 )
 from router.lifecycle.views import QuestionHistory
 from router.network import people
+from router.network.availability import MAX_SNOOZE
 from router.search.change_log import prune_changes
 from router.storage.schema.base import MAX_ID
 
@@ -161,6 +163,8 @@ def snooze(
     ] = None,
 ) -> None:
     """Get no questions for a while (and optionally pass one ask)."""
+    if not 0 < days <= MAX_SNOOZE.days:  # also nan and inf, which no timedelta can hold
+        raise InvalidInput(f"a snooze ends in the future, at most {MAX_SNOOZE.days} days ahead")
     now = _now()
     with _acting(network, person) as (session, network_id, person_id):
         until = snooze_person(

@@ -50,7 +50,7 @@ def _channel(
         return found
     if kind is ChannelKind.email:  # people with an email address get email; the rest as usual
         others = edges.delivery_channel(svc) if slack else None
-        fallback = others or LogChannel(log_file or settings.data_dir / "outbox.jsonl")
+        fallback = others or _log(log_file or settings.data_dir / "outbox.jsonl")
         return ByEmail(EmailChannel(SmtpConfig.of(settings)), fallback)
     if slack:
         raise InvalidInput(
@@ -61,7 +61,14 @@ def _channel(
         if not url:
             raise InvalidInput("--channel webhook needs --url")
         return WebhookChannel(url)
-    return LogChannel(log_file or settings.data_dir / "outbox.jsonl")
+    return _log(log_file or settings.data_dir / "outbox.jsonl")
+
+
+def _log(path: Path) -> LogChannel:
+    """The log channel on ``path``; a folder there would fail every message, so refuse it now."""
+    if path.is_dir():
+        raise InvalidInput(f"--log-file {path} is a folder: name a file to append messages to")
+    return LogChannel(path)
 
 
 def _adapt(svc: Services) -> None:

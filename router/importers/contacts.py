@@ -26,6 +26,7 @@ from router.errors import ImportFormatError
 from router.importers import ImportReport
 from router.network.bulk import NewEvidence, add_evidence_rows, chunks
 from router.network.profiles import EMAIL_SIZE
+from router.question_text import visible
 from router.storage.schema import Evidence, ExternalId, Person
 from router.storage.text import storable
 
@@ -58,7 +59,7 @@ class Contact:
 
 def _clean(value: str | None, limit: int = MAX_FIELD) -> str | None:
     text = " ".join((value or "").split())
-    return text[:limit] if text else None
+    return text[:limit] if visible(text) else None  # zero-width only: as good as empty
 
 
 def _email(value: str | None) -> str | None:

@@ -30,6 +30,7 @@ from router.network.bulk import NewEvidence, add_evidence_rows
 from router.network.people import EMAIL_PATTERN, EXTERNAL_ID_PATTERN, ensure_person
 from router.network.profiles import EMAIL_SIZE, EXTERNAL_ID_SIZE
 from router.progress import Progress, silent
+from router.question_text import visible
 from router.storage.schema import Evidence, ExternalId
 from router.storage.text import unstorable_reason
 
@@ -84,7 +85,7 @@ def _check(line: int, fields: dict[str, Any], *, from_csv: bool) -> PersonRow:
             if reason is not None:
                 raise ValueError(f"{field} {reason}")
     name = _text(fields.get("name"), "name") or ""
-    if not name:
+    if not visible(name):
         raise ValueError("name is missing")
     if len(name) > MAX_NAME:
         raise ValueError(f"name is longer than {MAX_NAME} characters")

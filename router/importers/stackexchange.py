@@ -23,10 +23,11 @@ from xml.parsers import expat
 
 from sqlalchemy.orm import Session
 
-from router.errors import ImportFormatError
+from router.errors import ImportFormatError, InvalidInput
 from router.importers import ImportReport
 from router.importers.site import Site, SiteAnswer, SiteProfile, write_site
 from router.progress import Progress, silent
+from router.question_text import visible
 
 SOURCE = "stackexchange"
 QUESTION = 1
@@ -204,13 +205,22 @@ def read_users(folder: Path, *, wanted: set[int], progress: Progress = silent) -
             if user_id in wanted:
                 users[user_id] = User(
                     id=user_id,
-                    name=attrs.get("DisplayName", "").strip() or f"user {user_id}",
+                    name=_shown(attrs.get("DisplayName", "")) or f"user {user_id}",
                     created_at=_date(attrs, "CreationDate"),
                     about=attrs.get("AboutMe", ""),
                 )
         except ValueError as exc:
             raise ImportFormatError(str(path), line, str(exc)) from None
     return users
+
+
+# What an answer's link may start with: a link elsewhere (javascript:, data:) must never be stored.
+WEB_ADDRESS = re.compile(r"https?://[^\s<>|\"]+")
+
+
+def _shown(name: str) -> str:
+    """``name`` stripped, or "" when nothing of it shows (zero-width spaces only)."""
+    return name.strip() if visible(name) else ""
 
 
 def is_person(user_id: int | None) -> bool:
@@ -243,6 +253,10 @@ def read_site(
     ``profiles``) into a ``Site``; a malformed file raises ``ImportFormatError`` here."""
     before = until or datetime.max.replace(tzinfo=UTC)
     url = (site_url or default_site_url(folder) or "").rstrip("/") or None
+    if url is not None and not WEB_ADDRESS.fullmatch(url):  # each answer's link starts with it
+        raise InvalidInput(
+            f"a site URL is a web address like https://beer.stackexchange.com, not {site_url!r}"
+        )
     site = Site(source=SOURCE, prefix="se:", site_url=url)
 
     # Pass 1: check every row, remember the questions answers will need, and who takes part.

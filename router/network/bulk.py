@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from router.errors import InvalidInput
 from router.network.people import check_evidence
+from router.question_text import visible
 from router.storage.schema import Evidence, ExternalId, Person, Tie
 from router.storage.text import storable
 
@@ -59,7 +60,7 @@ def ensure_people(
         storable(name, what="a name")
         if not value.strip():
             raise InvalidInput("a person needs at least one external id")
-        if not name.strip():
+        if not visible(name):  # blank on every screen: zero-width spaces, fillers
             raise InvalidInput("a person needs a name")
         clean[value.strip()] = name.strip()
     wanted = list(clean)

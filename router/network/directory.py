@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from router.errors import Conflict, InvalidInput, NotFound
 from router.network.availability import check_snooze
 from router.network.people import EVIDENCE_KINDS, add_evidence, get_member, get_person_by_id
+from router.question_text import visible
 from router.storage.schema import Evidence, ExternalId, Person
 
 
@@ -109,7 +110,7 @@ def create_person(
 ) -> Person:
     """A new person; Conflict if one of their external ids already names someone (no merge)."""
     ids = _distinct(external_ids)
-    if not name.strip():
+    if not visible(name):  # blank on every screen: zero-width spaces, fillers
         raise InvalidInput("a person needs a name")
     _claim_ids(session, network_id=network_id, values=ids, person_id=None)
     person = Person(
@@ -149,7 +150,7 @@ def update_person(
     (``snoozed_until``, needing ``now``) is held to the same bounds as ``snooze_person``'s."""
     person = get_member(session, network_id=network_id, person_id=person_id, lock=True)
     if name is not KEEP:
-        if not name.strip():
+        if not visible(name):
             raise InvalidInput("a person needs a name")
         person.display_name = name.strip()
     if external_ids is not KEEP:

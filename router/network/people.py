@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from router.errors import Conflict, InvalidInput, NotFound
+from router.question_text import visible
 from router.storage.row_locks import hold_row
 from router.storage.schema import Evidence, ExternalId, Network, Person, Tie
 from router.storage.text import storable
@@ -124,7 +125,7 @@ def ensure_person(
             storable(value, what="an email or timezone")
     if not ids:
         raise InvalidInput("a person needs at least one external id")
-    if not display_name.strip():
+    if not visible(display_name):  # blank on every screen: zero-width spaces, fillers
         raise InvalidInput("a person needs a name")
     rows = session.scalars(
         select(ExternalId).where(ExternalId.network_id == network_id, ExternalId.value.in_(ids))

@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from router.errors import InvalidInput
 from router.network import people
+from router.question_text import visible
 from router.storage.schema import ExternalId, Person
 from router.storage.text import clipped, unstorable_reason
 
@@ -39,9 +40,10 @@ EMAIL_SIZE = min(column_size(Person.email), EXTERNAL_ID_SIZE - len(EMAIL_PREFIX)
 
 
 def mirrored_name(*candidates: object) -> str | None:
-    """The first candidate that is text with something left once cleaned, clipped to a name."""
+    """The first candidate that is text with something visible left once cleaned (not only
+    zero-width spaces), clipped to a name."""
     for value in candidates:
-        if isinstance(value, str) and (name := clipped(value, NAME_SIZE)):
+        if isinstance(value, str) and visible(name := clipped(value, NAME_SIZE)):
             return name
     return None
 

@@ -11,8 +11,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from router.errors import InvalidInput
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # pg_advisory_xact_lock key every migration takes on PostgreSQL (any constant both sides agree on).
@@ -76,6 +79,18 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **pool)
 
 
+@contextmanager
+def _known_revision(revision: str) -> Iterator[None]:
+    """Alembic refusing ``revision`` (unknown, out of range) as InvalidInput, schema untouched."""
+    if not revision.strip():
+        raise InvalidInput("name a revision to go to, e.g. 0002, head or base")
+    try:
+        yield
+    except CommandError as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise InvalidInput(f"no revision {revision!r} to go to: {reason}") from None
+
+
 class Database:
     """One engine plus a session factory; the single handle every edge passes to the core."""
 
@@ -101,11 +116,13 @@ class Database:
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` (idempotent; on PostgreSQL under an advisory lock)."""
-        command.upgrade(self._alembic(), revision)
+        with _known_revision(revision):
+            command.upgrade(self._alembic(), revision)
 
     def downgrade(self, revision: str) -> None:
         """Take the schema back down to ``revision`` (under the same lock)."""
-        command.downgrade(self._alembic(), revision)
+        with _known_revision(revision):
+            command.downgrade(self._alembic(), revision)
 
     def revisions(self) -> tuple[str | None, str]:
         """The schema's current revision (None when empty) and the newest the code knows."""
