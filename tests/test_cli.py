@@ -46,6 +46,10 @@ def run_cli(
         (["answer", "99999999999999999999", "hi", "-n", "demo", "--as", "t:a"], "2147483647"),
         (["history", "2147483648", "--network", "demo"], "2147483647"),
         (["snooze", "-n", "demo", "--as", "t:a", "--ask", "2147483648"], "2147483647"),
+        (["history", "2_0", "--network", "demo"], "plain digits"),  # int() would read #20
+        (["answer", "+1", "hi", "-n", "demo", "--as", "t:a"], "plain digits"),
+        (["helpful", "0", "-n", "demo", "--as", "t:a"], "from 1 to 2147483647"),
+        (["snooze", "-n", "demo", "--as", "t:a", "--ask", " 7"], "plain digits"),
     ],
 )
 def test_bad_input_gets_one_line_and_a_non_zero_exit(

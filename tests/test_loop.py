@@ -172,6 +172,9 @@ def test_the_loop_runs_from_the_terminal(
     assert "question #1" in asked and "ask #1 -> Grace" in asked
     assert "sent 1," in run("worker", "--once", "--log-file", str(tmp_path / "out.jsonl"))
     run("answer", "1", "Prometheus", "-n", "terminal", "--as", "t:grace")
+    assert "answer #1" in run("answer", "1", "Prometheus", "-n", "terminal", "--as", "t:grace")
+    changed = runner.invoke(app, ["answer", "1", "Nagios", "-n", "terminal", "--as", "t:grace"])
+    assert changed.exit_code != 0 and "already answered" in str(changed.exception or "")
     run("helpful", "1", "-n", "terminal", "--as", "t:asker")
     assert "sent 2," in run("worker", "--once", "--log-file", str(tmp_path / "out.jsonl"))
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 3

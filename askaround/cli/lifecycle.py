@@ -17,6 +17,7 @@ import typer
 from sqlalchemy.orm import Session
 
 from askaround.cli.app import app, services
+from askaround.cli.numbers import plain_id
 from askaround.cli.render import render_route
 from router.errors import InvalidInput
 from router.lifecycle.questions import (
@@ -37,7 +38,6 @@ from router.lifecycle.views import QuestionHistory
 from router.network import people
 from router.network.availability import MAX_SNOOZE
 from router.search.change_log import prune_changes
-from router.storage.schema.base import MAX_ID
 
 NetworkOption = Annotated[str, typer.Option("--network", "-n", help="Network name.")]
 PersonOption = Annotated[str, typer.Option("--as", help="Your external id, e.g. slack:U123.")]
@@ -107,7 +107,9 @@ def ask(
 
 @app.command()
 def answer(
-    ask_id: Annotated[int, typer.Argument(help="The ask you were sent.", min=1, max=MAX_ID)],
+    ask_id: Annotated[
+        int, typer.Argument(help="The ask you were sent.", parser=plain_id, metavar="ID")
+    ],
     text: Annotated[str, typer.Argument(help="Your answer.")],
     network: NetworkOption,
     person: PersonOption,
@@ -121,13 +123,16 @@ def answer(
             person_id=person_id,
             text=text,
             now=_now(),
+            refuse_other_text=True,  # a changed text would be dropped without a word
         )
     typer.echo(f"answer #{view.id} to question #{view.question_id} recorded")
 
 
 @app.command(name="pass")
 def pass_(
-    ask_id: Annotated[int, typer.Argument(help="The ask to pass on.", min=1, max=MAX_ID)],
+    ask_id: Annotated[
+        int, typer.Argument(help="The ask to pass on.", parser=plain_id, metavar="ID")
+    ],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -141,7 +146,9 @@ def pass_(
 
 @app.command()
 def decline(
-    ask_id: Annotated[int, typer.Argument(help="The ask to decline.", min=1, max=MAX_ID)],
+    ask_id: Annotated[
+        int, typer.Argument(help="The ask to decline.", parser=plain_id, metavar="ID")
+    ],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -159,7 +166,7 @@ def snooze(
     person: PersonOption,
     days: Annotated[float, typer.Option("--days", help="How long, in days.")] = 7.0,
     ask_id: Annotated[
-        int | None, typer.Option("--ask", help="Also pass this ask.", min=1, max=MAX_ID)
+        int | None, typer.Option("--ask", help="Also pass this ask.", parser=plain_id, metavar="ID")
     ] = None,
 ) -> None:
     """Get no questions for a while (and optionally pass one ask)."""
@@ -181,7 +188,7 @@ def snooze(
 @app.command()
 def helpful(
     answer_id: Annotated[
-        int, typer.Argument(help="The answer you found helpful.", min=1, max=MAX_ID)
+        int, typer.Argument(help="The answer you found helpful.", parser=plain_id, metavar="ID")
     ],
     network: NetworkOption,
     person: PersonOption,
@@ -197,7 +204,8 @@ def helpful(
 @app.command()
 def thank(
     answer_id: Annotated[
-        int, typer.Argument(help="The answer to thank its author for.", min=1, max=MAX_ID)
+        int,
+        typer.Argument(help="The answer to thank its author for.", parser=plain_id, metavar="ID"),
     ],
     network: NetworkOption,
     person: PersonOption,
@@ -212,7 +220,9 @@ def thank(
 
 @app.command()
 def close(
-    question_id: Annotated[int, typer.Argument(help="Your question.", min=1, max=MAX_ID)],
+    question_id: Annotated[
+        int, typer.Argument(help="Your question.", parser=plain_id, metavar="ID")
+    ],
     network: NetworkOption,
     person: PersonOption,
 ) -> None:
@@ -245,7 +255,9 @@ def _render_history(history: QuestionHistory) -> str:
 
 @app.command()
 def history(
-    question_id: Annotated[int, typer.Argument(help="The question.", min=1, max=MAX_ID)],
+    question_id: Annotated[
+        int, typer.Argument(help="The question.", parser=plain_id, metavar="ID")
+    ],
     network: NetworkOption,
     as_json: JsonOption = False,
 ) -> None:
