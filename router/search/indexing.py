@@ -243,6 +243,7 @@ class IndexCache:
         # Anything written after ``cursor`` is applied again by the catch-up below (idempotent).
         vectors = saved or self._new_vectors()
         lexical = LexicalIndex()
+        lexical.loading = True  # no route sees it before ``flush``: merge each term once there
         built = NetworkIndex(vectors=vectors, lexical=lexical, half_life_days=self.half_life_days)
         total = int(
             session.scalar(select(func.count(Evidence.id)).where(Evidence.network_id == network_id))
