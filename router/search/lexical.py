@@ -329,3 +329,71 @@ class LexicalIndex:
         order = np.argsort(-scores, kind="stable")
         ids: Ids = self._ids.view[hit_rows[order]].astype(np.int64)
         return ids, scores[order].astype(np.float32)
+
+    def arrays(self) -> dict[str, npt.NDArray[np.generic]]:
+        """The live documents and postings (pending tails included) as plain arrays, rows
+        renumbered densely in their order, for a saved file; reads only."""
+        alive = self._alive.view
+        live = np.flatnonzero(alive)
+        dense = np.full(len(alive), -1, dtype=np.int32)
+        dense[live] = np.arange(len(live), dtype=np.int32)
+        terms: list[str] = []
+        sizes: list[int] = []
+        all_rows: list[Rows] = []
+        all_tfs: list[Counts] = []
+        for term in [*self._postings, *(t for t in self._pending if t not in self._postings)]:
+            posting = self._postings.get(term)
+            rows, tfs = (posting.rows, posting.tfs) if posting else (_NO_ROWS, _NO_COUNTS)
+            pending = self._pending.get(term)
+            if pending:
+                pairs = np.array(pending, dtype=np.int32).reshape(-1, 2)
+                rows = np.concatenate([rows, pairs[:, 0]])
+                tfs = np.concatenate([tfs, pairs[:, 1].astype(np.float32)])
+            keep = alive[rows]
+            if keep.any():
+                terms.append(term)
+                sizes.append(int(np.count_nonzero(keep)))
+                all_rows.append(dense[rows[keep]])
+                all_tfs.append(tfs[keep])
+        return {
+            "ids": self._ids.view[live].astype(np.int64),
+            "lengths": self._lengths.view[live].astype(np.float32),
+            "terms": np.frombuffer("\n".join(terms).encode(), dtype=np.uint8),
+            "sizes": np.asarray(sizes, dtype=np.int64),
+            "rows": np.concatenate([_NO_ROWS, *all_rows]),
+            "tfs": np.concatenate([_NO_COUNTS, *all_tfs]),
+            "params": np.asarray([self.k1, self.b, self.common_cap], dtype=np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, npt.NDArray[np.generic]]) -> LexicalIndex:
+        """The index ``arrays`` describes (each term's posting merged once, as a fresh build's);
+        ValueError when they do not fit together."""
+        k1, b, cap = (float(x) for x in arrays["params"])
+        index = cls(k1=k1, b=b, common_cap=int(cap))
+        ids = np.asarray(arrays["ids"], dtype=np.int64)
+        lengths = np.asarray(arrays["lengths"], dtype=np.float32)
+        sizes = np.asarray(arrays["sizes"], dtype=np.int64)
+        rows = np.asarray(arrays["rows"], dtype=np.int32)
+        tfs = np.asarray(arrays["tfs"], dtype=np.float32)
+        blob = bytes(np.asarray(arrays["terms"], dtype=np.uint8))
+        terms = blob.decode().split("\n") if blob else []
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        if (
+            len(lengths) != len(ids)
+            or len(np.unique(ids)) != len(ids)
+            or len(terms) != len(sizes)
+            or int(bounds[-1]) != len(rows)
+            or len(tfs) != len(rows)
+            or (len(rows) and (rows.min() < 0 or rows.max() >= len(ids)))
+        ):
+            raise ValueError("saved BM25 arrays do not fit together")
+        index._row_of.set(ids, np.arange(len(ids), dtype=np.int64))
+        index._ids.extend(ids)
+        index._lengths.extend(lengths)
+        index._alive.extend(np.ones(len(ids), dtype=np.bool_))
+        index._total_length = int(lengths.astype(np.int64).sum())
+        index._live = len(ids)
+        for term, start, end in zip(terms, bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            index._merge(term, rows[start:end].copy(), tfs[start:end].copy())
+        return index
