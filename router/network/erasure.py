@@ -253,7 +253,7 @@ def forget_index_files(index_dir: Path, *, network_id: int) -> list[Path]:
     removed = sorted(
         path
         for path in index_dir.glob(f"network-{network_id}-*")
-        if path.suffix in {".index", ".faiss", ".json", ".tmp"}
+        if path.suffix in {".index", ".lexical", ".faiss", ".json", ".tmp"}
     )
     for path in removed:
         path.unlink(missing_ok=True)

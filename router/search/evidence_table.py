@@ -110,6 +110,19 @@ class EvidenceTable:
         """Every indexed evidence id, ascending."""
         return self._rows.ids()
 
+    def columns(self) -> tuple[Ids, People, Times, Flags, Weights]:
+        """Every live row's (id, person, created, is answer, weight), in row order."""
+        ids, rows = self._rows.ids(), self._rows.rows()
+        order = np.argsort(rows, kind="stable")
+        ids, rows = ids[order], rows[order]
+        return (
+            ids,
+            self._person.view[rows].copy(),
+            self._created.view[rows].copy(),
+            self._answer.view[rows].copy(),
+            self._weight.view[rows].copy(),
+        )
+
     def answers(self, since_row: int = 0) -> tuple[People, Times]:
         """The (person, created) of every live answer written at or after ``since_row``."""
         alive = self._alive.view[since_row:] & self._answer.view[since_row:]

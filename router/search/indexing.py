@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,10 @@ from router.progress import Progress, silent
 from router.search.backfill import evidence_document
 from router.search.change_log import latest_change, pruned_through
 from router.search.embedding import Embedder
+from router.search.evidence_rows import COLUMNS, index_rows
 from router.search.lexical import LexicalIndex
 from router.search.network_index import NetworkIndex
+from router.search.saved_text import SUFFIX, load_text_state, save_text_state
 from router.search.vectors import VectorIndex
 from router.settings import Settings
 from router.storage.database import Database
@@ -38,18 +40,6 @@ EMBED_ON_SYNC_MAX = 64  # rows without a vector embedded in memory at a sync (mo
 BUILD_CHUNK = 5000
 FOLD_SLICE = 32  # vectors moved into an HNSW graph per hold of the writer lock (~5 ms each at 1M)
 CHANGES_PER_CHECK = 20_000  # a route applies at most this many; the background loop does the rest
-
-
-_COLUMNS = (
-    Evidence.id,
-    Evidence.person_id,
-    Evidence.kind,
-    Evidence.text,
-    Evidence.context,
-    Evidence.created_at,
-    Evidence.embedding_model,
-    Evidence.weight,  # kept in memory so a route reads no weight from the database
-)
 
 
 class IndexCache:
@@ -172,6 +162,7 @@ class IndexCache:
                         model=self.embedder.name,
                         extra={"cursor": index.cursor},
                     )
+                    save_text_state(self.path(network_id).with_suffix(SUFFIX), index)
                     index.changed = False
             saved += 1
         return saved
@@ -233,8 +224,11 @@ class IndexCache:
     def _build(
         self, session: Session, network_id: int, index: NetworkIndex, progress: Progress
     ) -> None:
-        """Read every row once: BM25 and activity from the text, vectors from a saved file or rows."""
+        """Read every row once: BM25 and activity from the text, vectors from a saved file or rows;
+        or, when BM25 and the evidence table were saved with the vectors, read no row at all."""
         saved = self._load_saved(session, network_id)
+        if saved is not None and self._restore(session, network_id, index, saved):
+            return
         cursor = (
             saved.saved_manifest["cursor"]
             if saved is not None
@@ -243,6 +237,7 @@ class IndexCache:
         # Anything written after ``cursor`` is applied again by the catch-up below (idempotent).
         vectors = saved or self._new_vectors()
         lexical = LexicalIndex()
+        lexical.loading = True  # no route sees it before ``flush``: merge each term once there
         built = NetworkIndex(vectors=vectors, lexical=lexical, half_life_days=self.half_life_days)
         total = int(
             session.scalar(select(func.count(Evidence.id)).where(Evidence.network_id == network_id))
@@ -252,7 +247,7 @@ class IndexCache:
         present_chunks: list[np.ndarray] = []
         last_id, done = 0, 0
         while True:
-            columns: Sequence[Any] = _COLUMNS if saved else (*_COLUMNS, Evidence.embedding)
+            columns: Sequence[Any] = COLUMNS if saved else (*COLUMNS, Evidence.embedding)
             rows = session.execute(
                 select(*columns)
                 .where(Evidence.network_id == network_id, Evidence.id > last_id)
@@ -261,7 +256,7 @@ class IndexCache:
             ).all()
             if not rows:
                 break
-            self._index_rows(built, rows, with_vectors=saved is None)
+            index_rows(built, rows, model=None if saved else self.embedder.name)
             present_chunks.append(
                 np.asarray(
                     [row.id for row in rows if row.embedding_model == self.embedder.name],
@@ -281,41 +276,29 @@ class IndexCache:
         self._embed_missing(session, built, None)
         built.lexical.flush()
         built.cursor = cursor
-        built.changed = saved is None or len(np.setxor1d(present, built.vectors.ids())) > 0
+        built.changed = True  # a save writes BM25 and the evidence table, so restarts skip this
         with index.lock.writing():
             index.take(built)
         self._catch_up(session, network_id, index, None)
 
-    def _index_rows(self, index: NetworkIndex, rows: Iterable[Any], *, with_vectors: bool) -> None:
-        """Add rows to BM25 and activity (and their current-model vectors to FAISS)."""
-        ids: list[int] = []
-        texts: list[str] = []
-        vector_ids: list[int] = []
-        vectors: list[np.ndarray] = []
-        people: list[int] = []
-        created: list[float] = []
-        answers: list[bool] = []
-        weights: list[float] = []
-        for row in rows:
-            ids.append(int(row.id))
-            texts.append(evidence_document(row.kind, row.text, row.context))
-            people.append(int(row.person_id))
-            created.append(row.created_at.timestamp())
-            answers.append(row.kind == "answer")
-            weights.append(float(row.weight))
-            if with_vectors and row.embedding_model == self.embedder.name and row.embedding:
-                vector_ids.append(int(row.id))
-                vectors.append(np.frombuffer(row.embedding, dtype=np.float32))
-        index.track(
-            np.asarray(ids, dtype=np.int64),
-            np.asarray(people, dtype=np.int64),
-            np.asarray(created, dtype=np.float64),
-            np.asarray(answers, dtype=np.bool_),
-            np.asarray(weights, dtype=np.float64),
+    def _restore(
+        self, session: Session, network_id: int, index: NetworkIndex, saved: VectorIndex
+    ) -> bool:
+        """Take the saved vectors, BM25 and evidence table (all at one cursor) and catch up."""
+        restored = NetworkIndex(
+            vectors=saved, lexical=LexicalIndex(), half_life_days=self.half_life_days
         )
-        index.lexical.add_many(ids, texts)
-        if vector_ids:
-            index.vectors.add(np.asarray(vector_ids, dtype=np.int64), np.vstack(vectors))
+        cursor = saved.saved_manifest["cursor"]
+        path = self.path(network_id).with_suffix(SUFFIX)
+        if not load_text_state(path, cursor=cursor, into=restored):
+            return False
+        vectors = len(saved)
+        self._embed_missing(session, restored, None)
+        restored.cursor, restored.changed = cursor, len(saved) != vectors
+        with index.lock.writing():
+            index.take(restored)
+        self._catch_up(session, network_id, index, None)
+        return True
 
     def _embed_missing(self, session: Session, index: NetworkIndex, ids: list[int] | None) -> None:
         """Add vectors for current-model rows missing from FAISS (``ids``), or, when only a few
@@ -336,7 +319,7 @@ class IndexCache:
                     )
         if ids is None and 0 < index.unembedded <= EMBED_ON_SYNC_MAX:
             missing = np.setdiff1d(index.evidence.ids(), index.vectors.ids()).tolist()
-            text_rows = session.execute(select(*_COLUMNS).where(Evidence.id.in_(missing))).all()
+            text_rows = session.execute(select(*COLUMNS).where(Evidence.id.in_(missing))).all()
             self._embed_in_memory(index, text_rows)
 
     def _embed_in_memory(self, index: NetworkIndex, rows: Sequence[Any]) -> None:
@@ -363,7 +346,7 @@ class IndexCache:
                 break
             ids = sorted({int(change.evidence_id) for change in changes})
             rows = session.execute(
-                select(*_COLUMNS, Evidence.embedding).where(
+                select(*COLUMNS, Evidence.embedding).where(
                     Evidence.id.in_(ids), Evidence.network_id == network_id
                 )
             ).all()
@@ -385,7 +368,7 @@ class IndexCache:
                 index.vectors.remove(gone)
                 index.lexical.remove(ids)
                 index.untrack(gone)
-                self._index_rows(index, rows, with_vectors=True)
+                index_rows(index, rows, model=self.embedder.name)
                 if embedded is not None:
                     index.vectors.add(
                         np.asarray([r.id for r in needs_vector], dtype=np.int64), embedded
