@@ -318,3 +318,43 @@ def test_long_words_and_direction_overrides_stay_inside_the_page(site: Site, pag
     expect(page.locator("#summary-result h2")).to_be_visible()
     assert _page_overflow(page) == 0
     assert errors == []
+
+
+_RECT_OF = """([node, needle]) => {
+  const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+  let text = walker.nextNode();
+  while (text && !text.data.includes(needle)) text = walker.nextNode();
+  const range = document.createRange();
+  const at = text.data.indexOf(needle);
+  range.setStart(text, at);
+  range.setEnd(text, at + needle.length);
+  return range.getBoundingClientRect().left;
+}"""
+
+
+def test_a_name_with_a_right_to_left_override_cannot_reorder_the_rest_of_its_line(
+    site: Site, page: Page
+) -> None:
+    api, tenant = site.api, site.tenant
+    person = api.client.post(
+        "/v1/people",
+        json={"name": "\u202eEvil", "external_ids": ["t:evil"]},
+        headers=tenant.headers,
+    ).json()
+    question = "Which torque wrench do you trust for carbon seatposts?"
+    added = api.client.post(
+        f"/v1/people/{person['id']}/evidence",
+        json={"kind": "answer", "text": "A beam wrench, never a clicker.", "context": question},
+        headers=tenant.headers,
+    )
+    assert added.status_code == 201, added.text
+    page.goto(site.url)
+    _use_key(page, tenant.key)
+    page.get_by_label("Question", exact=True).fill(question)
+    page.get_by_role("button", name="Who would be asked?").click()
+    meta = page.locator(".past-answer .meta", has_text="answered by").first
+    expect(meta).to_be_visible()
+    handle = meta.element_handle()
+    name_left = page.evaluate(_RECT_OF, [handle, "Evil"])
+    year_left = page.evaluate(_RECT_OF, [handle, str(site.api.now.year)])
+    assert year_left > name_left  # the date still reads after the name, not reversed before it

@@ -96,6 +96,12 @@
 
   // ---- small DOM helpers --------------------------------------------------------------------
 
+  // Text people typed, in its own <bdi>, so a direction override in a name cannot reorder the
+  // rest of the line it is shown in (the copied text stays as typed).
+  function isolated(text) {
+    return el("bdi", {}, text);
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attrs || {})) {
@@ -343,7 +349,7 @@
     const meta = el(
       "div",
       { class: "meta" },
-      "answered by " + answer.name + " · " + formatDate(answer.answered_at, false)
+      "answered by ", isolated(answer.name), " · " + formatDate(answer.answered_at, false)
     );
     if (answer.link && /^https?:\/\//i.test(answer.link)) {
       meta.append(
@@ -368,9 +374,11 @@
               evidence_id: answer.evidence_id,
               asker,
             });
-            status.textContent = done.credited
-              ? answer.name + " gets a favour for it; nobody needs to be asked."
-              : "That is your own answer.";
+            status.replaceChildren(
+              ...(done.credited
+                ? [isolated(answer.name), " gets a favour for it; nobody needs to be asked."]
+                : ["That is your own answer."])
+            );
           } catch (err) {
             status.textContent = explain(err);
           }
@@ -495,7 +503,7 @@
     out.textContent = "";
     const spread = summary.spread;
     out.append(
-      el("h2", {}, "Week " + summary.week + " in " + summary.network_name),
+      el("h2", {}, "Week " + summary.week + " in ", isolated(summary.network_name)),
       el(
         "p",
         { class: "meta" },
@@ -575,11 +583,13 @@
                 el(
                   "li",
                   {},
-                  el("span", {}, "“" + q.text + "”"),
+                  el("span", {}, "“", isolated(q.text), "”"),
                   el(
                     "div",
                     { class: "meta" },
-                    "asked by " + q.asker_name + " on " + formatDate(q.asked_at, false) + ", " +
+                    "asked by ",
+                    isolated(q.asker_name),
+                    " on " + formatDate(q.asked_at, false) + ", " +
                       plural(q.people_asked, "person", "people") + " asked"
                   )
                 )
@@ -591,9 +601,8 @@
 
     const spreadText = [];
     if (spread.busiest.length && spread.max_per_person > 0) {
-      spreadText.push(
-        "Busiest: " + spread.busiest.join(", ") + " (" + plural(spread.max_per_person, "ask") + ")."
-      );
+      const names = spread.busiest.flatMap((name, i) => (i ? [", ", isolated(name)] : [isolated(name)]));
+      spreadText.push(["Busiest: ", ...names, " (" + plural(spread.max_per_person, "ask") + ")."]);
     }
     spreadText.push(
       "Gini " + Number(spread.gini).toFixed(2) +

@@ -7,6 +7,11 @@
   const KEY = "askaround.apiKey";
   const $ = (id) => document.getElementById(id);
 
+  // A name fenced off (first-strong isolate … pop isolate): its direction overrides stay inside.
+  function isolated(text) {
+    return "\u2068" + text + "\u2069";
+  }
+
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
@@ -74,14 +79,14 @@
         stroke: "#7a8294", "stroke-width": 1 + 1.5 * Math.sqrt(e.weight), "marker-end": "url(#arrow)",
         "data-giver": e.giver_id, "data-taker": e.taker_id,
       });
-      line.append(svg("title", {}, a.n.name + " → " + b.n.name + ": " + num(e.weight) + " favours"));
+      line.append(svg("title", {}, isolated(a.n.name) + " → " + isolated(b.n.name) + ": " + num(e.weight) + " favours"));
       edges.append(line);
     }
     graph.append(edges);
     const group = svg("g", { class: "nodes" });
     for (const { x, y, r, n } of Object.values(at)) {
       const circle = svg("circle", { cx: x, cy: y, r, fill: COLORS[kind(n)], "data-person": n.person_id });
-      circle.append(svg("title", {}, n.name + ": gave " + num(n.given) + ", received " + num(n.received)));
+      circle.append(svg("title", {}, isolated(n.name) + ": gave " + num(n.given) + ", received " + num(n.received)));
       group.append(circle);
       group.append(svg("text", { x, y: y + r + 14, "text-anchor": "middle" }, n.name));
     }
@@ -116,7 +121,7 @@
         const w = (width * count) / max;
         const shade = 0.35 + (0.65 * (i + 1)) / asks.weeks.length;
         const bar = svg("rect", { x, y: y + 3, width: w, height: rowH - 8, fill: COLORS.both, "fill-opacity": shade, class: "bar" });
-        bar.append(svg("title", {}, p.name + ", " + asks.weeks[i] + ": " + count + " asks"));
+        bar.append(svg("title", {}, isolated(p.name) + ", " + asks.weeks[i] + ": " + count + " asks"));
         chart.append(bar);
         x += w;
       });
@@ -131,7 +136,7 @@
     table("takers", [["Person"], ["Received", "num"]],
       data.only_take.map((n) => [[n.name], [num(n.received), "num"]]), "Nobody only takes");
     table("topics", [["Topic"], ["Who covers it"]],
-      data.topics.map((t) => [[t.topic], [t.experts.map((e) => e.name + " (" + e.evidence + ")").join(", ")]]), "No topics yet");
+      data.topics.map((t) => [[t.topic], [t.experts.map((e) => isolated(e.name) + " (" + e.evidence + ")").join(", ")]]), "No topics yet");
     table("unanswered", [["Question"], ["Asked by"], ["People asked", "num"]],
       data.unanswered.map((q) => [[q.text], [q.asker], [q.people_asked, "num"]]), "Every question has an answer");
     drawAsks(data.asks);
