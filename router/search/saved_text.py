@@ -9,14 +9,13 @@ the caller then rebuilds from the database as it would without the file.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from router.search.atomic_file import write_atomically
 from router.search.lexical import LexicalIndex
 from router.search.network_index import NetworkIndex
 
@@ -33,17 +32,7 @@ def save_text_state(path: Path, index: NetworkIndex) -> None:
     arrays |= dict(zip(_EVIDENCE, (ids, people, created, answers), strict=True))
     arrays["evidence_weights"] = weights
     arrays["header"] = np.asarray([FORMAT, index.cursor], dtype=np.int64)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            np.savez(out, **arrays)  # type: ignore[arg-type]
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda out: np.savez(out, **arrays))  # type: ignore[arg-type]
 
 
 def load_text_state(path: Path, *, cursor: int, into: NetworkIndex) -> bool:

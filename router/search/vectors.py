@@ -12,8 +12,6 @@ file (manifest and vectors together) replaced atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -21,6 +19,7 @@ import faiss
 import numpy as np
 import numpy.typing as npt
 
+from router.search.atomic_file import write_atomically
 from router.search.embedding import Vectors
 from router.search.id_map import Column, IdMap
 
@@ -231,19 +230,12 @@ class VectorIndex:
         wrapper = faiss.IndexIDMap(faiss.IndexFlatIP(self.dimension))  # must start empty
         wrapper.index, wrapper.ntotal = self._index, self._index.ntotal  # borrowed, not owned
         faiss.copy_array_to_vector(np.ascontiguousarray(self._id_at.view), wrapper.id_map)
-        descriptor, tmp_name = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(descriptor, "wb") as out:
-                out.write(MAGIC + len(header).to_bytes(8, "little") + header)
-                faiss.write_index(wrapper, _FAISS_IO.PyCallbackIOWriter(out.write))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
+
+        def fill(out: BinaryIO) -> None:
+            out.write(MAGIC + len(header).to_bytes(8, "little") + header)
+            faiss.write_index(wrapper, _FAISS_IO.PyCallbackIOWriter(out.write))
+
+        write_atomically(path, fill)
 
     @staticmethod
     def manifest(path: Path) -> dict[str, Any] | None:
