@@ -155,6 +155,20 @@ def _use_key(page: Page, key: str) -> None:
     page.get_by_role("button", name="Use this key").click()
 
 
+def _person_with_evidence(
+    site: Site, name: str, external_id: str, evidence: dict[str, str]
+) -> None:
+    """Store a person and one piece of their evidence through the API."""
+    api, tenant = site.api, site.tenant
+    person = api.client.post(
+        "/v1/people", json={"name": name, "external_ids": [external_id]}, headers=tenant.headers
+    ).json()
+    added = api.client.post(
+        f"/v1/people/{person['id']}/evidence", json=evidence, headers=tenant.headers
+    )
+    assert added.status_code == 201, added.text
+
+
 def test_a_manager_pastes_a_key_asks_and_sees_who_would_be_asked_and_why(
     site: Site, page: Page
 ) -> None:
@@ -244,16 +258,11 @@ def test_local_development_mode_reads_the_open_network_without_a_key(
 
 
 def test_names_and_evidence_are_shown_as_text_never_run_as_markup(site: Site, page: Page) -> None:
-    api, tenant = site.api, site.tenant
-    person = api.client.post(
-        "/v1/people",
-        json={"name": "<b>Eve</b>", "external_ids": ["t:eve"]},
-        headers=tenant.headers,
-    ).json()
-    api.client.post(
-        f"/v1/people/{person['id']}/evidence",
-        json={"kind": "interest", "text": "<img src=x onerror=alert(1)> Grafana alert rule"},
-        headers=tenant.headers,
+    _person_with_evidence(
+        site,
+        "<b>Eve</b>",
+        "t:eve",
+        {"kind": "interest", "text": "<img src=x onerror=alert(1)> Grafana alert rule"},
     )
     dialogs: list[str] = []
 
@@ -263,7 +272,7 @@ def test_names_and_evidence_are_shown_as_text_never_run_as_markup(site: Site, pa
 
     page.on("dialog", record)
     page.goto(site.url)
-    _use_key(page, tenant.key)
+    _use_key(page, site.tenant.key)
     page.get_by_label("Question", exact=True).fill(QUESTION)
     page.get_by_text("Options").click()
     page.get_by_label("People to ask").fill("5")
@@ -287,27 +296,21 @@ def _page_overflow(page: Page) -> int:
 
 
 def test_long_words_and_direction_overrides_stay_inside_the_page(site: Site, page: Page) -> None:
-    api, tenant = site.api, site.tenant
-    person = api.client.post(
-        "/v1/people",
-        json={"name": "N" * 200, "external_ids": ["t:" + "x" * 190]},
-        headers=tenant.headers,
-    ).json()
-    added = api.client.post(
-        f"/v1/people/{person['id']}/evidence",
-        json={
+    _person_with_evidence(
+        site,
+        "N" * 200,
+        "t:" + "x" * 190,
+        {
             "kind": "answer",
             "text": f"Grafana alert rule {LONG_WORD} {RTL} 🔥",
             "context": f"{RTL} Grafana {LONG_WORD}",
         },
-        headers=tenant.headers,
     )
-    assert added.status_code == 201, added.text
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.set_viewport_size({"width": 800, "height": 900})
     page.goto(site.url)
-    _use_key(page, tenant.key)
+    _use_key(page, site.tenant.key)
     page.get_by_label("Question", exact=True).fill(f"Grafana alert rule {LONG_WORD}")
     page.get_by_text("Options").click()
     page.get_by_label("People to ask").fill("5")
@@ -335,21 +338,15 @@ _RECT_OF = """([node, needle]) => {
 def test_a_name_with_a_right_to_left_override_cannot_reorder_the_rest_of_its_line(
     site: Site, page: Page
 ) -> None:
-    api, tenant = site.api, site.tenant
-    person = api.client.post(
-        "/v1/people",
-        json={"name": "\u202eEvil", "external_ids": ["t:evil"]},
-        headers=tenant.headers,
-    ).json()
     question = "Which torque wrench do you trust for carbon seatposts?"
-    added = api.client.post(
-        f"/v1/people/{person['id']}/evidence",
-        json={"kind": "answer", "text": "A beam wrench, never a clicker.", "context": question},
-        headers=tenant.headers,
+    _person_with_evidence(
+        site,
+        "\u202eEvil",
+        "t:evil",
+        {"kind": "answer", "text": "A beam wrench, never a clicker.", "context": question},
     )
-    assert added.status_code == 201, added.text
     page.goto(site.url)
-    _use_key(page, tenant.key)
+    _use_key(page, site.tenant.key)
     page.get_by_label("Question", exact=True).fill(question)
     page.get_by_role("button", name="Who would be asked?").click()
     meta = page.locator(".past-answer .meta", has_text="answered by").first
