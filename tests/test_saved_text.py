@@ -61,6 +61,17 @@ def loaded(
     return router, index
 
 
+@pytest.fixture
+def saved(
+    database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
+) -> tuple[NetworkBuilder, Router]:
+    """A network whose index was built once and saved (vectors and BM25), and the router that did."""
+    net = network(database, embedder, now)
+    first, _ = loaded(database, embedder, settings, net.network_id)
+    assert first.indexes.save_changed() == 1
+    return net, first
+
+
 def results(index: NetworkIndex) -> list[tuple[list[int], bytes]]:
     found = [index.lexical.search(query, 50) for query in QUERIES]
     return [(ids.tolist(), scores.tobytes()) for ids, scores in found]
@@ -111,16 +122,14 @@ def test_a_restart_routes_as_a_fresh_build_without_reading_evidence_text(
 
 
 def test_evidence_added_edited_and_deleted_after_the_save_is_caught_up_after_a_restart(
+    saved: tuple[NetworkBuilder, Router],
     database: Database,
     embedder: HashingEmbedder,
-    now: datetime,
     settings: Settings,
     indexed: list[int],
     tmp_path: Path,
 ) -> None:
-    net = network(database, embedder, now)
-    first, _ = loaded(database, embedder, settings, net.network_id)
-    assert first.indexes.save_changed() == 1
+    net, _ = saved
     net.person("linus", "Which version control?|Mercurial, then git; Kafka for the logs")
     with database.transaction() as session:
         ids = session.scalars(select(Evidence.id).order_by(Evidence.id)).all()
@@ -139,16 +148,14 @@ def test_evidence_added_edited_and_deleted_after_the_save_is_caught_up_after_a_r
 @pytest.mark.parametrize("damage", ["missing", "corrupt", "other cursor", "no vectors"])
 def test_a_missing_corrupt_or_out_of_step_bm25_file_means_a_full_rebuild(
     damage: str,
+    saved: tuple[NetworkBuilder, Router],
     database: Database,
     embedder: HashingEmbedder,
-    now: datetime,
     settings: Settings,
     indexed: list[int],
     tmp_path: Path,
 ) -> None:
-    net = network(database, embedder, now)
-    first, _ = loaded(database, embedder, settings, net.network_id)
-    assert first.indexes.save_changed() == 1
+    net, first = saved
     (lexical_file,) = settings.index_dir.glob("*.lexical")
     (vectors_file,) = settings.index_dir.glob("*.index")
     if damage == "missing":
@@ -177,11 +184,8 @@ def test_a_missing_corrupt_or_out_of_step_bm25_file_means_a_full_rebuild(
 
 
 def test_a_saved_file_holds_only_arrays_it_can_be_read_without_pickle(
-    database: Database, embedder: HashingEmbedder, now: datetime, settings: Settings
+    saved: tuple[NetworkBuilder, Router], settings: Settings
 ) -> None:
-    net = network(database, embedder, now)
-    first, _ = loaded(database, embedder, settings, net.network_id)
-    first.indexes.save_changed()
     (lexical_file,) = settings.index_dir.glob("*.lexical")
     with np.load(lexical_file, allow_pickle=False) as saved:
         assert all(saved[name].dtype != object for name in saved.files)
