@@ -101,8 +101,13 @@ def _answerable(bot: SlackBot, team: str, user_id: str, ask_id: int, text: str) 
         if found is None:
             raise PermissionDenied("only the person asked can respond to this ask")
         network_id, person = found
-        owed = questions.check_answer(
-            session, network_id=network_id, ask_id=ask_id, person_id=person.id, text=text
+        owed = questions.check_answer(  # a second form with other words is told, not dropped
+            session,
+            network_id=network_id,
+            ask_id=ask_id,
+            person_id=person.id,
+            text=text,
+            refuse_other_text=True,
         )
         return person.id if owed else None
 

@@ -153,6 +153,20 @@ def test_a_submitted_answer_is_given_after_the_ack_by_the_inbox_handler(
     assert ANSWER in text_of(relay) and _answers(h) == 1
 
 
+def test_a_second_form_with_other_words_after_the_answer_says_so_and_the_same_words_close(
+    harness: SlackHarness,
+) -> None:
+    h = harness
+    metadata = _asked_bo(h)  # two forms opened from the DM before either was sent
+    assert "errors" not in (_submit(h, metadata).text or "{}")
+    relayed(h)
+    assert _answers(h) == 1
+    again = _submit(h, metadata)  # a double submit of the same words: nothing to say
+    assert again.status_code == 200 and "errors" not in (again.text or "{}")
+    other = _submit(h, metadata, text="Actually Galaxy, not Mosaic.")
+    assert "already answered" in other.json()["errors"][messages.ANSWER_BLOCK]
+    assert _answers(h) == 1 and _owed_answers(h) == 0
+
 @pytest.mark.parametrize(
     ("user", "text", "shown"),
     [

@@ -51,13 +51,22 @@ def _check_same_text(stored: Answer, text: str) -> None:
 
 
 def check_answer(
-    session: Session, *, network_id: int, ask_id: int, person_id: int, text: str
+    session: Session,
+    *,
+    network_id: int,
+    ask_id: int,
+    person_id: int,
+    text: str,
+    refuse_other_text: bool = False,
 ) -> bool:
     """Whether ``answer_ask`` would store this answer, found by reading only (no lock, no write),
     so an edge can refuse at once what it would refuse and carry out the rest later; False when
     the ask is answered already (nothing left to do). Raises what ``answer_ask`` would."""
     ask = ask_for(session, network_id=network_id, ask_id=ask_id, person_id=person_id)
-    if session.scalar(select(Answer.id).where(Answer.ask_id == ask.id)) is not None:
+    existing = session.scalar(select(Answer).where(Answer.ask_id == ask.id))
+    if existing is not None:
+        if refuse_other_text:
+            _check_same_text(existing, text)
         return False
     question = session.get(Question, ask.question_id)
     assert question is not None
