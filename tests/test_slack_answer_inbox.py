@@ -167,6 +167,7 @@ def test_a_second_form_with_other_words_after_the_answer_says_so_and_the_same_wo
     assert "already answered" in other.json()["errors"][messages.ANSWER_BLOCK]
     assert _answers(h) == 1 and _owed_answers(h) == 0
 
+
 @pytest.mark.parametrize(
     ("user", "text", "shown"),
     [
